@@ -1,0 +1,1 @@
+"""Offline tooling for the feature platform: capture a stack's plan without AWS or the CLI."""

@@ -1,0 +1,176 @@
+"""Capture: run the real program for a stack offline and record what it would register.
+
+The program (``__main__.py``) runs unchanged under Pulumi's mock monitor. A recording
+monitor keeps, for every resource, what the engine itself would receive: URN, type, parent,
+provider, camelCase inputs (and which of them are secret), resource options and the
+dependencies of each input property. That record, the :class:`Plan`, is what every later
+check consumes (tests, preview, policies, the local deploy).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from blueprint.mocks import PlatformMocks
+from blueprint.stackfile import read_project, read_stack
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    inputs: dict[str, Any]
+    secret_inputs: list[str]
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+    property_dependencies: dict[str, list[str]]
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider_urn(self) -> str:
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self, urn: str) -> PlannedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def named(self, type_: str, suffix: str) -> PlannedResource:
+        """The one resource of ``type_`` whose logical name ends with ``suffix``."""
+        found = [r for r in self.of_type(type_) if r.name.endswith(suffix)]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} resources of {type_} end with {suffix!r}")
+        return found[0]
+
+    def children(self, parent: PlannedResource) -> list[PlannedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, plus a record of each registration request."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[PlannedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        raw = json_format.MessageToDict(request.object)
+        state = rpc.deserialize_properties(response.object) if response.object else {}
+        self.recorded.append(
+            PlannedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                provider=request.provider,
+                inputs=_plain(rpc.deserialize_properties(request.object)),
+                secret_inputs=sorted(k for k, v in raw.items() if _has_secret(v)),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                depends_on=list(request.dependencies),
+                property_dependencies={
+                    key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
+                id=response.id,
+                outputs=_plain(state),
+            )
+        )
+        return response
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return True
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """Unwrap secret markers so inputs read as plain data (secrecy is kept separately)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def capture(
+    project_dir: Path,
+    stack: str,
+    *,
+    preview: bool = False,
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> Plan:
+    """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
+
+    Each capture runs in a fresh ``contextvars`` context, so Pulumi's global state (config,
+    root stack, settings) never leaks between captures. Errors raised by the program
+    (``pulumi.RunError`` for invalid config) propagate unchanged.
+    """
+    project = read_project(project_dir)
+    settings = read_stack(project, stack)
+    monitor = RecordingMonitor(mocks or PlatformMocks())
+
+    def program_run() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    def run() -> dict[str, Any]:
+        set_all_config(settings.config, settings.secret_keys)
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=project.name, stack=stack, preview=preview, monitor=monitor
+        )
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+        _sync_await(run_pulumi_func(program_run))
+        root = get_root_resource()
+        exported = getattr(root, "outputs", {})
+        return {k: _sync_await(_resolve(v)) for k, v in exported.items()}
+
+    outputs = contextvars.Context().run(run)
+    return Plan(project=project.name, stack=stack, resources=monitor.recorded, outputs=outputs)
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    return _plain(await output.future())

@@ -1,0 +1,220 @@
+"""Pulumi mocks that answer like AWS: realistic IDs, ARNs and names per resource type.
+
+IDs are derived from the resource's type and name, so every run of the same program gives
+the same state (stable snapshots and diffs). Region and account come from the explicit
+provider each resource uses (its ``region`` and ``allowedAccountIds``), as they would in AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+DEFAULT_REGION = "eu-central-1"
+DEFAULT_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class Where:
+    region: str
+    account: str
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def physical_name(name: str, inputs: dict[str, Any], key: str = "name") -> str:
+    """Pulumi auto-naming: the logical name plus a random-looking 7-character suffix."""
+    if inputs.get(key):
+        return str(inputs[key])
+    if inputs.get(f"{key}Prefix"):
+        return f"{inputs[f'{key}Prefix']}{_digest(name, length=7)}"
+    return f"{name}-{_digest(name, length=7)}"
+
+
+State = dict[str, Any]
+Handler = Callable[[str, State, Where], tuple[str, State]]
+
+
+def _prefixed(prefix: str, service: str, kind: str) -> Handler:
+    """EC2-style resources: ``<prefix>-<17 hex>`` with an ARN of ``<kind>/<id>``."""
+
+    def make(name: str, inputs: State, where: Where) -> tuple[str, State]:
+        rid = f"{prefix}-{_digest(prefix, name)}"
+        arn = f"arn:aws:{service}:{where.region}:{where.account}:{kind}/{rid}"
+        return rid, {"arn": arn, "ownerId": where.account}
+
+    return make
+
+
+def _vpc(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    rid, state = _prefixed("vpc", "ec2", "vpc")(name, inputs, where)
+    return rid, {
+        **state,
+        "defaultSecurityGroupId": f"sg-{_digest('default-sg', name)}",
+        "mainRouteTableId": f"rtb-{_digest('main-rtb', name)}",
+        "defaultNetworkAclId": f"acl-{_digest('acl', name)}",
+    }
+
+
+def _eip(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    rid = f"eipalloc-{_digest('eip', name)}"
+    octets = hashlib.sha256(name.encode()).digest()[:2]
+    return rid, {"allocationId": rid, "publicIp": f"198.51.{octets[0]}.{octets[1] or 1}"}
+
+
+def _kms_key(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    key_id = str(uuid.UUID(hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()))
+    return key_id, {
+        "keyId": key_id,
+        "arn": f"arn:aws:kms:{where.region}:{where.account}:key/{key_id}",
+    }
+
+
+def _kms_alias(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    alias = physical_name(name, inputs)
+    return alias, {"arn": f"arn:aws:kms:{where.region}:{where.account}:{alias}"}
+
+
+def _bucket(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    bucket = physical_name(name, inputs, key="bucket")
+    return bucket, {
+        "bucket": bucket,
+        "arn": f"arn:aws:s3:::{bucket}",
+        "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{bucket}.s3.{where.region}.amazonaws.com",
+        "region": where.region,
+    }
+
+
+def _iam_role(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    role = physical_name(name, inputs)
+    return role, {
+        "name": role,
+        "arn": f"arn:aws:iam::{where.account}:role{inputs.get('path', '/')}{role}",
+        "uniqueId": f"AROA{_digest('role', name).upper()}",
+    }
+
+
+def _iam_policy(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    policy = physical_name(name, inputs)
+    arn = f"arn:aws:iam::{where.account}:policy{inputs.get('path', '/')}{policy}"
+    return arn, {"name": policy, "arn": arn, "policyId": f"ANPA{_digest('pol', name).upper()}"}
+
+
+def _role_policy(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    policy = physical_name(name, inputs)
+    return f"{inputs.get('role')}:{policy}", {"name": policy}
+
+
+def _secret(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    secret = physical_name(name, inputs)
+    arn = (
+        f"arn:aws:secretsmanager:{where.region}:{where.account}:secret:{secret}-"
+        f"{_digest('secret', name, length=6)}"
+    )
+    return arn, {"name": secret, "arn": arn}
+
+
+def _secret_version(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    version = str(uuid.UUID(hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()))
+    return f"{inputs.get('secretId')}|{version}", {
+        "versionId": version,
+        "arn": inputs.get("secretId"),
+    }
+
+
+def _log_group(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    group = physical_name(name, inputs)
+    return group, {
+        "name": group,
+        "arn": f"arn:aws:logs:{where.region}:{where.account}:log-group:{group}",
+    }
+
+
+def _random_password(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    # Deterministic, but shaped like the real thing (length and character classes).
+    length = int(inputs.get("length", 32))
+    seed = hashlib.sha256(name.encode()).hexdigest()
+    value = ("Aa1!" + seed * 4)[:length]
+    return "none", {"result": value, "bcryptHash": f"$2a$10${seed[:53]}"}
+
+
+HANDLERS: dict[str, Handler] = {
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/subnet:Subnet": _prefixed("subnet", "ec2", "subnet"),
+    "aws:ec2/internetGateway:InternetGateway": _prefixed("igw", "ec2", "internet-gateway"),
+    "aws:ec2/natGateway:NatGateway": _prefixed("nat", "ec2", "natgateway"),
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/routeTable:RouteTable": _prefixed("rtb", "ec2", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _prefixed("rtbassoc", "ec2", "rtba"),
+    "aws:ec2/route:Route": _prefixed("r-rtb", "ec2", "route"),
+    "aws:ec2/securityGroup:SecurityGroup": _prefixed("sg", "ec2", "security-group"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _prefixed("sg", "ec2", "security-group"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _prefixed(
+        "sgr", "ec2", "security-group-rule"
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _prefixed(
+        "sgr", "ec2", "security-group-rule"
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _prefixed("vpce", "ec2", "vpc-endpoint"),
+    "aws:ec2/flowLog:FlowLog": _prefixed("fl", "ec2", "vpc-flow-log"),
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/policy:Policy": _iam_policy,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "random:index/randomPassword:RandomPassword": _random_password,
+}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Per-type state for the resources the platform uses; anything else echoes its inputs.
+
+    Calls (data sources) return an empty result: the program avoids invokes so that a
+    preview is a pure function of the config.
+    """
+
+    def __init__(self) -> None:
+        self._providers: dict[str, Where] = {}
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            pid = f"{_digest('provider', args.name, length=8)}"
+            accounts = json.loads(inputs.get("allowedAccountIds", "[]") or "[]")
+            where = Where(
+                region=inputs.get("region", DEFAULT_REGION),
+                account=accounts[0] if accounts else DEFAULT_ACCOUNT,
+            )
+            self._providers[pid] = where
+            return pid, inputs
+        where = self._where(args.provider)
+        handler = HANDLERS.get(args.typ)
+        if handler is None:
+            return f"{args.name}-{_digest(args.typ, args.name, length=8)}", inputs
+        rid, state = handler(args.name, inputs, where)
+        return rid, {**inputs, **state}
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def _where(self, provider_ref: str | None) -> Where:
+        # A provider reference is "<urn>::<id>".
+        pid = (provider_ref or "").rsplit("::", 1)[-1]
+        return self._providers.get(pid, Where(DEFAULT_REGION, DEFAULT_ACCOUNT))

@@ -1,0 +1,240 @@
+"""IAM policy documents as typed data, checked for least privilege when they are built.
+
+Every policy, trust policy, bucket policy and key policy in the platform is built here, so
+the least-privilege rules are enforced in one place instead of in hand-assembled JSON:
+
+* no ``Allow`` of ``*`` or ``service:*``;
+* no ``Allow`` of a data action (reading or writing data, or using a key) on ``Resource: "*"``,
+  except in key policies, where ``"*"`` means "this key" (the only form AWS accepts);
+* no ``Allow`` to ``Principal: "*"``; only ``Deny`` statements may name everyone;
+* identity policies name no principal; resource policies (trust, bucket, key) must.
+
+Values may be ``pulumi.Output``s (ARNs of resources not created yet); :meth:`to_json` turns a
+document into one ``Output[str]`` without ``apply`` chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import pulumi
+
+POLICY_VERSION = "2012-10-17"
+
+# Actions that read or write data, or use key material. Never granted on "*".
+DATA_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:CreateGrant",
+        "logs:PutLogEvents",
+        "logs:CreateLogStream",
+        "kafka-cluster:ReadData",
+        "kafka-cluster:WriteData",
+        "elasticache:Connect",
+    }
+)
+
+
+class PolicyKind(StrEnum):
+    IDENTITY = "identity"  # attached to a role: no Principal
+    TRUST = "trust"  # a role's assume-role policy
+    RESOURCE = "resource"  # bucket / topic / secret policy
+    KEY = "key"  # KMS key policy: Resource "*" means the key itself
+
+
+class LeastPrivilegeError(ValueError):
+    """A statement would grant more than the platform allows."""
+
+
+Principals = Mapping[str, Sequence[pulumi.Input[str]]]
+"""``{"AWS": [...]}``, ``{"Service": [...]}``, or ``{"*": ["*"]}`` for everyone."""
+Conditions = Mapping[str, Mapping[str, pulumi.Input[str] | Sequence[pulumi.Input[str]]]]
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[pulumi.Input[str], ...] = ()
+    effect: Literal["Allow", "Deny"] = "Allow"
+    principals: Principals | None = None
+    conditions: Conditions = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
+        if self.principals is not None:
+            if "*" in self.principals:
+                out["Principal"] = "*"
+            else:
+                out["Principal"] = {k: list(v) for k, v in self.principals.items()}
+        out["Action"] = list(self.actions)
+        if self.resources:
+            out["Resource"] = list(self.resources)
+        if self.conditions:
+            out["Condition"] = {
+                op: {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kv.items()}
+                for op, kv in self.conditions.items()
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    kind: PolicyKind
+    statements: tuple[Statement, ...]
+
+    def __post_init__(self) -> None:
+        if not self.statements:
+            raise LeastPrivilegeError("a policy document needs at least one statement")
+        sids = [s.sid for s in self.statements]
+        if len(set(sids)) != len(sids):
+            raise LeastPrivilegeError(f"duplicate Sid in {sids}")
+        for statement in self.statements:
+            _check(self.kind, statement)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Version": POLICY_VERSION, "Statement": [s.to_dict() for s in self.statements]}
+
+    def to_json(self) -> pulumi.Output[str]:
+        return pulumi.Output.json_dumps(self.to_dict())
+
+
+def _check(kind: PolicyKind, st: Statement) -> None:
+    where = f"statement {st.sid!r}"
+    if not st.actions:
+        raise LeastPrivilegeError(f"{where}: no actions")
+    if not st.sid.isalnum():
+        raise LeastPrivilegeError(f"{where}: Sid must be alphanumeric (an IAM rule)")
+    if kind is PolicyKind.IDENTITY and st.principals is not None:
+        raise LeastPrivilegeError(f"{where}: identity policies name no principal")
+    if kind is not PolicyKind.IDENTITY and st.principals is None:
+        raise LeastPrivilegeError(f"{where}: {kind.value} policies must name a principal")
+    if kind is not PolicyKind.TRUST and not st.resources:
+        raise LeastPrivilegeError(f"{where}: no resources")
+    if st.effect == "Deny":
+        return  # denying broadly is always safe
+    for action in st.actions:
+        if action == "*" or action.endswith(":*"):
+            raise LeastPrivilegeError(f"{where}: {action!r} allows every action of a service")
+    if st.principals is not None and "*" in st.principals:
+        raise LeastPrivilegeError(f"{where}: Allow to Principal '*'")
+    on_everything = any(r == "*" for r in st.resources)
+    if on_everything and kind is not PolicyKind.KEY:
+        data = sorted(set(st.actions) & DATA_ACTIONS)
+        if data:
+            raise LeastPrivilegeError(f"{where}: data actions {data} on Resource '*'")
+
+
+# --- builders ---------------------------------------------------------------------------
+
+
+def identity_policy(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(PolicyKind.IDENTITY, statements)
+
+
+def service_trust(
+    service: str, account_id: str, *, source_arn: pulumi.Input[str] | None = None
+) -> PolicyDocument:
+    """Trust one AWS service, only on behalf of this account (confused-deputy guard)."""
+    conditions: dict[str, dict[str, Any]] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    return PolicyDocument(
+        PolicyKind.TRUST,
+        (
+            Statement(
+                sid="TrustService",
+                actions=("sts:AssumeRole",),
+                principals={"Service": (service,)},
+                conditions=conditions,
+            ),
+        ),
+    )
+
+
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+
+def pod_identity_trust(
+    account_id: str,
+    namespace: str,
+    service_account: str,
+    cluster_name: pulumi.Input[str] | None = None,
+) -> PolicyDocument:
+    """EKS Pod Identity trust scoped to one service account (and cluster, once known).
+
+    Pod Identity passes these as session tags; without the conditions any association in
+    the account could assume the role.
+    """
+    equals: dict[str, Any] = {
+        "aws:SourceAccount": account_id,
+        "aws:RequestTag/kubernetes-namespace": namespace,
+        "aws:RequestTag/kubernetes-service-account": service_account,
+    }
+    if cluster_name is not None:
+        equals["aws:RequestTag/eks-cluster-name"] = cluster_name
+    return PolicyDocument(
+        PolicyKind.TRUST,
+        (
+            Statement(
+                sid="AllowEksPodIdentity",
+                actions=("sts:AssumeRole", "sts:TagSession"),
+                principals={"Service": (POD_IDENTITY_PRINCIPAL,)},
+                conditions={"StringEquals": equals},
+            ),
+        ),
+    )
+
+
+def s3_read(sid: str, bucket_arn: pulumi.Input[str]) -> tuple[Statement, ...]:
+    return (
+        Statement(sid=f"{sid}List", actions=("s3:ListBucket",), resources=(bucket_arn,)),
+        Statement(
+            sid=f"{sid}Get",
+            actions=("s3:GetObject", "s3:GetObjectVersion"),
+            resources=(pulumi.Output.concat(bucket_arn, "/*"),),
+        ),
+    )
+
+
+def s3_write(sid: str, bucket_arn: pulumi.Input[str]) -> tuple[Statement, ...]:
+    return (
+        Statement(
+            sid=f"{sid}Put",
+            actions=("s3:PutObject", "s3:AbortMultipartUpload"),
+            resources=(pulumi.Output.concat(bucket_arn, "/*"),),
+        ),
+    )
+
+
+def kms_use(sid: str, *key_arns: pulumi.Input[str], encrypt: bool = False) -> Statement:
+    actions: tuple[str, ...] = ("kms:Decrypt", "kms:DescribeKey")
+    if encrypt:
+        actions += ("kms:GenerateDataKey", "kms:Encrypt")
+    return Statement(sid=sid, actions=actions, resources=key_arns)
+
+
+def secret_read(sid: str, *secret_arns: pulumi.Input[str]) -> Statement:
+    return Statement(
+        sid=sid,
+        actions=("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+        resources=secret_arns,
+    )

@@ -1,0 +1,50 @@
+"""The one AWS provider every component uses, and the tags it applies to every resource."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import StackConfig
+
+MANAGED_BY = "pulumi"
+PROJECT = "feature-platform"
+
+REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification", "managed-by")
+"""Every AWS resource carries these; cost reports and data-handling rules key on them."""
+
+
+def default_tags(config: StackConfig) -> dict[str, str]:
+    """Tags in one place. Extra tags from config cannot override the required ones."""
+    required = {
+        "environment": config.environment.value,
+        "owner": config.tags.owner,
+        "cost-center": config.tags.cost_center,
+        "data-classification": config.tags.data_classification.value,
+        "managed-by": MANAGED_BY,
+        "project": PROJECT,
+    }
+    return {**config.tags.extra, **required}
+
+
+def aws_provider(
+    name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+) -> aws.Provider:
+    """Explicit provider: region and deployer role from config, default tags, account pinned.
+
+    ``allowed_account_ids`` makes the provider refuse to act if the assumed role lands in
+    any account other than the environment's own (a wrong ARN can never deploy dev to prod).
+    """
+    return aws.Provider(
+        name,
+        region=config.aws.region,
+        allowed_account_ids=[config.aws.account_id],
+        assume_roles=[
+            aws.ProviderAssumeRoleArgs(
+                role_arn=config.aws.assume_role_arn,
+                session_name=f"{PROJECT}-{config.environment.value}",
+            )
+        ],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(config)),
+        opts=opts,
+    )
