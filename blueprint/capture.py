@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import runpy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,36 +140,63 @@ def capture(
     project_dir: Path,
     stack: str,
     *,
+    stack_file: Path | None = None,
     preview: bool = False,
-    mocks: pulumi.runtime.Mocks | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> Plan:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
-    Each capture runs in a fresh ``contextvars`` context, so Pulumi's global state (config,
-    root stack, settings) never leaks between captures. Errors raised by the program
-    (``pulumi.RunError`` for invalid config) propagate unchanged.
+    ``stack_file`` replaces ``stacks/Pulumi.<stack>.yaml`` (tests use it for variants).
+    Errors raised by the program (``pulumi.RunError`` for invalid config) propagate
+    unchanged; what was registered until then stays readable on ``monitor``.
     """
     project = read_project(project_dir)
-    settings = read_stack(project, stack)
-    monitor = RecordingMonitor(mocks or PlatformMocks())
+    settings = read_stack(project, stack, path=stack_file)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
 
-    def program_run() -> None:
+    def program() -> None:
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
+    return capture_program(
+        program,
+        project=project.name,
+        stack=stack,
+        config=settings.config,
+        secret_keys=settings.secret_keys,
+        preview=preview,
+        monitor=monitor,
+    )
+
+
+def capture_program(
+    program: Callable[[], None],
+    *,
+    project: str = "feature-platform",
+    stack: str = "test",
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = False,
+    monitor: RecordingMonitor | None = None,
+) -> Plan:
+    """Run any Pulumi program function under the platform mocks and record it.
+
+    Each capture runs in a fresh ``contextvars`` context, so Pulumi's global state (config,
+    root stack, settings) never leaks from one capture into the next.
+    """
+    monitor = monitor or RecordingMonitor(PlatformMocks())
+
     def run() -> dict[str, Any]:
-        set_all_config(settings.config, settings.secret_keys)
+        set_all_config(config or {}, secret_keys or [])
         pulumi.runtime.set_mocks(
-            monitor.mocks, project=project.name, stack=stack, preview=preview, monitor=monitor
+            monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
         )
-        if str(project_dir) not in sys.path:
-            sys.path.insert(0, str(project_dir))
-        _sync_await(run_pulumi_func(program_run))
-        root = get_root_resource()
-        exported = getattr(root, "outputs", {})
+        _sync_await(run_pulumi_func(program))
+        exported = getattr(get_root_resource(), "outputs", {})
         return {k: _sync_await(_resolve(v)) for k, v in exported.items()}
 
     outputs = contextvars.Context().run(run)
-    return Plan(project=project.name, stack=stack, resources=monitor.recorded, outputs=outputs)
+    return Plan(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)
 
 
 async def _resolve(value: Any) -> Any:

@@ -71,8 +71,9 @@ def read_project(directory: Path) -> Project:
     )
 
 
-def read_stack(project: Project, stack: str) -> StackSettings:
-    path = project.stack_file(stack)
+def read_stack(project: Project, stack: str, path: Path | None = None) -> StackSettings:
+    """Config of ``stack``, from its stack file (or from ``path``, a stand-in for it)."""
+    path = path or project.stack_file(stack)
     if not path.is_file():
         known = ", ".join(project.stacks()) or "none"
         raise StackFileError(

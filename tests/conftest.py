@@ -1,0 +1,112 @@
+"""Shared fixtures: the whole program captured per stack, and helpers to capture variants.
+
+All captures go through :mod:`blueprint.capture` (the same code the CLI uses) with the
+platform mocks; each runs in a fresh context, so Pulumi's global state never leaks
+between tests. Nothing here touches the network or needs AWS credentials.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from blueprint.capture import Plan, PlannedResource, capture, capture_program
+from components.config import StackConfig, parse_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+NAMESPACE = "feature-platform"
+
+_plans: dict[str, Plan] = {}
+
+
+def stack_plan(stack: str) -> Plan:
+    """The captured plan of a checked-in stack (captured once per test session)."""
+    if stack not in _plans:
+        _plans[stack] = capture(PROJECT_DIR, stack)
+    return _plans[stack]
+
+
+@pytest.fixture(params=STACKS)
+def any_stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def dev() -> Plan:
+    return stack_plan("dev")
+
+
+@pytest.fixture
+def prod() -> Plan:
+    return stack_plan("prod")
+
+
+@pytest.fixture
+def plan(any_stack: str) -> Plan:
+    return stack_plan(any_stack)
+
+
+def stack_document(stack: str) -> dict[str, Any]:
+    """The parsed YAML of ``stacks/Pulumi.<stack>.yaml``."""
+    data = yaml.safe_load((PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def namespace_values(stack: str) -> dict[str, Any]:
+    """The ``feature-platform:`` keys of a stack file, without the prefix."""
+    prefix = f"{NAMESPACE}:"
+    return {
+        key.removeprefix(prefix): value
+        for key, value in stack_document(stack)["config"].items()
+        if key.startswith(prefix)
+    }
+
+
+def stack_config(stack: str, **overrides: Any) -> StackConfig:
+    values = copy.deepcopy(namespace_values(stack))
+    values.update(overrides)
+    return parse_stack_config(values, source=f"stacks/Pulumi.{stack}.yaml", stack=stack)
+
+
+@pytest.fixture
+def write_stack(
+    tmp_path: Path,
+) -> Iterator[Callable[[str, Callable[[dict[str, Any]], None]], Path]]:
+    """Write a variant of a checked-in stack file: ``write_stack("prod", mutate)``."""
+
+    def write(stack: str, mutate: Callable[[dict[str, Any]], None]) -> Path:
+        document = copy.deepcopy(stack_document(stack))
+        mutate(document["config"])
+        path = tmp_path / f"Pulumi.{stack}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return path
+
+    yield write
+
+
+def run_component(build: Callable[[], None], stack: str = "test") -> Plan:
+    """Capture a program that builds one component (component-level tests)."""
+    return capture_program(build, stack=stack)
+
+
+def policy(resource: PlannedResource, key: str = "policy") -> dict[str, Any]:
+    """A JSON policy input, parsed."""
+    document = json.loads(resource.inputs[key])
+    assert isinstance(document, dict)
+    return document
+
+
+def statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,287 @@
+"""The typed stack config: the checked-in stacks, profile defaults and every rule."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from blueprint.capture import RecordingMonitor, capture
+from blueprint.mocks import PlatformMocks
+from components.config import ConfigError, Environment, NatGateways, parse_stack_config
+from components.config.models import (
+    EU_REGIONS,
+    PROD_KMS_DELETION_WINDOW_DAYS,
+    PROD_MIN_LOG_RETENTION_DAYS,
+)
+from tests.conftest import PROJECT_DIR, STACKS, namespace_values, stack_config
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(values: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = values
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Mutation:
+    def mutate(values: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = values
+        for part in parents:
+            node = node[part]
+        del node[leaf]
+
+    return mutate
+
+
+def _errors(stack: str, mutate: Mutation) -> dict[str, str]:
+    values = copy.deepcopy(namespace_values(stack))
+    mutate(values)
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(values, source=f"stacks/Pulumi.{stack}.yaml", stack=stack)
+    assert caught.value.source == f"stacks/Pulumi.{stack}.yaml"
+    return dict(caught.value.problems)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_checked_in_stacks_validate(stack: str) -> None:
+    config = stack_config(stack)
+    assert config.environment is Environment(stack)
+    assert config.aws.region in EU_REGIONS
+
+
+def test_profiles_supply_the_defaults_each_environment_relies_on() -> None:
+    dev, staging, prod = (stack_config(s) for s in STACKS)
+    assert (dev.network.az_count, dev.network.nat_gateways) == (2, NatGateways.SINGLE)
+    assert dev.storage.force_destroy and not dev.protection.protect_stateful
+    assert staging.network.nat_gateways is NatGateways.PER_AZ and staging.data_stores.multi_az
+    assert (prod.network.az_count, prod.network.nat_gateways) == (3, NatGateways.PER_AZ)
+    assert prod.protection.protect_stateful and not prod.storage.force_destroy
+    assert prod.logging.retention_days >= PROD_MIN_LOG_RETENTION_DAYS
+    assert prod.kms.deletion_window_days == PROD_KMS_DELETION_WINDOW_DAYS
+    assert prod.data_stores.multi_az
+
+
+def test_stack_values_override_profile_values_key_by_key() -> None:
+    config = stack_config("dev", logging={"retentionDays": 90})
+    assert config.logging.retention_days == 90
+    # Untouched siblings still come from the profile.
+    assert config.network.nat_gateways is NatGateways.SINGLE
+
+
+INVALID: list[tuple[str, str, Mutation, str, str]] = [
+    # (case, stack, mutation, key named in the error, fragment of what is allowed)
+    ("public CIDR", "dev", _set("network.cidr", "8.8.0.0/16"), "network.cidr", "10.0.0.0/8"),
+    ("VPC too large", "dev", _set("network.cidr", "10.0.0.0/8"), "network.cidr", "/16 to /20"),
+    ("VPC too small", "dev", _set("network.cidr", "10.0.0.0/24"), "network.cidr", "/16 to /20"),
+    ("not a CIDR", "dev", _set("network.cidr", "10.0.0.300/16"), "network.cidr", "not a valid"),
+    ("host bits set", "dev", _set("network.cidr", "10.0.0.1/16"), "network.cidr", "not a valid"),
+    (
+        "plan does not fit",
+        "dev",
+        _set("network.cidr", "10.0.0.0/20"),
+        "network.subnetPrefixes",
+        "larger than the VPC",
+    ),
+    (
+        "plan overflows",
+        "dev",
+        _set("network.subnetPrefixes", {"private": 17, "data": 20, "public": 24}),
+        "network.subnetPrefixes",
+        "needs",
+    ),
+    ("one AZ", "dev", _set("network.azCount", 1), "network.azCount", "2 to 3"),
+    ("four AZs", "staging", _set("network.azCount", 4), "network.azCount", "2 to 3"),
+    ("two AZs in prod", "prod", _set("network.azCount", 2), "network.azCount", "3 AZs"),
+    (
+        "single NAT in prod",
+        "prod",
+        _set("network.natGateways", "single"),
+        "network.natGateways",
+        "per-az",
+    ),
+    ("NAT typo", "dev", _set("network.natGateways", "one"), "network.natGateways", "per-az"),
+    (
+        "force destroy in prod",
+        "prod",
+        _set("storage.forceDestroy", True),
+        "storage.forceDestroy",
+        "false",
+    ),
+    (
+        "single-AZ data in prod",
+        "prod",
+        _set("dataStores.multiAz", False),
+        "dataStores.multiAz",
+        "true",
+    ),
+    (
+        "short logs in prod",
+        "prod",
+        _set("logging.retentionDays", 90),
+        "logging.retentionDays",
+        str(PROD_MIN_LOG_RETENTION_DAYS),
+    ),
+    (
+        "short flow logs in prod",
+        "prod",
+        _set("network.flowLogRetentionDays", 30),
+        "network.flowLogRetentionDays",
+        str(PROD_MIN_LOG_RETENTION_DAYS),
+    ),
+    (
+        "unprotected prod",
+        "prod",
+        _set("protection.protectStateful", False),
+        "protection.protectStateful",
+        "true",
+    ),
+    (
+        "short key window in prod",
+        "prod",
+        _set("kms.deletionWindowDays", 7),
+        "kms.deletionWindowDays",
+        "30",
+    ),
+    (
+        "key window out of range",
+        "dev",
+        _set("kms.deletionWindowDays", 3),
+        "kms.deletionWindowDays",
+        "7 to 30",
+    ),
+    (
+        "retention not accepted by CloudWatch",
+        "dev",
+        _set("logging.retentionDays", 45),
+        "logging.retentionDays",
+        "allowed: 1, 3, 5",
+    ),
+    (
+        "secret recovery of 0",
+        "dev",
+        _set("secrets.recoveryWindowDays", 0),
+        "secrets.recoveryWindowDays",
+        "7 to 30",
+    ),
+    ("missing owner", "dev", _delete("tags.owner"), "tags.owner", "required"),
+    ("blank owner", "dev", _set("tags.owner", "  "), "tags.owner", "blank"),
+    ("empty cost center", "dev", _set("tags.costCenter", ""), "tags.costCenter", "at least 1"),
+    (
+        "unknown classification",
+        "dev",
+        _set("tags.dataClassification", "secret"),
+        "tags.dataClassification",
+        "'restricted'",
+    ),
+    ("empty extra tag", "dev", _set("tags.extra", {"team": ""}), "tags.extra.team", "at least 1"),
+    ("region outside the EU", "dev", _set("aws.region", "us-east-1"), "aws.region", "eu-central-1"),
+    ("bad account id", "dev", _set("aws.accountId", "1234"), "aws.accountId", "pattern"),
+    (
+        "role in another account",
+        "dev",
+        _set("aws.assumeRoleArn", "arn:aws:iam::999999999999:role/deployer"),
+        "aws.assumeRoleArn",
+        "environment's account",
+    ),
+    (
+        "not a role ARN",
+        "dev",
+        _set("aws.assumeRoleArn", "deployer"),
+        "aws.assumeRoleArn",
+        "pattern",
+    ),
+    (
+        "bad boundary ARN",
+        "dev",
+        _set("identity.permissionsBoundaryArn", "boundary"),
+        "identity.permissionsBoundaryArn",
+        "pattern",
+    ),
+    (
+        "typo at the top",
+        "dev",
+        _set("netwrok", {"cidr": "10.0.0.0/16"}),
+        "netwrok",
+        "allowed keys here: aws, dataStores",
+    ),
+    (
+        "typo inside a section",
+        "dev",
+        _set("network.natGateway", "single"),
+        "network.natGateway",
+        "allowed keys here: azCount, cidr",
+    ),
+    ("no environment", "dev", _delete("environment"), "environment", "dev, staging, prod"),
+    ("unknown environment", "dev", _set("environment", "qa"), "environment", "dev, staging, prod"),
+    ("dev profile in the prod stack", "prod", _set("environment", "dev"), "environment", "'prod'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "mutate", "key", "allowed"),
+    [case[1:] for case in INVALID],
+    ids=[case[0] for case in INVALID],
+)
+def test_invalid_config_names_the_key_and_what_is_allowed(
+    stack: str, mutate: Mutation, key: str, allowed: str
+) -> None:
+    problems = _errors(stack, mutate)
+    assert f"feature-platform:{key}" in problems, problems
+    assert allowed in problems[f"feature-platform:{key}"]
+
+
+def test_every_broken_prod_rule_is_reported_at_once() -> None:
+    def weaken(values: dict[str, Any]) -> None:
+        values["network"]["natGateways"] = "single"
+        values["storage"] = {"forceDestroy": True}
+        values["dataStores"] = {"multiAz": False}
+
+    problems = _errors("prod", weaken)
+    assert {
+        "feature-platform:network.natGateways",
+        "feature-platform:storage.forceDestroy",
+        "feature-platform:dataStores.multiAz",
+    } <= set(problems)
+
+
+def test_the_same_weakening_is_allowed_in_dev() -> None:
+    config = stack_config("dev", storage={"forceDestroy": True}, dataStores={"multiAz": False})
+    assert config.storage.force_destroy and not config.data_stores.multi_az
+
+
+def test_invalid_stack_file_stops_the_program_before_any_resource(
+    write_stack: Callable[[str, Mutation], Path],
+) -> None:
+    stack_file = write_stack(
+        "prod", _set("feature-platform:network", {"cidr": "10.30.0.0/16", "natGateways": "single"})
+    )
+    monitor = RecordingMonitor(PlatformMocks())
+    with pytest.raises(pulumi.RunError) as caught:
+        capture(PROJECT_DIR, "prod", stack_file=stack_file, monitor=monitor)
+    message = str(caught.value)
+    assert "stacks/Pulumi.prod.yaml" in message
+    assert "feature-platform:network.natGateways" in message
+    assert "per-az" in message
+    assert monitor.recorded == []  # nothing half-built
+
+
+def test_unknown_key_in_the_stack_file_stops_the_program(
+    write_stack: Callable[[str, Mutation], Path],
+) -> None:
+    stack_file = write_stack("dev", _set("feature-platform:loging", {"retentionDays": 30}))
+    monitor = RecordingMonitor(PlatformMocks())
+    with pytest.raises(pulumi.RunError, match=r"feature-platform:loging: unknown key"):
+        capture(PROJECT_DIR, "dev", stack_file=stack_file, monitor=monitor)
+    assert monitor.recorded == []

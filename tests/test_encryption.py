@@ -1,0 +1,85 @@
+"""KMS: one rotated key per purpose, explicit key policies, deletion windows per environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from blueprint.capture import Plan
+from components.encryption import KEY_USAGE_ACTIONS, KeyPurpose
+from tests.conftest import as_list, policy, stack_config, statements
+
+KEY = "aws:kms/key:Key"
+
+
+def test_one_key_per_purpose_with_an_alias(plan: Plan) -> None:
+    keys = plan.of_type(KEY)
+    assert sorted(k.inputs["tags"]["purpose"] for k in keys) == sorted(p.value for p in KeyPurpose)
+    aliases = {
+        a.inputs["name"]: a.inputs["targetKeyId"] for a in plan.of_type("aws:kms/alias:Alias")
+    }
+    for key in keys:
+        alias = f"alias/feature-platform-{plan.stack}-{key.inputs['tags']['purpose']}"
+        assert aliases[alias] == key.outputs["keyId"]
+
+
+def test_keys_rotate_and_keep_the_configured_deletion_window(plan: Plan) -> None:
+    window = stack_config(plan.stack).kms.deletion_window_days
+    for key in plan.of_type(KEY):
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["deletionWindowInDays"] == window
+        assert key.inputs["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT"
+
+
+def test_prod_keys_have_the_longest_deletion_window(prod: Plan) -> None:
+    assert {k.inputs["deletionWindowInDays"] for k in prod.of_type(KEY)} == {30}
+
+
+def test_no_key_policy_allows_everyone_or_every_kms_action(plan: Plan) -> None:
+    for key in plan.of_type(KEY):
+        for statement in policy(key)["Statement"]:
+            assert statement["Principal"] != "*", key.name
+            assert "kms:*" not in as_list(statement["Action"]), key.name
+            assert "*" not in as_list(statement["Action"]), key.name
+
+
+def test_key_admin_role_administers_but_cannot_use_the_keys(plan: Plan) -> None:
+    admin = stack_config(plan.stack).kms.key_admin_role_arn
+    for key in plan.of_type(KEY):
+        admin_statements = [
+            s for s in policy(key)["Statement"] if admin in as_list(s["Principal"].get("AWS", []))
+        ]
+        (statement,) = admin_statements
+        granted = set(statement["Action"])
+        assert "kms:PutKeyPolicy" in granted and "kms:ScheduleKeyDeletion" in granted
+        assert not granted & {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+
+
+def test_only_the_logs_key_trusts_cloudwatch_logs_and_only_for_this_account(plan: Plan) -> None:
+    config = stack_config(plan.stack)
+    for key in plan.of_type(KEY):
+        by_sid = statements(policy(key))
+        if key.inputs["tags"]["purpose"] == KeyPurpose.LOGS:
+            logs = by_sid["CloudWatchLogs"]
+            assert logs["Principal"] == {"Service": [f"logs.{config.aws.region}.amazonaws.com"]}
+            assert set(logs["Action"]) == set(KEY_USAGE_ACTIONS)
+            assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+                f"arn:aws:logs:{config.aws.region}:{config.aws.account_id}:log-group:*"
+            )
+        else:
+            assert "CloudWatchLogs" not in by_sid
+
+
+def test_account_delegation_names_this_account_only(plan: Plan) -> None:
+    account = stack_config(plan.stack).aws.account_id
+    for key in plan.of_type(KEY):
+        delegation = statements(policy(key))["AccountIamDelegation"]
+        assert delegation["Principal"] == {"AWS": [f"arn:aws:iam::{account}:root"]}
+
+
+@pytest.mark.parametrize("stack_fixture", ["dev", "prod"])
+def test_keys_are_protected_exactly_when_config_says(
+    stack_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(stack_fixture)
+    expected = stack_config(plan.stack).protection.protect_stateful
+    assert {(k.protect, k.retain_on_delete) for k in plan.of_type(KEY)} == {(expected, expected)}

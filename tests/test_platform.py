@@ -1,0 +1,85 @@
+"""The composed platform: one tagged provider for everything, protection, outputs."""
+
+from __future__ import annotations
+
+import json
+
+from blueprint.capture import Plan
+from components.provider import REQUIRED_TAG_KEYS, default_tags
+from tests.conftest import stack_config, stack_document
+
+STATEFUL = (
+    "aws:s3/bucket:Bucket",
+    "aws:kms/key:Key",
+    "aws:secretsmanager/secret:Secret",
+)
+
+
+def test_one_aws_provider_with_region_account_and_deployer_role(plan: Plan) -> None:
+    config = stack_config(plan.stack)
+    (provider,) = plan.of_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == config.aws.region
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [config.aws.account_id]
+    (assume,) = json.loads(provider.inputs["assumeRoles"])
+    assert assume["roleArn"] == config.aws.assume_role_arn
+
+
+def test_default_tags_carry_every_required_key_with_a_value(plan: Plan) -> None:
+    config = stack_config(plan.stack)
+    (provider,) = plan.of_type("pulumi:providers:aws")
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert all(tags.get(key) for key in REQUIRED_TAG_KEYS)
+    assert tags["environment"] == plan.stack
+    assert tags["data-classification"] == config.tags.data_classification.value
+    assert tags["managed-by"] == "pulumi"
+
+
+def test_extra_tags_cannot_override_required_ones() -> None:
+    config = stack_config(
+        "dev",
+        tags={
+            "owner": "a",
+            "costCenter": "b",
+            "dataClassification": "internal",
+            "extra": {"environment": "prod", "team": "x"},
+        },
+    )
+    tags = default_tags(config)
+    assert tags["environment"] == "dev" and tags["team"] == "x"
+
+
+def test_every_aws_resource_uses_the_tagged_provider(plan: Plan) -> None:
+    (provider,) = plan.of_type("pulumi:providers:aws")
+    aws_resources = [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
+    assert aws_resources
+    offenders = [r.name for r in aws_resources if r.provider_urn != provider.urn]
+    assert offenders == []
+
+
+def test_default_providers_are_disabled_in_every_stack_file(plan: Plan) -> None:
+    disabled = stack_document(plan.stack)["config"]["pulumi:disable-default-providers"]
+    assert {"aws", "kubernetes"} <= set(disabled)
+
+
+def test_stateful_resources_are_protected_exactly_in_prod(dev: Plan, prod: Plan) -> None:
+    for type_ in STATEFUL:
+        assert all(r.protect and r.retain_on_delete for r in prod.of_type(type_)), type_
+        assert not any(r.protect or r.retain_on_delete for r in dev.of_type(type_)), type_
+    # Protection is for stateful resources only: networking stays replaceable.
+    assert not any(r.protect for r in prod.of_type("aws:ec2/subnet:Subnet"))
+
+
+def test_components_use_their_type_tokens_and_children_their_names(plan: Plan) -> None:
+    components = [r for r in plan.resources if not r.custom]
+    assert all(r.type.startswith("featureplatform:") for r in components)
+    for component in components:
+        for child in plan.children(component):
+            assert child.name.startswith(f"{component.name}-"), (component.name, child.name)
+
+
+def test_stack_outputs_carry_real_looking_identifiers(plan: Plan) -> None:
+    outputs = plan.outputs
+    assert outputs["vpc_id"].startswith("vpc-")
+    assert len(outputs["private_subnet_ids"]) == stack_config(plan.stack).network.az_count
+    assert outputs["data_key_arn"].startswith("arn:aws:kms:eu-central-1:")
+    assert set(outputs["workload_role_arns"]) == {"feature-server", "materialization", "ingestion"}
