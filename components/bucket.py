@@ -29,7 +29,7 @@ class SecureBucketArgs:
     """Move current objects to Intelligent-Tiering after this many days; ``None`` = never."""
     expiration_days: int | None = None
     """Delete current objects after this many days; ``None`` = never (feature data)."""
-    access_log_bucket: pulumi.Input[str] | None = None
+    access_log_bucket: SecureBucket | None = None
     """Bucket receiving this bucket's server access logs; ``None`` only for that bucket."""
     log_delivery_account_id: str | None = None
     """Let S3 server access logging write here, for source buckets of this account only."""
@@ -165,7 +165,7 @@ class SecureBucket(pulumi.ComponentResource):
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child(self),
         )
-        aws.s3.BucketPolicy(
+        self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
             policy=bucket_policy(
@@ -228,9 +228,11 @@ class SecureBucket(pulumi.ComponentResource):
             aws.s3.BucketLogging(
                 f"{name}-logging",
                 bucket=bucket.id,
-                target_bucket=args.access_log_bucket,
+                target_bucket=args.access_log_bucket.bucket_name,
                 target_prefix=pulumi.Output.concat(bucket.id, "/"),
-                opts=child(self),
+                # S3 refuses a logging target whose policy does not yet let the logging
+                # service write, so wait for that policy, not just the bucket.
+                opts=child(self, depends_on=[args.access_log_bucket.policy]),
             )
 
         self.bucket_name = bucket.id

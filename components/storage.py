@@ -62,7 +62,7 @@ class Storage(pulumi.ComponentResource):
             force_destroy=args.force_destroy,
             noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
             protect=args.protect,
-            access_log_bucket=logs.bucket_name,
+            access_log_bucket=logs,
         )
         offline = SecureBucket(
             f"{name}-offline-store",

@@ -101,7 +101,11 @@ def test_only_this_accounts_buckets_may_log_into_the_log_bucket(plan: Plan) -> N
 @pytest.mark.parametrize("role", ["offline-store", "registry"])
 def test_data_buckets_log_access_into_the_log_bucket(plan: Plan, role: str) -> None:
     logging = _attached(plan, "aws:s3/bucketLogging:BucketLogging", _bucket(plan, role))
-    assert logging.inputs["targetBucket"] == _bucket(plan, "access-logs").id
+    log_bucket = _bucket(plan, "access-logs")
+    assert logging.inputs["targetBucket"] == log_bucket.id
+    # S3 validates the target's policy when logging is enabled: it must exist first.
+    log_policy = _attached(plan, "aws:s3/bucketPolicy:BucketPolicy", log_bucket)
+    assert log_policy.urn in logging.depends_on
 
 
 def test_lifecycle_expires_old_versions_and_aborts_uploads(plan: Plan) -> None:
