@@ -79,6 +79,17 @@ class Plan:
         return [r for r in self.resources if r.parent == parent.urn]
 
 
+class ResourceError(Exception):
+    """Creating one resource failed; names its URN and the cause (an AWS error, say)."""
+
+    def __init__(self, urn: str, cause: Exception) -> None:
+        error = getattr(cause, "response", {}).get("Error", {})
+        detail = f"{error['Code']}: {error.get('Message', '')}" if error else str(cause)
+        super().__init__(f"{urn}\n  {detail}")
+        self.urn = urn
+        self.detail = detail
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, plus a record of each registration request."""
 
@@ -87,7 +98,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[PlannedResource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        try:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            urn = self.make_urn(request.parent, request.type, request.name)
+            raise ResourceError(urn, exc) from exc
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = json_format.MessageToDict(request.object)
@@ -100,7 +115,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom,
                 parent=request.parent,
                 provider=request.provider,
-                inputs=_plain(rpc.deserialize_properties(request.object)),
+                inputs=plain(rpc.deserialize_properties(request.object)),
                 secret_inputs=sorted(k for k, v in raw.items() if _has_secret(v)),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
@@ -109,7 +124,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     key: list(deps.urns) for key, deps in request.propertyDependencies.items()
                 },
                 id=response.id,
-                outputs=_plain(state),
+                outputs=plain(state),
             )
         )
         return response
@@ -125,14 +140,14 @@ def _has_secret(value: Any) -> bool:
     return False
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Unwrap secret markers so inputs read as plain data (secrecy is kept separately)."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return _plain(value.get("value"))
-        return {k: _plain(v) for k, v in value.items()}
+            return plain(value.get("value"))
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -201,4 +216,4 @@ def capture_program(
 
 async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
-    return _plain(await output.future())
+    return plain(await output.future())

@@ -93,15 +93,18 @@ def bucket_policy(
         ]
     if log_delivery_account_id is not None:
         # Policy-based delivery (the only kind that works with BucketOwnerEnforced); the
-        # source-account condition stops other accounts' buckets from logging here.
-        statements.append(
+        # source-account condition stops other accounts' buckets from logging here. The
+        # grant goes first: moto's check of the target policy stops at the first statement
+        # whose principal is a bare "*".
+        statements.insert(
+            0,
             Statement(
                 sid="AllowServerAccessLogDelivery",
                 principals={"Service": (S3_LOGGING_PRINCIPAL,)},
                 actions=("s3:PutObject",),
                 resources=(objects,),
                 conditions={"StringEquals": {"aws:SourceAccount": log_delivery_account_id}},
-            )
+            ),
         )
     return PolicyDocument(PolicyKind.RESOURCE, tuple(statements))
 

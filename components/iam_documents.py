@@ -3,10 +3,13 @@
 Every policy, trust policy, bucket policy and key policy in the platform is built here, so
 the least-privilege rules are enforced in one place instead of in hand-assembled JSON:
 
-* no ``Allow`` of ``*`` or ``service:*``;
-* no ``Allow`` of a data action (reading or writing data, or using a key) on ``Resource: "*"``,
-  except in key policies, where ``"*"`` means "this key" (the only form AWS accepts);
-* no ``Allow`` to ``Principal: "*"``; only ``Deny`` statements may name everyone;
+* no ``Allow`` of a wildcard action (``*``, ``service:*``, ``s3:Get*``): actions are listed;
+* no ``Allow`` of a data action (reading or writing data, or using a key) on every resource
+  (``*``, ``arn:aws:s3:::*``, ``arn:aws:secretsmanager:*:*:secret:*``), except in key
+  policies, where ``"*"`` means "this key" (the only form AWS accepts), and in VPC endpoint
+  policies when a condition limits them to the account's own resources;
+* no ``Allow`` to everyone (``"*"`` or ``{"AWS": "*"}``) outside endpoint policies, which
+  only filter what IAM already allows; ``Deny`` statements may name everyone;
 * identity policies name no principal; resource policies (trust, bucket, key) must.
 
 Values may be ``pulumi.Output``s (ARNs of resources not created yet); :meth:`to_json` turns a
@@ -15,6 +18,7 @@ document into one ``Output[str]`` without ``apply`` chains.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -58,6 +62,7 @@ class PolicyKind(StrEnum):
     TRUST = "trust"  # a role's assume-role policy
     RESOURCE = "resource"  # bucket / topic / secret policy
     KEY = "key"  # KMS key policy: Resource "*" means the key itself
+    ENDPOINT = "endpoint"  # VPC endpoint policy: a filter on top of IAM
 
 
 class LeastPrivilegeError(ValueError):
@@ -79,21 +84,26 @@ class Statement:
     conditions: Conditions = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """IAM JSON; a single value is written as a scalar, the form AWS itself returns."""
         out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
         if self.principals is not None:
             if "*" in self.principals:
                 out["Principal"] = "*"
             else:
-                out["Principal"] = {k: list(v) for k, v in self.principals.items()}
-        out["Action"] = list(self.actions)
+                out["Principal"] = {k: _scalar(v) for k, v in self.principals.items()}
+        out["Action"] = _scalar(self.actions)
         if self.resources:
-            out["Resource"] = list(self.resources)
+            out["Resource"] = _scalar(self.resources)
         if self.conditions:
             out["Condition"] = {
-                op: {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kv.items()}
+                op: {k: (_scalar(v) if isinstance(v, (list, tuple)) else v) for k, v in kv.items()}
                 for op, kv in self.conditions.items()
             }
         return out
+
+
+def _scalar(values: Sequence[Any]) -> Any:
+    return values[0] if len(values) == 1 else list(values)
 
 
 @dataclass(frozen=True)
@@ -132,15 +142,34 @@ def _check(kind: PolicyKind, st: Statement) -> None:
     if st.effect == "Deny":
         return  # denying broadly is always safe
     for action in st.actions:
-        if action == "*" or action.endswith(":*"):
-            raise LeastPrivilegeError(f"{where}: {action!r} allows every action of a service")
-    if st.principals is not None and "*" in st.principals:
+        if "*" in action:
+            raise LeastPrivilegeError(f"{where}: wildcard action {action!r}; list the actions")
+    if _names_everyone(st) and kind is not PolicyKind.ENDPOINT:
         raise LeastPrivilegeError(f"{where}: Allow to Principal '*'")
-    on_everything = any(r == "*" for r in st.resources)
-    if on_everything and kind is not PolicyKind.KEY:
-        data = sorted(set(st.actions) & DATA_ACTIONS)
-        if data:
-            raise LeastPrivilegeError(f"{where}: data actions {data} on Resource '*'")
+    broad = [r for r in st.resources if isinstance(r, str) and _every_resource(r)]
+    data = sorted(set(st.actions) & DATA_ACTIONS)
+    if broad and data and kind is not PolicyKind.KEY:
+        own_account = any("aws:ResourceAccount" in kv for kv in st.conditions.values())
+        if not (kind is PolicyKind.ENDPOINT and own_account):
+            raise LeastPrivilegeError(f"{where}: data actions {data} on every resource {broad}")
+
+
+def _names_everyone(st: Statement) -> bool:
+    if st.principals is None:
+        return False
+    return "*" in st.principals or any("*" in values for values in st.principals.values())
+
+
+def _every_resource(resource: str) -> bool:
+    """``*``, or an ARN whose resource part is only a wildcard (``s3:::*``, ``secret:*``)."""
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return False
+    if parts[2] == "s3":  # "bucket/*" is one bucket's objects; "*" or "*/..." is every bucket
+        return parts[5].startswith("*")
+    return re.fullmatch(r"([a-z-]+[:/])?\*", parts[5]) is not None
 
 
 # --- builders ---------------------------------------------------------------------------
@@ -199,6 +228,45 @@ def pod_identity_trust(
                 actions=("sts:AssumeRole", "sts:TagSession"),
                 principals={"Service": (POD_IDENTITY_PRINCIPAL,)},
                 conditions={"StringEquals": equals},
+            ),
+        ),
+    )
+
+
+ENDPOINT_S3_ACTIONS = (
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetBucketLocation",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:ListBucket",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+)
+
+
+def s3_gateway_endpoint_policy(account_id: str, region: str) -> PolicyDocument:
+    """What may pass the S3 gateway endpoint: this account's buckets and ECR's image layers.
+
+    A stolen credential from another account cannot use the endpoint to move data out to
+    a bucket it owns. ECR serves image layers from an AWS-owned bucket, which must stay
+    reachable or nodes cannot pull images.
+    """
+    return PolicyDocument(
+        PolicyKind.ENDPOINT,
+        (
+            Statement(
+                sid="OwnAccountBuckets",
+                principals={"*": ("*",)},
+                actions=ENDPOINT_S3_ACTIONS,
+                resources=("*",),
+                conditions={"StringEquals": {"aws:ResourceAccount": account_id}},
+            ),
+            Statement(
+                sid="EcrImageLayers",
+                principals={"*": ("*",)},
+                actions=("s3:GetObject",),
+                resources=(f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*",),
             ),
         ),
     )

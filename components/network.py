@@ -8,7 +8,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import NatGateways, SubnetPlan
-from components.iam_documents import Statement, identity_policy, service_trust
+from components.iam_documents import (
+    Statement,
+    identity_policy,
+    s3_gateway_endpoint_policy,
+    service_trust,
+)
 from components.options import child
 
 INTERFACE_ENDPOINT_SERVICES = ("sts", "ecr.api", "ecr.dkr", "secretsmanager", "kms", "logs")
@@ -36,7 +41,7 @@ class NetworkArgs:
     logs_key_arn: pulumi.Input[str]
     """KMS key encrypting the flow-log group."""
     protect: bool
-    """Protect the flow-log group (prod)."""
+    """Turn on CloudWatch deletion protection for the flow-log group (prod)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -178,15 +183,15 @@ class Network(pulumi.ComponentResource):
                 opts=child(self),
             )
 
-        # VPC endpoints. S3 is a gateway endpoint (free, route-table based). No endpoint
-        # policy: ECR image layers live in AWS-owned buckets, so a bucket allowlist here
-        # would break image pulls; bucket policies do the restricting instead.
+        # VPC endpoints. S3 is a gateway endpoint (free, route-table based); its policy
+        # lets through only this account's buckets and ECR's layer bucket.
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[rt.id for rt in private_rts] + [data_rt.id],
+            policy=s3_gateway_endpoint_policy(args.account_id, args.region).to_json(),
             tags={"Name": f"{name}-s3"},
             opts=child(self),
         )

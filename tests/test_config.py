@@ -187,6 +187,13 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
     ),
     ("empty extra tag", "dev", _set("tags.extra", {"team": ""}), "tags.extra.team", "at least 1"),
     ("region outside the EU", "dev", _set("aws.region", "us-east-1"), "aws.region", "eu-central-1"),
+    (
+        "non-EU region allowed in prod",
+        "prod",
+        _set("aws.allowedRegions", ["eu-central-1", "us-east-1"]),
+        "aws.allowedRegions",
+        "only narrow the EU allowlist",
+    ),
     ("bad account id", "dev", _set("aws.accountId", "1234"), "aws.accountId", "pattern"),
     (
         "role in another account",
@@ -259,6 +266,8 @@ def test_every_broken_prod_rule_is_reported_at_once() -> None:
 def test_the_same_weakening_is_allowed_in_dev() -> None:
     config = stack_config("dev", storage={"forceDestroy": True}, dataStores={"multiAz": False})
     assert config.storage.force_destroy and not config.data_stores.multi_az
+    wider = {**namespace_values("dev")["aws"], "allowedRegions": ["eu-central-1", "us-east-1"]}
+    assert "us-east-1" in stack_config("dev", aws=wider).aws.allowed_regions
 
 
 def test_invalid_stack_file_stops_the_program_before_any_resource(

@@ -60,7 +60,7 @@ def test_only_the_logs_key_trusts_cloudwatch_logs_and_only_for_this_account(plan
         by_sid = statements(policy(key))
         if key.inputs["tags"]["purpose"] == KeyPurpose.LOGS:
             logs = by_sid["CloudWatchLogs"]
-            assert logs["Principal"] == {"Service": [f"logs.{config.aws.region}.amazonaws.com"]}
+            assert logs["Principal"] == {"Service": f"logs.{config.aws.region}.amazonaws.com"}
             assert set(logs["Action"]) == set(KEY_USAGE_ACTIONS)
             assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
                 f"arn:aws:logs:{config.aws.region}:{config.aws.account_id}:log-group:*"
@@ -73,7 +73,7 @@ def test_account_delegation_names_this_account_only(plan: Plan) -> None:
     account = stack_config(plan.stack).aws.account_id
     for key in plan.of_type(KEY):
         delegation = statements(policy(key))["AccountIamDelegation"]
-        assert delegation["Principal"] == {"AWS": [f"arn:aws:iam::{account}:root"]}
+        assert delegation["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
 
 
 @pytest.mark.parametrize("stack_fixture", ["dev", "prod"])

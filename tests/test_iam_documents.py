@@ -24,12 +24,48 @@ EVERYONE = {"*": ("*",)}
         (
             PolicyKind.IDENTITY,
             Statement(sid="All", actions=("*",), resources=(BUCKET,)),
-            "every action",
+            "wildcard action",
         ),
         (
             PolicyKind.IDENTITY,
             Statement(sid="S3All", actions=("s3:*",), resources=(BUCKET,)),
-            "every action",
+            "wildcard action",
+        ),
+        (
+            PolicyKind.IDENTITY,
+            Statement(sid="S3Get", actions=("s3:Get*",), resources=(BUCKET,)),
+            "wildcard action",
+        ),
+        (
+            PolicyKind.IDENTITY,
+            Statement(sid="AllBuckets", actions=("s3:GetObject",), resources=("arn:aws:s3:::*",)),
+            "every resource",
+        ),
+        (
+            PolicyKind.IDENTITY,
+            Statement(
+                sid="AllSecrets",
+                actions=("secretsmanager:GetSecretValue",),
+                resources=("arn:aws:secretsmanager:*:*:secret:*",),
+            ),
+            "every resource",
+        ),
+        (
+            PolicyKind.RESOURCE,
+            Statement(
+                sid="AwsStar",
+                actions=("s3:GetObject",),
+                resources=(BUCKET,),
+                principals={"AWS": ("*",)},
+            ),
+            r"Principal '\*'",
+        ),
+        (
+            PolicyKind.ENDPOINT,
+            Statement(
+                sid="Unscoped", actions=("s3:GetObject",), resources=("*",), principals=EVERYONE
+            ),
+            "every resource",
         ),
         (
             PolicyKind.IDENTITY,
@@ -121,6 +157,22 @@ def test_over_broad_statements_are_refused(
                 principals=EVERYONE,
             ),
         ),
+        # One bucket's objects is a scope, not "every resource".
+        (
+            PolicyKind.IDENTITY,
+            Statement(sid="Objects", actions=("s3:GetObject",), resources=(BUCKET,)),
+        ),
+        # Endpoint policies filter; limited to the account's own resources they may say "*".
+        (
+            PolicyKind.ENDPOINT,
+            Statement(
+                sid="Own",
+                actions=("s3:GetObject",),
+                resources=("*",),
+                principals=EVERYONE,
+                conditions={"StringEquals": {"aws:ResourceAccount": "111111111111"}},
+            ),
+        ),
     ],
 )
 def test_scoped_statements_are_accepted(kind: PolicyKind, statement: Statement) -> None:
@@ -136,7 +188,7 @@ def test_duplicate_sids_are_refused() -> None:
 def test_pod_identity_trust_is_scoped_to_one_service_account() -> None:
     doc = pod_identity_trust("111111111111", "feature-platform", "feature-server").to_dict()
     (statement,) = doc["Statement"]
-    assert statement["Principal"] == {"Service": ["pods.eks.amazonaws.com"]}
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     assert statement["Condition"]["StringEquals"] == {
         "aws:SourceAccount": "111111111111",

@@ -33,7 +33,7 @@ def test_roles_trust_pod_identity_for_their_service_account_only(plan: Plan, wor
     account = stack_config(plan.stack).aws.account_id
     trust = json.loads(_role(plan, workload).inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
-    assert statement["Principal"] == {"Service": ["pods.eks.amazonaws.com"]}
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     assert statement["Condition"]["StringEquals"] == {
         "aws:SourceAccount": account,
@@ -67,7 +67,7 @@ def test_ingestion_writes_offline_objects_and_reads_no_secrets(plan: Plan) -> No
     offline = plan.named("aws:s3/bucket:Bucket", "-offline-store-bucket").outputs["arn"]
     statements = _permissions(plan, "ingestion")
     put = next(s for s in statements if "s3:PutObject" in as_list(s["Action"]))
-    assert put["Resource"] == [f"{offline}/*"]
+    assert put["Resource"] == f"{offline}/*"
     actions = {a for s in statements for a in as_list(s["Action"])}
     assert "secretsmanager:GetSecretValue" not in actions
 

@@ -121,6 +121,19 @@ def test_s3_gateway_endpoint_serves_private_and_data_route_tables(plan: Plan) ->
     assert set(gateway.inputs["routeTableIds"]) == expected
 
 
+def test_s3_endpoint_passes_only_own_account_buckets_and_ecr_layers(plan: Plan) -> None:
+    config = stack_config(plan.stack)
+    (gateway,) = [e for e in plan.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Gateway"]
+    by_sid = {s["Sid"]: s for s in json.loads(gateway.inputs["policy"])["Statement"]}
+    assert set(by_sid) == {"OwnAccountBuckets", "EcrImageLayers"}
+    own = by_sid["OwnAccountBuckets"]
+    assert own["Condition"] == {"StringEquals": {"aws:ResourceAccount": config.aws.account_id}}
+    assert not any("*" in action for action in own["Action"])
+    ecr = by_sid["EcrImageLayers"]
+    assert ecr["Resource"] == f"arn:aws:s3:::prod-{config.aws.region}-starport-layer-bucket/*"
+    assert ecr["Action"] == "s3:GetObject"
+
+
 @pytest.mark.parametrize(
     ("tier", "tag"),
     [("private", "kubernetes.io/role/internal-elb"), ("public", "kubernetes.io/role/elb")],
@@ -149,5 +162,5 @@ def test_flow_log_role_may_only_write_to_its_group(plan: Plan) -> None:
         plan.named("aws:iam/rolePolicy:RolePolicy", "-flow-logs-policy").inputs["policy"]
     )
     (statement,) = policy["Statement"]
-    assert statement["Resource"] == [f"{group.outputs['arn']}:*"]
+    assert statement["Resource"] == f"{group.outputs['arn']}:*"
     assert all(a.startswith("logs:") and "*" not in a for a in statement["Action"])

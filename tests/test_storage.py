@@ -66,7 +66,7 @@ def test_bucket_policy_denies_plain_http_and_old_tls(plan: Plan, role: str) -> N
     bucket = _bucket(plan, role)
     by_sid = statements(parse_policy(_attached(plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)))
     http = by_sid["DenyInsecureTransport"]
-    assert (http["Effect"], http["Principal"], http["Action"]) == ("Deny", "*", ["s3:*"])
+    assert (http["Effect"], http["Principal"], http["Action"]) == ("Deny", "*", "s3:*")
     assert http["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert set(http["Resource"]) == {bucket.outputs["arn"], f"{bucket.outputs['arn']}/*"}
     tls = by_sid["DenyOutdatedTls"]
@@ -79,7 +79,7 @@ def test_bucket_policy_denies_uploads_with_another_key(plan: Plan, role: str) ->
     bucket = _bucket(plan, role)
     by_sid = statements(parse_policy(_attached(plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)))
     wrong_key = by_sid["DenyWrongKmsKey"]
-    assert wrong_key["Effect"] == "Deny" and wrong_key["Action"] == ["s3:PutObject"]
+    assert wrong_key["Effect"] == "Deny" and wrong_key["Action"] == "s3:PutObject"
     assert wrong_key["Condition"] == {
         "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": data_key}
     }
@@ -93,8 +93,8 @@ def test_only_this_accounts_buckets_may_log_into_the_log_bucket(plan: Plan) -> N
     bucket = _bucket(plan, "access-logs")
     by_sid = statements(parse_policy(_attached(plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)))
     delivery = by_sid["AllowServerAccessLogDelivery"]
-    assert delivery["Principal"] == {"Service": ["logging.s3.amazonaws.com"]}
-    assert delivery["Action"] == ["s3:PutObject"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Action"] == "s3:PutObject"
     assert delivery["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
 
 

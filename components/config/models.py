@@ -402,6 +402,11 @@ class StackConfig(_Model):
                 f"prod requires {PROD_KMS_DELETION_WINDOW_DAYS} days",
             ),
             (
+                ("aws", "allowedRegions"),
+                not set(self.aws.allowed_regions) <= set(EU_REGIONS),
+                f"prod may only narrow the EU allowlist: {', '.join(EU_REGIONS)}",
+            ),
+            (
                 ("protection", "protectStateful"),
                 not self.protection.protect_stateful,
                 "prod requires true: buckets, keys and secrets must not be deleted by a stray up",

@@ -1,0 +1,1 @@
+"""Local deploy of the program into moto."""

@@ -1,0 +1,56 @@
+"""Where the local deploy and the audit send their boto3 calls.
+
+* in-process moto (``moto.mock_aws``): the default for ``blueprint up --local``;
+* a moto server at ``--endpoint URL`` (``blueprint moto-server`` starts one);
+* for ``blueprint audit`` only: a real account through a named profile.
+
+Clients retry throttling with botocore's standard mode and carry the account the
+program's provider pins (moto honours ``x-moto-account-id``), so ARNs name the same
+account as they would in AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+FAKE_KEY = "testing"  # moto accepts any credentials; real ones are never needed or read
+
+
+@dataclass
+class AwsTarget:
+    region: str
+    endpoint_url: str | None = None
+    profile: str | None = None
+    account_id: str | None = None
+    """Account moto should act as (ignored by real AWS)."""
+    emulated: bool = True
+    """True for moto (in-process or server): fake credentials, never a real account."""
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.region
+        key = (service, region)
+        if key not in self._clients:
+            if self.emulated:
+                session = boto3.session.Session(
+                    aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=region
+                )
+            else:
+                session = boto3.session.Session(region_name=region, profile_name=self.profile)
+            client: Any = session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url, config=RETRIES
+            )
+            if self.emulated and self.account_id:
+                account = self.account_id
+
+                def add_account(request: Any, **_: Any) -> None:
+                    request.headers["x-moto-account-id"] = account
+
+                client.meta.events.register("before-sign.*.*", add_account)
+            self._clients[key] = client
+        return self._clients[key]
