@@ -17,7 +17,9 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(STAMP): $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
+	# Bytecode compiled at install: the SDKs are large, and PYTHONDONTWRITEBYTECODE (set on
+	# some machines) would otherwise make every run recompile them.
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 test: install
@@ -33,7 +35,7 @@ format: install
 	$(BIN)/ruff format .
 
 demo: install
-	$(BIN)/python -m blueprint preview dev
+	$(BIN)/blueprint up dev --local
 
 lock: $(UV)
 	$(UV) lock

@@ -1,18 +1,33 @@
-"""The ``blueprint`` command line: the platform's program, run offline."""
+"""The ``blueprint`` command line: the platform's program, run offline.
+
+Every command works on the project in the current directory (or ``--project``), never on
+an installed copy, so what it shows is what ``pulumi up`` in that checkout would do.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import pulumi
 import typer
+from moto import mock_aws
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from blueprint.capture import Plan, capture
+from blueprint import diagram, plan_json
+from blueprint.audit.model import AuditContext, Status
+from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
+from blueprint.capture import Plan, ResourceError, capture
+from blueprint.local.engine import LocalDeploy, deploy
+from blueprint.local.target import AwsTarget
 from blueprint.stackfile import StackFileError
 
 app = typer.Typer(
@@ -28,6 +43,11 @@ ProjectOption = Annotated[
     Path,
     typer.Option("--project", help="Project directory (holds Pulumi.yaml).", show_default=False),
 ]
+StackArgument = Annotated[
+    str, typer.Argument(help="Stack name: a stacks/Pulumi.<stack>.yaml file.", show_default=False)
+]
+DEFAULT_REGION = "eu-central-1"
+MOTO_AMIS = "MOTO_EC2_LOAD_DEFAULT_AMIS"
 
 
 @app.callback()
@@ -35,15 +55,22 @@ def _root() -> None:
     """Run the feature-platform program offline: no AWS account, no Pulumi CLI."""
 
 
-def _capture(project: Path, stack: str) -> Plan:
+def _fail(message: str, code: int) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _program_errors() -> Iterator[None]:
+    """Turn the program's own errors into one clean message and a non-zero exit."""
     try:
-        return capture(project.resolve(), stack)
+        yield
     except StackFileError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc), 2) from None
     except pulumi.RunError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(str(exc), 1) from None
+    except ResourceError as exc:
+        raise _fail(f"AWS rejected a resource: {exc}", 1) from None
 
 
 def render_tree(plan: Plan) -> Tree:
@@ -53,9 +80,8 @@ def render_tree(plan: Plan) -> Tree:
     for resource in plan.resources:
         label = f"{resource.type} [cyan]{resource.name}[/cyan]"
         if resource.protect:
-            label += " [yellow]🔒 protected[/yellow]"
-        parent = nodes.get(resource.parent, root)
-        nodes[resource.urn] = parent.add(label)
+            label += " [yellow](protected)[/yellow]"
+        nodes[resource.urn] = nodes.get(resource.parent, root).add(label)
     return root
 
 
@@ -72,13 +98,193 @@ def render_summary(plan: Plan) -> Table:
 
 @app.command()
 def preview(
-    stack: Annotated[str, typer.Argument(help="Stack name: a stacks/Pulumi.<stack>.yaml file.")],
+    stack: StackArgument,
     project: ProjectOption = Path(),
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the plan as JSON (pulumi preview --json shape)."),
+    ] = None,
+    diagram_file: Annotated[
+        Path | None, typer.Option("--diagram", help="Write a Mermaid architecture diagram.")
+    ] = None,
 ) -> None:
     """Show what the program would create for STACK, as a tree and a summary."""
-    plan = _capture(project, stack)
+    with _program_errors():
+        plan = capture(project.resolve(), stack, preview=True)
     console.print(render_tree(plan))
     console.print(render_summary(plan))
+    if json_file:
+        json_file.write_text(json.dumps(plan_json.to_json(plan), indent=2) + "\n")
+        console.print(f"plan written to {json_file}")
+    if diagram_file:
+        text = diagram.markdown(plan) if diagram_file.suffix == ".md" else diagram.render(plan)
+        diagram_file.write_text(text)
+        console.print(f"diagram written to {diagram_file}")
+
+
+def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
+    outcome = result.outcome
+    table = Table(title=f"{result.plan.stack} deployed into moto in {seconds:.1f} s")
+    table.add_column("how")
+    table.add_column("resources", justify="right")
+    table.add_column("types")
+    rows = [
+        ("created in moto", outcome.created),
+        ("generated locally", outcome.local),
+        ("simulated (moto cannot create)", outcome.simulated),
+    ]
+    for label, items in rows:
+        types = ", ".join(sorted({t.split(":")[-1] for t, _ in items}))
+        table.add_row(label, str(len(items)), types or "—")
+    for type_, name, prop in outcome.unapplied:
+        table.add_row("not applied by moto", "", f"{name}.{prop} ({type_.split(':')[-1]})")
+    return table
+
+
+def render_report(report: AuditReport, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("check")
+    table.add_column("resource", overflow="fold")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    style = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow"}
+    for finding in report.findings:
+        table.add_row(
+            finding.check,
+            finding.resource,
+            f"[{style[finding.status]}]{finding.status.value}[/]",
+            finding.detail,
+        )
+    return table
+
+
+def _report_and_exit(report: AuditReport, title: str, json_file: Path | None) -> None:
+    console.print(render_report(report, title))
+    counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
+    console.print(f"audit: {counts}")
+    if json_file:
+        json_file.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    stack: StackArgument,
+    local: Annotated[
+        bool, typer.Option("--local", help="Deploy into moto, the embedded AWS (required).")
+    ] = False,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="A moto server URL instead of in-process moto."),
+    ] = None,
+    project: ProjectOption = Path(),
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the audit findings as JSON.")
+    ] = None,
+) -> None:
+    """Create STACK's resources in moto, then audit the result."""
+    if not local:
+        raise _fail(
+            "only local deploys are possible here; use `blueprint up STACK --local`, "
+            "or `pulumi up --stack STACK` against a real account",
+            2,
+        )
+    _with_moto(endpoint, lambda target: _up(project, stack, target, json_file))
+
+
+def _up(project: Path, stack: str, target: AwsTarget, json_file: Path | None) -> None:
+    started = time.perf_counter()
+    with _program_errors():
+        result = deploy(project.resolve(), stack, target)
+    console.print(_deploy_summary(result, time.perf_counter() - started))
+    scope = {**DEFAULT_SCOPE, "environment": _environment(result.plan)}
+    report = run_audit(AuditContext(target=result.target, scope=scope))
+    _report_and_exit(report, f"conformance audit of {stack} in moto", json_file)
+
+
+def _environment(plan: Plan) -> str:
+    provider = next(r for r in plan.resources if r.type == "pulumi:providers:aws")
+    tags: dict[str, str] = json.loads(provider.inputs.get("defaultTags", "{}")).get("tags", {})
+    return tags.get("environment", plan.stack)
+
+
+def _with_moto(endpoint: str | None, action: Callable[[AwsTarget], None]) -> None:
+    """Run ``action(target)`` against in-process moto, or the moto server at ``endpoint``."""
+    if endpoint:
+        action(AwsTarget(region=DEFAULT_REGION, endpoint_url=endpoint))
+        return
+    # moto intercepts every botocore call inside this block, and no real credentials are
+    # visible in it, so nothing could ever reach a real account. The platform uses no
+    # AMIs, so moto need not load its catalogue of them (about a second).
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+    saved = {k: os.environ.pop(k) for k in keys if k in os.environ}
+    saved_amis = os.environ.get(MOTO_AMIS)
+    os.environ[MOTO_AMIS] = "false"
+    try:
+        with mock_aws():
+            action(AwsTarget(region=DEFAULT_REGION))
+    finally:
+        os.environ.update(saved)
+        if saved_amis is None:
+            os.environ.pop(MOTO_AMIS, None)
+        else:
+            os.environ[MOTO_AMIS] = saved_amis
+
+
+@app.command()
+def audit(
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="Audit a moto server at this URL.")
+    ] = None,
+    region: Annotated[str, typer.Option("--region", help="Region to audit.")] = DEFAULT_REGION,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile of a real (read-only) account.")
+    ] = None,
+    all_resources: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Judge every resource, not only those tagged project=feature-platform."
+        ),
+    ] = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the findings as JSON.")
+    ] = None,
+) -> None:
+    """Read-only conformance checks of an account (a moto server, or a real one)."""
+    if endpoint and profile:
+        raise _fail("--endpoint (moto) and --profile (a real account) exclude each other", 2)
+    if not endpoint and not profile:
+        raise _fail(
+            "say what to audit: --endpoint URL for a moto server "
+            "(`blueprint moto-server`), or --profile NAME for a real account",
+            2,
+        )
+    target = AwsTarget(region=region, endpoint_url=endpoint, profile=profile, emulated=not profile)
+    scope = {} if all_resources else DEFAULT_SCOPE
+    report = run_audit(AuditContext(target=target, scope=scope))
+    where = endpoint or f"profile {profile}"
+    _report_and_exit(report, f"conformance audit of {where} ({region})", json_file)
+
+
+@app.command("moto-server")
+def moto_server(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Run a moto server on 127.0.0.1 until interrupted (for --endpoint)."""
+    # Imported here: the server pulls in Flask and Werkzeug (0.4 s) that no other command needs.
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 def main() -> None:

@@ -133,3 +133,48 @@ def log_group(ctx: Ctx) -> Created:
         {"name": name, "arn": f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{name}"},
         unapplied=unapplied,
     )
+
+
+@translates("aws:sns/topic:Topic")
+def sns_topic(ctx: Ctx) -> Created:
+    attributes = {}
+    if ctx.inputs.get("kmsMasterKeyId"):
+        attributes["KmsMasterKeyId"] = ctx.inputs["kmsMasterKeyId"]
+    if ctx.inputs.get("policy"):
+        attributes["Policy"] = ctx.inputs["policy"]
+    arn = ctx.client("sns").create_topic(
+        Name=ctx.physical_name(max_length=256), Attributes=attributes, Tags=ctx.tag_list()
+    )["TopicArn"]
+    return Created(arn, {"arn": arn, "name": arn.rsplit(":", 1)[-1]})
+
+
+@translates("aws:cloudwatch/metricAlarm:MetricAlarm")
+def metric_alarm(ctx: Ctx) -> Created:
+    name = ctx.physical_name(max_length=255)
+    request: dict[str, Any] = {
+        "AlarmName": name,
+        "ComparisonOperator": ctx.inputs["comparisonOperator"],
+        "EvaluationPeriods": ctx.inputs["evaluationPeriods"],
+        "Threshold": float(ctx.inputs.get("threshold", 0)),
+        "ActionsEnabled": bool(ctx.inputs.get("actionsEnabled", True)),
+        "AlarmActions": ctx.inputs.get("alarmActions", []),
+        "OKActions": ctx.inputs.get("okActions", []),
+        "TreatMissingData": ctx.inputs.get("treatMissingData", "missing"),
+        "Tags": ctx.tag_list(),
+    }
+    for key, api in (
+        ("metricName", "MetricName"),
+        ("namespace", "Namespace"),
+        ("statistic", "Statistic"),
+        ("period", "Period"),
+        ("alarmDescription", "AlarmDescription"),
+        ("datapointsToAlarm", "DatapointsToAlarm"),
+    ):
+        if ctx.inputs.get(key) is not None:
+            request[api] = ctx.inputs[key]
+    if ctx.inputs.get("dimensions"):
+        request["Dimensions"] = [
+            {"Name": k, "Value": v} for k, v in ctx.inputs["dimensions"].items()
+        ]
+    ctx.client("cloudwatch").put_metric_alarm(**request)
+    return Created(name, {"arn": f"arn:aws:cloudwatch:{ctx.region}:{ctx.account}:alarm:{name}"})

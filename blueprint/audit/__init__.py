@@ -1,0 +1,1 @@
+"""Read-only conformance audit of an AWS account (moto or real), the live twin of the policies."""

@@ -1,0 +1,114 @@
+"""EKS, MSK and ElastiCache checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+
+REQUIRED_EKS_LOGS = frozenset({"api", "audit", "authenticator"})
+
+
+@check(
+    "EKS.PRIVATE_ENCRYPTED_LOGGED",
+    "EKS clusters: private API (or an explicit allowlist), secrets encrypted, control-plane logs",
+    service="eks",
+    permissions=("eks:ListClusters", "eks:DescribeCluster"),
+)
+def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
+    eks = ctx.client("eks")
+    for name in ctx.pages("eks", "list_clusters", "clusters"):
+        cluster = eks.describe_cluster(name=name)["cluster"]
+        if not ctx.in_scope(cluster.get("tags", {})):
+            continue
+        problems = []
+        vpc = cluster.get("resourcesVpcConfig", {})
+        if vpc.get("endpointPublicAccess") and "0.0.0.0/0" in vpc.get(
+            "publicAccessCidrs", ["0.0.0.0/0"]
+        ):
+            problems.append("public API endpoint open to 0.0.0.0/0")
+        if not any(
+            "secrets" in c.get("resources", []) for c in cluster.get("encryptionConfig", [])
+        ):
+            problems.append("secrets not envelope-encrypted")
+        enabled = {
+            t
+            for entry in cluster.get("logging", {}).get("clusterLogging", [])
+            if entry.get("enabled")
+            for t in entry.get("types", [])
+        }
+        if missing := sorted(REQUIRED_EKS_LOGS - enabled):
+            problems.append(f"control-plane logs off: {', '.join(missing)}")
+        yield Finding(
+            "EKS.PRIVATE_ENCRYPTED_LOGGED",
+            cluster["arn"],
+            Status.FAIL if problems else Status.PASS,
+            "; ".join(problems),
+        )
+
+
+@check(
+    "MSK.TLS_IAM_CMK",
+    "MSK clusters: TLS only, IAM authentication only, encrypted with a customer-managed key",
+    service="kafka",
+    permissions=("kafka:ListClusters", "kafka:DescribeCluster", "kms:DescribeKey"),
+)
+def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
+    kafka = ctx.client("kafka")
+    kms = ctx.client("kms")
+    for summary in ctx.pages("kafka", "list_clusters", "ClusterInfoList"):
+        info = kafka.describe_cluster(ClusterArn=summary["ClusterArn"])["ClusterInfo"]
+        if not ctx.in_scope(info.get("Tags", {})):
+            continue
+        problems = []
+        encryption = info.get("EncryptionInfo", {})
+        transit = encryption.get("EncryptionInTransit", {})
+        if transit.get("ClientBroker", "TLS") != "TLS":
+            problems.append(f"client-broker {transit.get('ClientBroker')}")
+        if not transit.get("InCluster", True):
+            problems.append("plaintext between brokers")
+        auth = info.get("ClientAuthentication", {})
+        if not auth.get("Sasl", {}).get("Iam", {}).get("Enabled"):
+            problems.append("IAM authentication off")
+        if auth.get("Unauthenticated", {}).get("Enabled"):
+            problems.append("unauthenticated access on")
+        key = encryption.get("EncryptionAtRest", {}).get("DataVolumeKMSKeyId")
+        if not key or kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager") != "CUSTOMER":
+            problems.append("at rest with the AWS-managed key")
+        yield Finding(
+            "MSK.TLS_IAM_CMK",
+            info["ClusterArn"],
+            Status.FAIL if problems else Status.PASS,
+            "; ".join(problems),
+        )
+
+
+@check(
+    "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ",
+    "ElastiCache: TLS, at-rest CMK, authentication, multi-AZ with automatic failover",
+    service="elasticache",
+    permissions=("elasticache:DescribeReplicationGroups", "elasticache:ListTagsForResource"),
+)
+def replication_groups(ctx: AuditContext) -> Iterable[Finding]:
+    elasticache = ctx.client("elasticache")
+    for group in ctx.pages("elasticache", "describe_replication_groups", "ReplicationGroups"):
+        tags = tag_dict(
+            elasticache.list_tags_for_resource(ResourceName=group["ARN"]).get("TagList")
+        )
+        if not ctx.in_scope(tags):
+            continue
+        problems = []
+        if not group.get("TransitEncryptionEnabled"):
+            problems.append("TLS off")
+        if not (group.get("AtRestEncryptionEnabled") and group.get("KmsKeyId")):
+            problems.append("not encrypted at rest with a CMK")
+        if not (group.get("AuthTokenEnabled") or group.get("UserGroupIds")):
+            problems.append("no AUTH token or RBAC user group")
+        if group.get("MultiAZ") != "enabled" or group.get("AutomaticFailover") != "enabled":
+            problems.append("not multi-AZ with automatic failover")
+        yield Finding(
+            "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ",
+            group["ARN"],
+            Status.FAIL if problems else Status.PASS,
+            "; ".join(problems),
+        )

@@ -1,0 +1,76 @@
+"""IAM role checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+
+ADMIN_POLICY_SUFFIXES = ("/AdministratorAccess", "FullAccess")
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    # IAM returns documents URL-encoded (boto3 decodes most, not all, of them).
+    return dict(raw) if isinstance(raw, dict) else dict(json.loads(unquote(raw)))
+
+
+def _wildcards(document: dict[str, Any]) -> list[str]:
+    statements = document.get("Statement", [])
+    found = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        for action in actions if isinstance(actions, list) else [actions]:
+            if action == "*" or action.endswith(":*"):
+                found.append(action)
+    return found
+
+
+@check(
+    "IAM.NO_ADMIN_WILDCARDS",
+    "Roles have no Allow of '*' or 'service:*' and no *FullAccess/AdministratorAccess",
+    service="iam",
+    permissions=(
+        "iam:ListRoles",
+        "iam:ListRoleTags",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+    ),
+)
+def roles(ctx: AuditContext) -> Iterable[Finding]:
+    iam = ctx.client("iam")
+    for role in ctx.pages("iam", "list_roles", "Roles"):
+        name = role["RoleName"]
+        if role.get("Path", "/").startswith("/aws-service-role/"):
+            continue  # owned by AWS services, not by this platform
+        if not ctx.in_scope(tag_dict(iam.list_role_tags(RoleName=name).get("Tags"))):
+            continue
+        problems = []
+        for policy_name in ctx.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            problems += [f"{policy_name}: {a}" for a in _wildcards(_document(document))]
+        for attached in ctx.pages(
+            "iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name
+        ):
+            arn = attached["PolicyArn"]
+            if arn.startswith("arn:aws:iam::aws:policy/") and arn.endswith(ADMIN_POLICY_SUFFIXES):
+                problems.append(f"attached {arn.rsplit('/', 1)[-1]}")
+                continue
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+            problems += [f"{attached['PolicyName']}: {a}" for a in _wildcards(_document(document))]
+        yield Finding(
+            "IAM.NO_ADMIN_WILDCARDS",
+            role["Arn"],
+            Status.FAIL if problems else Status.PASS,
+            "; ".join(problems),
+        )

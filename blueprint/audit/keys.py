@@ -1,0 +1,93 @@
+"""KMS, Secrets Manager and CloudWatch Logs checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+
+
+@check(
+    "KMS.ROTATION",
+    "Customer-managed symmetric keys rotate automatically",
+    service="kms",
+    permissions=(
+        "kms:ListKeys",
+        "kms:DescribeKey",
+        "kms:ListResourceTags",
+        "kms:GetKeyRotationStatus",
+    ),
+)
+def rotation(ctx: AuditContext) -> Iterable[Finding]:
+    kms = ctx.client("kms")
+    for key in ctx.pages("kms", "list_keys", "Keys"):
+        metadata = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        if (
+            metadata.get("KeyManager") != "CUSTOMER"
+            or metadata.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
+            or metadata.get("KeyState") in ("PendingDeletion", "Disabled")
+        ):
+            continue
+        tags = tag_dict(
+            kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags"), "TagKey", "TagValue"
+        )
+        if not ctx.in_scope(tags):
+            continue
+        enabled = kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+        yield Finding(
+            "KMS.ROTATION",
+            metadata["Arn"],
+            Status.PASS if enabled else Status.FAIL,
+            "" if enabled else "automatic rotation is off",
+        )
+
+
+def _customer_managed(ctx: AuditContext, key_id: str | None) -> bool:
+    if not key_id:
+        return False
+    metadata = ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
+    return bool(metadata.get("KeyManager") == "CUSTOMER")
+
+
+@check(
+    "SECRETS.CMK",
+    "Secrets are encrypted with a customer-managed key",
+    service="secretsmanager",
+    permissions=("secretsmanager:ListSecrets", "kms:DescribeKey"),
+)
+def secrets_cmk(ctx: AuditContext) -> Iterable[Finding]:
+    for secret in ctx.pages("secretsmanager", "list_secrets", "SecretList"):
+        if not ctx.in_scope(tag_dict(secret.get("Tags"))):
+            continue
+        if _customer_managed(ctx, secret.get("KmsKeyId")):
+            yield Finding("SECRETS.CMK", secret["ARN"], Status.PASS)
+        else:
+            yield Finding(
+                "SECRETS.CMK", secret["ARN"], Status.FAIL, "AWS-managed key aws/secretsmanager"
+            )
+
+
+@check(
+    "LOGS.ENCRYPTION_RETENTION",
+    "Log groups are KMS-encrypted and expire",
+    service="logs",
+    permissions=("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+)
+def log_groups(ctx: AuditContext) -> Iterable[Finding]:
+    logs = ctx.client("logs")
+    for group in ctx.pages("logs", "describe_log_groups", "logGroups"):
+        arn = group["arn"].removesuffix(":*")
+        tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+        if not ctx.in_scope(tags):
+            continue
+        problems = []
+        if not group.get("kmsKeyId"):
+            problems.append("not KMS-encrypted")
+        if not group.get("retentionInDays"):
+            problems.append("kept forever (no retention)")
+        yield Finding(
+            "LOGS.ENCRYPTION_RETENTION",
+            group["logGroupName"],
+            Status.FAIL if problems else Status.PASS,
+            "; ".join(problems) or f"{group['retentionInDays']} days",
+        )

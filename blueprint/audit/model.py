@@ -1,0 +1,92 @@
+"""Audit building blocks: a check is one small unit that reads AWS and judges resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from blueprint.local.target import AwsTarget
+
+ACCESS_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "UnauthorizedException",
+    }
+)
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    resource: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass
+class AuditContext:
+    target: AwsTarget
+    scope: dict[str, str] = field(default_factory=dict)
+    """Only resources carrying all these tags are judged; empty means every resource."""
+
+    def client(self, service: str) -> Any:
+        return self.target.client(service)
+
+    def in_scope(self, tags: dict[str, str]) -> bool:
+        return all(tags.get(k) == v for k, v in self.scope.items())
+
+    def pages(self, service: str, operation: str, key: str, **kwargs: Any) -> Iterable[Any]:
+        """Every item of a paginated listing."""
+        paginator = self.client(service).get_paginator(operation)
+        for page in paginator.paginate(**kwargs):
+            yield from page.get(key, [])
+
+
+CheckFn = Callable[[AuditContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    service: str
+    permissions: tuple[str, ...]
+    """Read-only IAM actions the check calls (``docs/audit.md`` lists them)."""
+    run: CheckFn
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(
+    check_id: str, title: str, *, service: str, permissions: tuple[str, ...]
+) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        if check_id in CHECKS:
+            raise ValueError(f"duplicate check id {check_id}")
+        CHECKS[check_id] = Check(check_id, title, service, permissions, fn)
+        return fn
+
+    return register
+
+
+def tag_dict(
+    tags: Iterable[dict[str, str]] | None, key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or []}
+
+
+def error_code(exc: Exception) -> str:
+    response: dict[str, Any] = getattr(exc, "response", {}) or {}
+    return str(response.get("Error", {}).get("Code", ""))
