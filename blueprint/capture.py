@@ -9,6 +9,7 @@ check consumes (tests, preview, policies, the local deploy).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import runpy
 import sys
@@ -22,7 +23,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -206,11 +207,26 @@ def capture_program(
         pulumi.runtime.set_mocks(
             monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
         )
+        # As pulumi.runtime.test does: outstanding RPCs and outputs are process-wide.
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
         _sync_await(run_pulumi_func(program))
         exported = getattr(get_root_resource(), "outputs", {})
         return {k: _sync_await(_resolve(v)) for k, v in exported.items()}
 
-    outputs = contextvars.Context().run(run)
+    # A fresh event loop too: when a program fails, registrations still in flight must not
+    # surface in the next capture.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        outputs = contextvars.Context().run(run)
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        asyncio.set_event_loop(None)
+        loop.close()
     return Plan(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)
 
 

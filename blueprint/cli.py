@@ -37,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # messages stay whole, greppable
 
 ProjectOption = Annotated[
     Path,

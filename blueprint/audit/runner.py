@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from blueprint.audit import data_plane, iam, keys, network, storage  # noqa: F401 (register)
 from blueprint.audit.model import (
@@ -48,8 +48,12 @@ class AuditReport:
 
 def run_audit(ctx: AuditContext, only: set[str] | None = None) -> AuditReport:
     report = AuditReport()
+    unreachable = ""
     for check in CHECKS.values():
         if only and check.id not in only:
+            continue
+        if unreachable:  # every retry would wait again; say it once per check instead
+            report.findings.append(Finding(check.id, "*", Status.NOT_CHECKED, unreachable))
             continue
         try:
             findings = list(check.run(ctx))
@@ -60,7 +64,10 @@ def run_audit(ctx: AuditContext, only: set[str] | None = None) -> AuditReport:
             else:
                 detail = f"{code}: {exc}"
             findings = [Finding(check.id, "*", Status.NOT_CHECKED, detail)]
-        except BotoCoreError as exc:  # endpoint unreachable, retries exhausted
+        except EndpointConnectionError as exc:
+            unreachable = str(exc)
+            findings = [Finding(check.id, "*", Status.NOT_CHECKED, unreachable)]
+        except BotoCoreError as exc:  # credentials missing, retries exhausted
             findings = [Finding(check.id, "*", Status.NOT_CHECKED, str(exc))]
         report.findings += findings
     return report

@@ -1,0 +1,163 @@
+"""The local deploy: the program's resources really exist in moto, with moto's IDs wired back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+from moto import mock_aws
+
+from blueprint.capture import RecordingMonitor, ResourceError, capture_program
+from blueprint.local.engine import LocalDeploy, MotoMocks, deploy
+from blueprint.local.target import AwsTarget
+from components.provider import REQUIRED_TAG_KEYS
+from components.secrets import SAFE_SPECIAL_CHARACTERS
+from tests.conftest import PROJECT_DIR, stack_config
+
+pytestmark = pytest.mark.moto
+
+REGION = "eu-central-1"
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[LocalDeploy]:
+    with mock_aws():
+        yield deploy(PROJECT_DIR, "dev", AwsTarget(region=REGION))
+
+
+def _client(deployed: LocalDeploy, service: str) -> object:
+    return deployed.target.client(service)
+
+
+def test_every_aws_resource_was_created_in_moto(deployed: LocalDeploy) -> None:
+    aws_resources = {
+        (r.type, r.name) for r in deployed.plan.resources if r.custom and r.type.startswith("aws:")
+    }
+    assert set(deployed.outcome.created) == aws_resources
+    assert deployed.outcome.simulated == []
+    assert deployed.outcome.local == [
+        ("random:index/randomPassword:RandomPassword", "feature-platform-online-store-auth-value")
+    ]
+
+
+def test_outputs_are_moto_identifiers(deployed: LocalDeploy) -> None:
+    ec2 = deployed.target.client("ec2")
+    outputs = deployed.plan.outputs
+    (vpc,) = ec2.describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"]
+    assert vpc["CidrBlock"] == stack_config("dev").network.cidr
+    subnets = ec2.describe_subnets(SubnetIds=outputs["data_subnet_ids"])["Subnets"]
+    assert {s["VpcId"] for s in subnets} == {outputs["vpc_id"]}
+    kms = deployed.target.client("kms")
+    assert (
+        kms.describe_key(KeyId=outputs["data_key_arn"])["KeyMetadata"]["Arn"]
+        == outputs["data_key_arn"]
+    )
+    assert outputs["data_key_arn"].startswith("arn:aws:kms:eu-central-1:111111111111:key/")
+
+
+def test_default_tags_reach_every_tagged_resource(deployed: LocalDeploy) -> None:
+    ec2 = deployed.target.client("ec2")
+    (vpc,) = ec2.describe_vpcs(VpcIds=[deployed.plan.outputs["vpc_id"]])["Vpcs"]
+    tags = {t["Key"]: t["Value"] for t in vpc["Tags"]}
+    assert all(tags.get(key) for key in REQUIRED_TAG_KEYS)
+    bucket = deployed.plan.outputs["registry_bucket"]
+    s3_tags = deployed.target.client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert {t["Key"] for t in s3_tags} >= set(REQUIRED_TAG_KEYS)
+
+
+def test_network_isolation_holds_in_moto(deployed: LocalDeploy) -> None:
+    ec2 = deployed.target.client("ec2")
+    vpc_id = deployed.plan.outputs["vpc_id"]
+    for subnet_id in deployed.plan.outputs["data_subnet_ids"]:
+        (table,) = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["RouteTables"]
+        assert not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in table["Routes"]), (
+            subnet_id
+        )
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "SecurityGroups"
+    ]
+    default = next(g for g in groups if g["GroupName"] == "default")
+    assert default["IpPermissions"] == [] and default["IpPermissionsEgress"] == []
+    endpoints_sg = next(g for g in groups if g["GroupName"] != "default")
+    (rule,) = endpoints_sg["IpPermissions"]
+    assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
+    assert [r["CidrIp"] for r in rule["IpRanges"]] == [stack_config("dev").network.cidr]
+    assert endpoints_sg["IpPermissionsEgress"] == []
+    (flow_log,) = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])[
+        "FlowLogs"
+    ]
+    assert flow_log["TrafficType"] == "ALL"
+
+
+def test_buckets_are_configured_in_moto(deployed: LocalDeploy) -> None:
+    s3 = deployed.target.client("s3")
+    bucket = deployed.plan.outputs["offline_store_bucket"]
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert (
+        rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+        == deployed.plan.outputs["data_key_arn"]
+    )
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    logging = s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]
+    assert logging["TargetBucket"] == deployed.plan.outputs["access_logs_bucket"]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert {r["ID"] for r in lifecycle} >= {"expire-noncurrent-versions", "intelligent-tiering"}
+
+
+def test_the_secret_holds_a_generated_token_valid_for_elasticache(deployed: LocalDeploy) -> None:
+    secrets = deployed.target.client("secretsmanager")
+    arn = deployed.plan.outputs["online_store_auth_secret_arn"]
+    described = secrets.describe_secret(SecretId=arn)
+    assert described["KmsKeyId"].startswith("arn:aws:kms:")
+    token = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    assert len(token) == 64
+    allowed = set(SAFE_SPECIAL_CHARACTERS) | {c for c in token if c.isalnum()}
+    assert set(token) <= allowed
+
+
+def test_workload_roles_exist_with_their_inline_policies(deployed: LocalDeploy) -> None:
+    iam = deployed.target.client("iam")
+    for workload, arn in deployed.plan.outputs["workload_role_arns"].items():
+        name = arn.rsplit("/", 1)[-1]
+        assert iam.get_role(RoleName=name)["Role"]["Arn"] == arn, workload
+        assert len(iam.list_role_policies(RoleName=name)["PolicyNames"]) == 1
+
+
+def test_an_aws_side_error_names_the_resource_urn() -> None:
+    def program() -> None:
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        first = aws.ec2.Subnet(
+            "first", vpc_id=vpc.id, cidr_block="10.0.0.0/24", availability_zone="eu-central-1a"
+        )
+        aws.ec2.Subnet(
+            "overlapping",
+            vpc_id=vpc.id,
+            cidr_block="10.0.0.0/25",
+            availability_zone="eu-central-1a",
+            opts=pulumi.ResourceOptions(depends_on=[first]),
+        )
+
+    with mock_aws():
+        mocks = MotoMocks(AwsTarget(region=REGION), "test")
+        with pytest.raises(ResourceError) as caught:
+            capture_program(program, monitor=RecordingMonitor(mocks))
+    assert caught.value.urn.endswith("aws:ec2/subnet:Subnet::overlapping")
+    assert "InvalidSubnet.Conflict" in str(caught.value)
+
+
+def test_types_moto_cannot_create_are_reported_as_simulated() -> None:
+    def program() -> None:
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        aws.ec2.NetworkAcl("acl", vpc_id=vpc.id)
+
+    with mock_aws():
+        mocks = MotoMocks(AwsTarget(region=REGION), "test")
+        capture_program(program, monitor=RecordingMonitor(mocks))
+    assert mocks.outcome.simulated == [("aws:ec2/networkAcl:NetworkAcl", "acl")]
+    assert mocks.outcome.created == [("aws:ec2/vpc:Vpc", "vpc")]
