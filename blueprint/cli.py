@@ -141,6 +141,13 @@ def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
     return table
 
 
+def _short(resource: str) -> str:
+    """The name part of an ARN (the full ARN is in --json)."""
+    return (
+        resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
+    )
+
+
 def render_report(report: AuditReport, title: str) -> Table:
     table = Table(title=title)
     table.add_column("check")
@@ -151,7 +158,7 @@ def render_report(report: AuditReport, title: str) -> Table:
     for finding in report.findings:
         table.add_row(
             finding.check,
-            finding.resource,
+            _short(finding.resource),
             f"[{style[finding.status]}]{finding.status.value}[/]",
             finding.detail,
         )

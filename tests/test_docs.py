@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from blueprint.audit.docs import checks_table, read_only_policy
 from components.config.docs import profile_table, reference_table
+from components.iam_documents import Statement, identity_policy
 from tests.conftest import PROJECT_DIR
 
 
@@ -18,3 +22,21 @@ def test_environments_doc_shows_the_current_tables(render: object) -> None:
 def test_readme_quickstart_is_the_two_make_commands() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+@pytest.mark.parametrize("render", [checks_table, read_only_policy])
+def test_audit_doc_shows_the_current_checks_and_policy(render: object) -> None:
+    assert callable(render)
+    doc = (PROJECT_DIR / "docs" / "audit.md").read_text()
+    assert render() in doc, "run `python -m blueprint.audit.docs` and update docs/audit.md"
+
+
+def test_the_auditor_policy_passes_the_least_privilege_rules() -> None:
+    document = json.loads(read_only_policy())
+    (statement,) = document["Statement"]
+    # Built through the same checker as the platform's own policies: it must not refuse.
+    identity_policy(Statement(sid="Audit", actions=tuple(statement["Action"]), resources=("*",)))
+    assert all(
+        action.split(":")[1].startswith(("Describe", "Get", "List"))
+        for action in statement["Action"]
+    )

@@ -31,19 +31,29 @@ class AwsTarget:
     emulated: bool = True
     """True for moto (in-process or server): fake credentials, never a real account."""
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _session: boto3.session.Session | None = field(default=None, repr=False)
+
+    def session(self) -> boto3.session.Session:
+        """One session for every client: botocore then loads each model file once."""
+        if self._session is None:
+            if self.emulated:
+                self._session = boto3.session.Session(
+                    aws_access_key_id=FAKE_KEY,
+                    aws_secret_access_key=FAKE_KEY,
+                    region_name=self.region,
+                )
+            else:
+                self._session = boto3.session.Session(
+                    region_name=self.region, profile_name=self.profile
+                )
+        return self._session
 
     def client(self, service: str, region: str | None = None) -> Any:
         region = region or self.region
         key = (service, region)
         if key not in self._clients:
-            if self.emulated:
-                session = boto3.session.Session(
-                    aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=region
-                )
-            else:
-                session = boto3.session.Session(region_name=region, profile_name=self.profile)
-            client: Any = session.client(  # type: ignore[call-overload]
-                service, endpoint_url=self.endpoint_url, config=RETRIES
+            client: Any = self.session().client(  # type: ignore[call-overload]
+                service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES
             )
             if self.emulated and self.account_id:
                 account = self.account_id

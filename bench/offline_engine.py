@@ -1,0 +1,96 @@
+"""Benchmark the offline engine: capture of the prod stack, and `blueprint up dev --local`.
+
+Each measurement runs in a fresh process (what a user or CI pays), several times; the
+median is reported. Capture is also measured warm (in one process, imports done), which is
+what the test suite and later checks pay per stack.
+
+    .venv/bin/python bench/offline_engine.py [--runs 5]
+
+Prints a Markdown section for docs/performance.md, with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+CAPTURE_COLD = (
+    "from pathlib import Path; from blueprint.capture import capture; "
+    "capture(Path('.'), 'prod')"
+)
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def warm_capture(runs: int) -> list[float]:
+    sys.path.insert(0, str(PROJECT))
+    from blueprint.capture import capture  # noqa: PLC0415 (after sys.path is set)
+
+    capture(PROJECT, "prod")  # imports and first-use costs
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        capture(PROJECT, "prod")
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    return (
+        f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    timed([PYTHON, "-c", CAPTURE_COLD])  # warm the OS file cache once
+    rows = {
+        "capture prod, fresh process": [
+            timed([PYTHON, "-c", CAPTURE_COLD]) for _ in range(args.runs)
+        ],
+        "capture prod, warm (in process)": warm_capture(args.runs),
+        "blueprint up dev --local (deploy + audit), fresh process": [
+            timed([PYTHON, "-m", "blueprint", "up", "dev", "--local"]) for _ in range(args.runs)
+        ],
+    }
+    print(f"Machine: {machine()}\n")
+    print("| measurement | median (s) | min (s) | max (s) | runs |")
+    print("|---|---|---|---|---|")
+    for name, samples in rows.items():
+        print(
+            f"| {name} | {statistics.median(samples):.2f} | {min(samples):.2f} | "
+            f"{max(samples):.2f} | {len(samples)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
