@@ -222,18 +222,18 @@ def _rule_permission(ctx: Ctx) -> dict[str, Any]:
     return permission
 
 
-@translates("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-def ingress_rule(ctx: Ctx) -> Created:
-    response = ctx.client("ec2").authorize_security_group_ingress(
-        GroupId=ctx.inputs["securityGroupId"], IpPermissions=[_rule_permission(ctx)]
+@translates(
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+)
+def security_group_rule(ctx: Ctx) -> Created:
+    ec2 = ctx.client("ec2")
+    authorize = (
+        ec2.authorize_security_group_ingress
+        if ctx.type.endswith("IngressRule")
+        else ec2.authorize_security_group_egress
     )
-    rule_id = response["SecurityGroupRules"][0]["SecurityGroupRuleId"]
-    return Created(rule_id, {"securityGroupRuleId": rule_id})
-
-
-@translates("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-def egress_rule(ctx: Ctx) -> Created:
-    response = ctx.client("ec2").authorize_security_group_egress(
+    response = authorize(
         GroupId=ctx.inputs["securityGroupId"], IpPermissions=[_rule_permission(ctx)]
     )
     rule_id = response["SecurityGroupRules"][0]["SecurityGroupRuleId"]
