@@ -161,3 +161,76 @@ def test_types_moto_cannot_create_are_reported_as_simulated() -> None:
         capture_program(program, monitor=RecordingMonitor(mocks))
     assert mocks.outcome.simulated == [("aws:ec2/networkAcl:NetworkAcl", "acl")]
     assert mocks.outcome.created == [("aws:ec2/vpc:Vpc", "vpc")]
+
+
+def test_translators_the_platform_does_not_use_yet_create_real_resources() -> None:
+    """SNS topics, alarms, managed policies and their attachments, egress rules, inline SG rules."""
+
+    def program() -> None:
+        key = aws.kms.Key("key", description="alarms")
+        topic = aws.sns.Topic("alerts", kms_master_key_id=key.arn)
+        aws.cloudwatch.MetricAlarm(
+            "freshness",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=3,
+            metric_name="FeatureAgeSeconds",
+            namespace="FeaturePlatform",
+            period=60,
+            statistic="Maximum",
+            threshold=300,
+            alarm_actions=[topic.arn],
+            dimensions={"FeatureView": "user_profile"},
+        )
+        role = aws.iam.Role(
+            "role",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"Service": "ec2.amazonaws.com"}}],
+            }),
+        )  # fmt: skip
+        policy = aws.iam.Policy(
+            "read",
+            policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+                               "Resource": "arn:aws:s3:::example"}],
+            }),
+        )  # fmt: skip
+        aws.iam.RolePolicyAttachment("attach", role=role.name, policy_arn=policy.arn)
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        group = aws.ec2.SecurityGroup(
+            "sg",
+            vpc_id=vpc.id,
+            description="inline",
+            ingress=[{"protocol": "tcp", "from_port": 6379, "to_port": 6379,
+                      "cidr_blocks": ["10.0.0.0/16"]}],
+        )  # fmt: skip
+        aws.vpc.SecurityGroupEgressRule(
+            "egress", security_group_id=group.id, ip_protocol="tcp", from_port=443, to_port=443,
+            cidr_ipv4="10.0.0.0/16",
+        )  # fmt: skip
+
+    with mock_aws():
+        target = AwsTarget(region=REGION)
+        mocks = MotoMocks(target, "test")
+        plan = capture_program(program, monitor=RecordingMonitor(mocks))
+        assert mocks.outcome.simulated == []
+        sns = target.client("sns")
+        (topic,) = sns.list_topics()["Topics"]
+        attributes = sns.get_topic_attributes(TopicArn=topic["TopicArn"])["Attributes"]
+        assert attributes["KmsMasterKeyId"] == plan.named("aws:kms/key:Key", "key").outputs["arn"]
+        (alarm,) = target.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        assert alarm["AlarmActions"] == [topic["TopicArn"]] and alarm["Threshold"] == 300
+        iam = target.client("iam")
+        role_name = plan.named("aws:iam/role:Role", "role").id
+        (attached,) = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+        assert attached["PolicyArn"] == plan.named("aws:iam/policy:Policy", "read").id
+        group_id = plan.named("aws:ec2/securityGroup:SecurityGroup", "sg").id
+        (group,) = target.client("ec2").describe_security_groups(GroupIds=[group_id])[
+            "SecurityGroups"
+        ]
+        assert [(p["FromPort"], p["IpRanges"][0]["CidrIp"]) for p in group["IpPermissions"]] == [
+            (6379, "10.0.0.0/16")
+        ]
+        assert [p["FromPort"] for p in group["IpPermissionsEgress"]] == [443]
