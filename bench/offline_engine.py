@@ -24,8 +24,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 CAPTURE_COLD = (
-    "from pathlib import Path; from blueprint.capture import capture; "
-    "capture(Path('.'), 'prod')"
+    "from pathlib import Path; from blueprint.capture import capture; capture(Path('.'), 'prod')"
 )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+from blueprint.audit.model import (
+    AuditContext,
+    Finding,
+    check,
+    customer_managed,
+    tag_dict,
+    verdict,
+)
 
 REQUIRED_EKS_LOGS = frozenset({"api", "audit", "authenticator"})
 
@@ -39,12 +46,7 @@ def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
         }
         if missing := sorted(REQUIRED_EKS_LOGS - enabled):
             problems.append(f"control-plane logs off: {', '.join(missing)}")
-        yield Finding(
-            "EKS.PRIVATE_ENCRYPTED_LOGGED",
-            cluster["arn"],
-            Status.FAIL if problems else Status.PASS,
-            "; ".join(problems),
-        )
+        yield verdict("EKS.PRIVATE_ENCRYPTED_LOGGED", cluster["arn"], problems)
 
 
 @check(
@@ -55,7 +57,6 @@ def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
 )
 def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
     kafka = ctx.client("kafka")
-    kms = ctx.client("kms")
     for summary in ctx.pages("kafka", "list_clusters", "ClusterInfoList"):
         info = kafka.describe_cluster(ClusterArn=summary["ClusterArn"])["ClusterInfo"]
         if not ctx.in_scope(info.get("Tags", {})):
@@ -72,15 +73,17 @@ def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
             problems.append("IAM authentication off")
         if auth.get("Unauthenticated", {}).get("Enabled"):
             problems.append("unauthenticated access on")
+        # IAM only: SCRAM users or client certificates would be a second way in.
+        if auth.get("Sasl", {}).get("Scram", {}).get("Enabled"):
+            problems.append("SCRAM authentication on")
+        if auth.get("Tls", {}).get("Enabled") or auth.get("Tls", {}).get(
+            "CertificateAuthorityArnList"
+        ):
+            problems.append("TLS client-certificate authentication on")
         key = encryption.get("EncryptionAtRest", {}).get("DataVolumeKMSKeyId")
-        if not key or kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager") != "CUSTOMER":
+        if not customer_managed(ctx, key):
             problems.append("at rest with the AWS-managed key")
-        yield Finding(
-            "MSK.TLS_IAM_CMK",
-            info["ClusterArn"],
-            Status.FAIL if problems else Status.PASS,
-            "; ".join(problems),
-        )
+        yield verdict("MSK.TLS_IAM_CMK", info["ClusterArn"], problems)
 
 
 @check(
@@ -106,9 +109,4 @@ def replication_groups(ctx: AuditContext) -> Iterable[Finding]:
             problems.append("no AUTH token or RBAC user group")
         if group.get("MultiAZ") != "enabled" or group.get("AutomaticFailover") != "enabled":
             problems.append("not multi-AZ with automatic failover")
-        yield Finding(
-            "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ",
-            group["ARN"],
-            Status.FAIL if problems else Status.PASS,
-            "; ".join(problems),
-        )
+        yield verdict("ELASTICACHE.TLS_CMK_AUTH_MULTIAZ", group["ARN"], problems)

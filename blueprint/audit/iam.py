@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
-from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+from blueprint.audit.model import AuditContext, Finding, check, tag_dict, verdict
 
 ADMIN_POLICY_SUFFIXES = ("/AdministratorAccess", "FullAccess")
 
@@ -23,6 +23,8 @@ def _wildcards(document: dict[str, Any]) -> list[str]:
     for statement in statements if isinstance(statements, list) else [statements]:
         if statement.get("Effect") != "Allow":
             continue
+        if "NotAction" in statement:  # allows everything except the listed actions
+            found.append("NotAction")
         actions = statement.get("Action", [])
         for action in actions if isinstance(actions, list) else [actions]:
             if action == "*" or action.endswith(":*"):
@@ -32,7 +34,7 @@ def _wildcards(document: dict[str, Any]) -> list[str]:
 
 @check(
     "IAM.NO_ADMIN_WILDCARDS",
-    "Roles have no Allow of '*' or 'service:*' and no *FullAccess/AdministratorAccess",
+    "Roles have no Allow of '*', 'service:*' or NotAction, and no *FullAccess/AdministratorAccess",
     service="iam",
     permissions=(
         "iam:ListRoles",
@@ -68,9 +70,4 @@ def roles(ctx: AuditContext) -> Iterable[Finding]:
                 "Document"
             ]
             problems += [f"{attached['PolicyName']}: {a}" for a in _wildcards(_document(document))]
-        yield Finding(
-            "IAM.NO_ADMIN_WILDCARDS",
-            role["Arn"],
-            Status.FAIL if problems else Status.PASS,
-            "; ".join(problems),
-        )
+        yield verdict("IAM.NO_ADMIN_WILDCARDS", role["Arn"], problems)

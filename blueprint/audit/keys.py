@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from blueprint.audit.model import AuditContext, Finding, Status, check, tag_dict
+from blueprint.audit.model import AuditContext, Finding, Status, check, customer_managed, tag_dict
 
 
 @check(
@@ -42,13 +42,6 @@ def rotation(ctx: AuditContext) -> Iterable[Finding]:
         )
 
 
-def _customer_managed(ctx: AuditContext, key_id: str | None) -> bool:
-    if not key_id:
-        return False
-    metadata = ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
-    return bool(metadata.get("KeyManager") == "CUSTOMER")
-
-
 @check(
     "SECRETS.CMK",
     "Secrets are encrypted with a customer-managed key",
@@ -59,7 +52,7 @@ def secrets_cmk(ctx: AuditContext) -> Iterable[Finding]:
     for secret in ctx.pages("secretsmanager", "list_secrets", "SecretList"):
         if not ctx.in_scope(tag_dict(secret.get("Tags"))):
             continue
-        if _customer_managed(ctx, secret.get("KmsKeyId")):
+        if customer_managed(ctx, secret.get("KmsKeyId")):
             yield Finding("SECRETS.CMK", secret["ARN"], Status.PASS)
         else:
             yield Finding(

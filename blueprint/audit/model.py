@@ -81,6 +81,21 @@ def check(
     return register
 
 
+def verdict(check_id: str, resource: str, problems: list[str]) -> Finding:
+    """FAIL listing every problem found, or PASS when there is none."""
+    return Finding(
+        check_id, resource, Status.FAIL if problems else Status.PASS, "; ".join(problems)
+    )
+
+
+def customer_managed(ctx: AuditContext, key_id: str | None) -> bool:
+    """The key exists and is the account's own (not an ``aws/<service>`` key)."""
+    if not key_id:
+        return False
+    metadata = ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
+    return bool(metadata.get("KeyManager") == "CUSTOMER")
+
+
 def tag_dict(
     tags: Iterable[dict[str, str]] | None, key: str = "Key", value: str = "Value"
 ) -> dict[str, str]:

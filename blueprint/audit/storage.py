@@ -8,7 +8,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from blueprint.audit.model import AuditContext, Finding, Status, check, error_code, tag_dict
+from blueprint.audit.model import (
+    AuditContext,
+    Finding,
+    Status,
+    check,
+    customer_managed,
+    error_code,
+    tag_dict,
+)
 
 S3_LOGGING_PRINCIPAL = "logging.s3.amazonaws.com"
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -67,6 +75,7 @@ def _is_log_target(policy: dict[str, Any] | None) -> bool:
         "s3:GetBucketTagging",
         "s3:GetEncryptionConfiguration",
         "s3:GetBucketPolicy",
+        "kms:DescribeKey",
     ),
 )
 def encryption(ctx: AuditContext) -> Iterable[Finding]:
@@ -83,7 +92,9 @@ def encryption(ctx: AuditContext) -> Iterable[Finding]:
             continue
         default = rules[0].get("ApplyServerSideEncryptionByDefault", {})
         algorithm = default.get("SSEAlgorithm")
-        if algorithm in ("aws:kms", "aws:kms:dsse") and default.get("KMSMasterKeyID"):
+        if algorithm in ("aws:kms", "aws:kms:dsse") and customer_managed(
+            ctx, default.get("KMSMasterKeyID")
+        ):
             yield Finding("S3.ENCRYPTION", bucket, Status.PASS, f"{algorithm} with a CMK")
         elif algorithm == "AES256" and _is_log_target(_policy(ctx, bucket)):
             yield Finding(
@@ -146,9 +157,16 @@ def tls_only(ctx: AuditContext) -> Iterable[Finding]:
     for bucket in _buckets(ctx):
         denies = any(
             s.get("Effect") == "Deny"
-            and s.get("Principal") in ("*", {"AWS": "*"})
-            and str((s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")).lower()
-            == "false"
+            and s.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]})
+            # every request: a Deny of s3:PutObject alone still serves reads over plain HTTP
+            and any(a in ("*", "s3:*") for a in _as_list(s.get("Action", [])))
+            # the condition value may be a scalar or a list ("false" or ["false"])
+            and any(
+                str(v).lower() == "false"
+                for v in _as_list(
+                    (s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+                )
+            )
             for s in _statements(_policy(ctx, bucket))
         )
         if denies:

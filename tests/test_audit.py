@@ -1,0 +1,1060 @@
+"""The read-only conformance audit, run against moto.
+
+For every registered check: a compliant resource passes, each distinct misconfiguration
+fails with its own message, and resources outside the scope (the ``project`` tag) are never
+judged. A denied or failing AWS call makes a check "not checked", never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from moto import mock_aws
+from moto.kms.models import kms_backends
+
+from blueprint.audit.model import CHECKS, AuditContext, Finding, Status
+from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
+from blueprint.local.target import AwsTarget
+from components.provider import default_tags
+from tests.conftest import STACKS, stack_config
+
+pytestmark = pytest.mark.moto
+
+REGION = "eu-central-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+SCOPE = {"project": "feature-platform"}
+TAGS = dict(SCOPE)
+OTHER_PROJECT = {"project": "someone-else"}
+
+Judged = dict[str, tuple[Status, str]]
+"""resource -> (status, detail): everything one check said."""
+
+
+_per_test: dict[str, Any] = {}
+"""The test's own boto3 clients and its CMK (reset per test)."""
+
+_loader = botocore.loaders.create_loader()
+
+
+@pytest.fixture
+def ctx(monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditContext]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # Speed only, no behaviour: every boto3 session (the audit's included) shares one loader,
+    # so the service models are parsed once per run instead of once per session; and moto
+    # skips building its catalogue of public AMIs, which no check reads.
+    monkeypatch.setattr(botocore.session, "create_loader", lambda *_, **__: _loader)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    _per_test.clear()
+    with mock_aws():
+        yield AuditContext(target=AwsTarget(region=REGION), scope=dict(SCOPE))
+    _per_test.clear()
+
+
+@pytest.fixture
+def aws_managed_policies() -> Iterator[None]:
+    """AdministratorAccess & co. exist, as in a real account. moto reads this setting when it
+    builds its IAM backends, on the first request of a test; it is opt-in because parsing
+    the ~1,300 policies costs seconds each time moto builds or resets those backends."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        yield
+
+
+def aws(service: str) -> Any:
+    """A plain boto3 client, independent of the audit's own clients."""
+    if service not in _per_test:
+        _per_test[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+    return _per_test[service]
+
+
+def judged(report: AuditReport, check_id: str) -> Judged:
+    """The findings of one check, by resource (each resource judged exactly once)."""
+    assert {f.check for f in report.findings} <= {check_id}
+    result = {f.resource: (f.status, f.detail) for f in report.findings}
+    assert len(result) == len(report.findings), "a resource was judged twice"
+    return result
+
+
+def audit(ctx: AuditContext, check_id: str) -> Judged:
+    return judged(run_audit(ctx, only={check_id}), check_id)
+
+
+def key_values(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tag_spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": key_values(tags)}] if tags else []
+
+
+# --- S3 ----------------------------------------------------------------------------------
+
+AES256 = {"SSEAlgorithm": "AES256"}
+ALL_PAB = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+
+
+def bucket(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    sse: dict[str, str] | None = None,
+    statements: list[dict[str, Any]] | None = None,
+    public_access_block: dict[str, bool] | None = None,
+    versioning: str | None = None,
+) -> str:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if tags:
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": key_values(tags)})
+    if sse is not None:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": sse}]
+            },
+        )
+    if statements is not None:
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    if public_access_block is not None:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=public_access_block)
+    if versioning is not None:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+    return name
+
+
+def objects(name: str) -> list[str]:
+    return [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+
+
+def deny_plain_http(
+    name: str, action: str | list[str] = "s3:*", secure: Any = "false", principal: Any = "*"
+) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": principal,
+        "Action": action,
+        "Resource": objects(name),
+        "Condition": {"Bool": {"aws:SecureTransport": secure}},
+    }
+
+
+def service_grant(name: str, service: str, effect: str = "Allow") -> dict[str, Any]:
+    return {
+        "Sid": "Delivery",
+        "Effect": effect,
+        "Principal": {"Service": service},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+    }
+
+
+def s3_encryption() -> Judged:
+    return {
+        bucket("kms-cmk", sse={"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cmk()}): (
+            Status.PASS,
+            "aws:kms with a CMK",
+        ),
+        bucket("kms-default-key", sse={"SSEAlgorithm": "aws:kms"}): (
+            Status.FAIL,
+            "aws:kms without a customer-managed key",
+        ),
+        bucket(
+            "kms-aws-managed-key",
+            sse={"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": aws_managed_key()},
+        ): (Status.FAIL, "aws:kms without a customer-managed key"),
+        bucket("sse-s3", sse=AES256): (Status.FAIL, "AES256 without a customer-managed key"),
+        bucket("unencrypted"): (Status.FAIL, "no default encryption"),
+    }
+
+
+def s3_public_access_block() -> Judged:
+    three = {**ALL_PAB, "RestrictPublicBuckets": False}
+    return {
+        bucket("blocked", public_access_block=ALL_PAB): (Status.PASS, ""),
+        bucket("three-flags", public_access_block=three): (
+            Status.FAIL,
+            "off: RestrictPublicBuckets",
+        ),
+        bucket("no-block"): (
+            Status.FAIL,
+            "off: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets",
+        ),
+    }
+
+
+def s3_versioning() -> Judged:
+    return {
+        bucket("versioned", versioning="Enabled"): (Status.PASS, "versioning Enabled"),
+        bucket("suspended", versioning="Suspended"): (Status.FAIL, "versioning Suspended"),
+        bucket("unversioned"): (Status.FAIL, "versioning never enabled"),
+    }
+
+
+def s3_tls_only() -> Judged:
+    no_tls = "no Deny on aws:SecureTransport=false"
+    return {
+        bucket("tls-only", statements=[deny_plain_http("tls-only")]): (Status.PASS, ""),
+        bucket(
+            "tls-only-aws-principal",
+            statements=[deny_plain_http("tls-only-aws-principal", principal={"AWS": "*"})],
+        ): (Status.PASS, ""),
+        bucket(
+            "tls-only-aws-principal-list",
+            statements=[deny_plain_http("tls-only-aws-principal-list", principal={"AWS": ["*"]})],
+        ): (Status.PASS, ""),
+        bucket(
+            "tls-only-list-value",
+            statements=[deny_plain_http("tls-only-list-value", secure=["false"])],
+        ): (Status.PASS, ""),
+        bucket("no-policy"): (Status.FAIL, no_tls),
+        bucket(
+            "denies-tls-instead",
+            statements=[deny_plain_http("denies-tls-instead", secure="true")],
+        ): (Status.FAIL, no_tls),
+        bucket(
+            "denies-uploads-only",
+            statements=[deny_plain_http("denies-uploads-only", action="s3:PutObject")],
+        ): (Status.FAIL, no_tls),
+        bucket(
+            "denies-one-principal",
+            statements=[
+                deny_plain_http(
+                    "denies-one-principal",
+                    principal={"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                )
+            ],
+        ): (Status.FAIL, no_tls),
+    }
+
+
+# --- KMS, Secrets Manager, CloudWatch Logs -------------------------------------------------
+
+
+def key(tags: dict[str, str] = TAGS, *, rotation: bool = True, **create: Any) -> str:
+    kms = aws("kms")
+    kms_tags = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+    arn: str = kms.create_key(Tags=kms_tags, **create)["KeyMetadata"]["Arn"]
+    if rotation:
+        kms.enable_key_rotation(KeyId=arn)
+    return arn
+
+
+def cmk() -> str:
+    """The test's customer-managed key, created once (moto makes an RSA key pair for every
+    key, which is slow)."""
+    if "cmk" not in _per_test:
+        _per_test["cmk"] = key()
+    arn: str = _per_test["cmk"]
+    return arn
+
+
+def aws_managed_key(tags: dict[str, str] = TAGS) -> str:
+    """A key like aws/secretsmanager. moto models every key as customer-managed (even its
+    default ``alias/aws/*`` keys), so the key manager is set on moto's own model."""
+    arn = key(tags, rotation=False, Description="Default key")
+    kms_backends[ACCOUNT_ID][REGION].keys[arn.rsplit("/", 1)[1]].key_manager = "AWS"
+    return arn
+
+
+def kms_rotation() -> Judged:
+    kms = aws("kms")
+    # Not judged: keys AWS manages, asymmetric keys, disabled and deleted keys.
+    aws_managed_key()
+    key(rotation=False, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
+    disabled = key(rotation=False)
+    kms.disable_key(KeyId=disabled.rsplit("/", 1)[1])  # moto: a key id, not an ARN
+    deleted = key(rotation=False)
+    kms.schedule_key_deletion(KeyId=deleted.rsplit("/", 1)[1], PendingWindowInDays=7)
+    return {
+        key(): (Status.PASS, ""),
+        key(rotation=False): (Status.FAIL, "automatic rotation is off"),
+    }
+
+
+def secret(name: str, tags: dict[str, str] = TAGS, kms_key_id: str | None = None) -> str:
+    extra = {"KmsKeyId": kms_key_id} if kms_key_id else {}
+    arn: str = aws("secretsmanager").create_secret(
+        Name=name, SecretString="s3cr3t", Tags=key_values(tags), **extra
+    )["ARN"]
+    return arn
+
+
+def secrets_cmk() -> Judged:
+    aws_managed = "AWS-managed key aws/secretsmanager"
+    return {
+        secret("with-cmk", kms_key_id=cmk()): (Status.PASS, ""),
+        secret("default-key"): (Status.FAIL, aws_managed),
+        secret("aws-managed-key", kms_key_id=aws_managed_key()): (Status.FAIL, aws_managed),
+    }
+
+
+def log_group(
+    name: str, tags: dict[str, str] = TAGS, *, encrypted: bool = True, retention: int | None = 30
+) -> str:
+    logs = aws("logs")
+    extra = {"kmsKeyId": cmk()} if encrypted else {}
+    logs.create_log_group(logGroupName=name, tags=tags, **extra)
+    if retention:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=retention)
+    return name
+
+
+def logs_encryption_retention() -> Judged:
+    return {
+        log_group("/fp/app"): (Status.PASS, "30 days"),
+        log_group("/fp/plain", encrypted=False): (Status.FAIL, "not KMS-encrypted"),
+        log_group("/fp/forever", retention=None): (Status.FAIL, "kept forever (no retention)"),
+        log_group("/fp/both", encrypted=False, retention=None): (
+            Status.FAIL,
+            "not KMS-encrypted; kept forever (no retention)",
+        ),
+    }
+
+
+# --- VPC -----------------------------------------------------------------------------------
+
+
+def vpc(tags: dict[str, str] = TAGS, cidr: str = "10.0.0.0/16") -> str:
+    vpc_id: str = aws("ec2").create_vpc(CidrBlock=cidr, TagSpecifications=tag_spec("vpc", tags))[
+        "Vpc"
+    ]["VpcId"]
+    return vpc_id
+
+
+def world(protocol: str = "tcp", port: int | None = 22, v6: bool = False) -> dict[str, Any]:
+    ports = {"FromPort": port, "ToPort": port} if port is not None else {}
+    ranges = (
+        {"Ipv6Ranges": [{"CidrIpv6": "::/0"}]} if v6 else {"IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    )
+    return {"IpProtocol": protocol, **ports, **ranges}
+
+
+def security_group(
+    name: str,
+    vpc_id: str,
+    tags: dict[str, str] = TAGS,
+    ingress: tuple[dict[str, Any], ...] = (),
+) -> str:
+    ec2 = aws("ec2")
+    group_id: str = ec2.create_security_group(
+        GroupName=name,
+        Description=name,
+        VpcId=vpc_id,
+        TagSpecifications=tag_spec("security-group", tags),
+    )["GroupId"]
+    if ingress:
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=list(ingress))
+    return group_id
+
+
+def ec2_no_world_ingress() -> Judged:
+    vpc_id = vpc()
+    internal = {
+        "IpProtocol": "tcp",
+        "FromPort": 443,
+        "ToPort": 443,
+        "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+    }
+    return {
+        security_group("internal", vpc_id, ingress=(internal,)): (Status.PASS, ""),
+        security_group("ssh", vpc_id, ingress=(world(),)): (
+            Status.FAIL,
+            "open to the world: tcp:22-22",
+        ),
+        security_group("https-v6", vpc_id, ingress=(world(port=443, v6=True),)): (
+            Status.FAIL,
+            "open to the world: tcp:443-443",
+        ),
+        security_group("everything", vpc_id, ingress=(world("-1", port=None),)): (
+            Status.FAIL,
+            "open to the world: -1:all-all",
+        ),
+    }
+
+
+def default_group(vpc_id: str) -> str:
+    (group,) = aws("ec2").describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    group_id: str = group["GroupId"]
+    return group_id
+
+
+def default_group_as_aws_creates_it(tags: dict[str, str] = TAGS, cidr: str = "10.0.0.0/16") -> str:
+    """AWS's default group: all egress (moto adds that) and ingress from itself."""
+    group_id = default_group(vpc(tags, cidr))
+    aws("ec2").authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}],
+    )
+    return group_id
+
+
+def ec2_default_sg_closed() -> Judged:
+    closed = default_group(vpc(cidr="10.1.0.0/16"))
+    aws("ec2").revoke_security_group_egress(GroupId=closed, IpPermissions=[world("-1", port=None)])
+    return {
+        closed: (Status.PASS, ""),
+        default_group_as_aws_creates_it(cidr="10.2.0.0/16"): (Status.FAIL, "2 rules"),
+    }
+
+
+def vpc_with_flow_log(traffic: str | None, tags: dict[str, str] = TAGS) -> str:
+    vpc_id = vpc(tags)
+    if traffic:
+        destination = bucket(f"flow-logs-{vpc_id}", tags={})
+        aws("ec2").create_flow_logs(
+            ResourceIds=[vpc_id],
+            ResourceType="VPC",
+            TrafficType=traffic,
+            LogDestinationType="s3",
+            LogDestination=f"arn:aws:s3:::{destination}",
+        )
+    return vpc_id
+
+
+def ec2_flow_logs() -> Judged:
+    return {
+        vpc_with_flow_log("ALL"): (Status.PASS, ""),
+        vpc_with_flow_log("REJECT"): (Status.FAIL, "flow logs: REJECT"),
+        vpc_with_flow_log(None): (Status.FAIL, "flow logs: none"),
+    }
+
+
+def subnet(tier: str, public_ip: bool, tags: dict[str, str] = TAGS) -> str:
+    ec2 = aws("ec2")
+    vpc_id = vpc(tags={})
+    subnet_id: str = ec2.create_subnet(
+        VpcId=vpc_id,
+        CidrBlock="10.0.1.0/24",
+        TagSpecifications=tag_spec("subnet", {**tags, "tier": tier}),
+    )["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": public_ip})
+    return subnet_id
+
+
+def ec2_no_public_ip_on_launch() -> Judged:
+    return {
+        subnet("private", public_ip=False): (Status.PASS, "private"),
+        subnet("public", public_ip=False): (Status.PASS, "public"),
+        subnet("public", public_ip=True): (Status.FAIL, "public subnet assigns public IPs"),
+    }
+
+
+# --- EKS, MSK, ElastiCache ------------------------------------------------------------------
+
+REQUIRED_LOGS = ["api", "audit", "authenticator"]
+
+
+def eks_cluster(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    public_cidrs: list[str] | None = None,
+    encrypted: bool = True,
+    logs: list[str] = REQUIRED_LOGS,
+    logs_enabled: bool = True,
+) -> str:
+    """A private API unless ``public_cidrs`` opens the public endpoint to them."""
+    endpoint: dict[str, Any] = {"endpointPrivateAccess": True, "endpointPublicAccess": False}
+    if public_cidrs is not None:
+        endpoint = {"endpointPublicAccess": True, "publicAccessCidrs": public_cidrs}
+    encryption = [{"resources": ["secrets"], "provider": {"keyArn": cmk()}}] if encrypted else []
+    arn: str = aws("eks").create_cluster(
+        name=name,
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-a", "subnet-b"], **endpoint},
+        encryptionConfig=encryption,
+        logging={"clusterLogging": [{"types": logs, "enabled": logs_enabled}]},
+        tags=tags,
+    )["cluster"]["arn"]
+    return arn
+
+
+def eks_private_encrypted_logged() -> Judged:
+    return {
+        eks_cluster("private"): (Status.PASS, ""),
+        eks_cluster("allowlisted", public_cidrs=["203.0.113.0/24"]): (Status.PASS, ""),
+        eks_cluster("open", public_cidrs=["0.0.0.0/0"]): (
+            Status.FAIL,
+            "public API endpoint open to 0.0.0.0/0",
+        ),
+        eks_cluster("plain-secrets", encrypted=False): (
+            Status.FAIL,
+            "secrets not envelope-encrypted",
+        ),
+        eks_cluster("api-log-only", logs=["api"]): (
+            Status.FAIL,
+            "control-plane logs off: audit, authenticator",
+        ),
+        eks_cluster("logs-disabled", logs_enabled=False): (
+            Status.FAIL,
+            "control-plane logs off: api, audit, authenticator",
+        ),
+    }
+
+
+def msk_cluster(
+    name: str,
+    key_arn: str | None,
+    tags: dict[str, str] = TAGS,
+    *,
+    client_broker: str = "TLS",
+    in_cluster: bool = True,
+    iam: bool = True,
+    scram: bool | None = None,
+    unauthenticated: bool = False,
+) -> str:
+    at_rest = {"EncryptionAtRest": {"DataVolumeKMSKeyId": key_arn}} if key_arn else {}
+    arn: str = aws("kafka").create_cluster(
+        ClusterName=name,
+        KafkaVersion="3.6.0",
+        NumberOfBrokerNodes=3,
+        BrokerNodeGroupInfo={
+            "InstanceType": "kafka.m5.large",
+            "ClientSubnets": ["subnet-a", "subnet-b", "subnet-c"],
+        },
+        EncryptionInfo={
+            **at_rest,
+            "EncryptionInTransit": {"ClientBroker": client_broker, "InCluster": in_cluster},
+        },
+        ClientAuthentication={
+            "Sasl": {
+                "Iam": {"Enabled": iam},
+                "Scram": {"Enabled": not iam if scram is None else scram},
+            },
+            "Unauthenticated": {"Enabled": unauthenticated},
+        },
+        Tags=tags,
+    )["ClusterArn"]
+    return arn
+
+
+def msk_tls_iam_cmk() -> Judged:
+    key_arn = cmk()
+    aws_managed = "at rest with the AWS-managed key"
+    return {
+        msk_cluster("compliant", key_arn): (Status.PASS, ""),
+        msk_cluster("plaintext-clients", key_arn, client_broker="TLS_PLAINTEXT"): (
+            Status.FAIL,
+            "client-broker TLS_PLAINTEXT",
+        ),
+        msk_cluster("plaintext-brokers", key_arn, in_cluster=False): (
+            Status.FAIL,
+            "plaintext between brokers",
+        ),
+        msk_cluster("scram", key_arn, iam=False): (
+            Status.FAIL,
+            "IAM authentication off; SCRAM authentication on",
+        ),
+        msk_cluster("iam-and-scram", key_arn, scram=True): (Status.FAIL, "SCRAM authentication on"),
+        msk_cluster("anonymous", key_arn, unauthenticated=True): (
+            Status.FAIL,
+            "unauthenticated access on",
+        ),
+        msk_cluster("default-key", None): (Status.FAIL, aws_managed),
+        msk_cluster("aws-managed-key", aws_managed_key()): (Status.FAIL, aws_managed),
+    }
+
+
+def replication_group(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    tls: bool = True,
+    customer_key: bool = True,
+    auth: str | None = "token",
+    multi_az: bool = True,
+    failover: bool = True,
+) -> str:
+    """``auth``: "token" (Redis AUTH), "rbac" (a user group) or None."""
+    settings: dict[str, Any] = {"AtRestEncryptionEnabled": True}
+    if customer_key:
+        settings["KmsKeyId"] = cmk()
+    if auth == "token":
+        settings["AuthToken"] = "a-long-enough-auth-token"
+    elif auth == "rbac":
+        settings["UserGroupIds"] = ["feature-platform-users"]
+    arn: str = aws("elasticache").create_replication_group(
+        ReplicationGroupId=name,
+        ReplicationGroupDescription=name,
+        Engine="redis",
+        CacheNodeType="cache.t4g.small",
+        NumCacheClusters=2,
+        TransitEncryptionEnabled=tls,
+        MultiAZEnabled=multi_az,
+        AutomaticFailoverEnabled=failover,
+        Tags=key_values(tags),
+        **settings,
+    )["ReplicationGroup"]["ARN"]
+    return arn
+
+
+def elasticache_tls_cmk_auth_multiaz() -> Judged:
+    single_az = "not multi-AZ with automatic failover"
+    return {
+        replication_group("token"): (Status.PASS, ""),
+        replication_group("rbac", auth="rbac"): (Status.PASS, ""),
+        replication_group("plaintext", tls=False): (Status.FAIL, "TLS off"),
+        replication_group("default-key", customer_key=False): (
+            Status.FAIL,
+            "not encrypted at rest with a CMK",
+        ),
+        replication_group("open", auth=None): (Status.FAIL, "no AUTH token or RBAC user group"),
+        replication_group("single-az", multi_az=False): (Status.FAIL, single_az),
+        replication_group("no-failover", failover=False): (Status.FAIL, single_az),
+        replication_group("neither", multi_az=False, failover=False): (Status.FAIL, single_az),
+    }
+
+
+# --- IAM -------------------------------------------------------------------------------------
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def allow(*actions: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+        }
+    )
+
+
+def managed_policy(name: str, *actions: str) -> str:
+    arn: str = aws("iam").create_policy(PolicyName=name, PolicyDocument=allow(*actions))["Policy"][
+        "Arn"
+    ]
+    return arn
+
+
+def role(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    inline: dict[str, list[str]] | None = None,
+    attached: list[str] | None = None,
+    path: str = "/",
+    not_action: list[str] | None = None,
+) -> str:
+    iam = aws("iam")
+    arn: str = iam.create_role(
+        RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST, Tags=key_values(tags)
+    )["Role"]["Arn"]
+    for policy_name, actions in (inline or {}).items():
+        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=allow(*actions))
+    if not_action:
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="deny-list",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "NotAction": not_action, "Resource": "*"}],
+                }
+            ),
+        )
+    for policy_arn in attached or []:
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    return arn
+
+
+def iam_no_admin_wildcards() -> Judged:
+    reader = managed_policy("read-features", "s3:GetObject", "s3:ListBucket")
+    star = managed_policy("everything", "*")
+    # Not judged: roles AWS services own.
+    role("AWSServiceRoleForEKS", path="/aws-service-role/eks.amazonaws.com/", inline={"eks": ["*"]})
+    return {
+        role(
+            "least-privilege",
+            inline={"read": ["s3:GetObject", "kms:Decrypt"]},
+            attached=[reader, "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+        ): (Status.PASS, ""),
+        role("inline-service-wildcard", inline={"data": ["s3:GetObject", "s3:*"]}): (
+            Status.FAIL,
+            "data: s3:*",
+        ),
+        role("admin", attached=["arn:aws:iam::aws:policy/AdministratorAccess"]): (
+            Status.FAIL,
+            "attached AdministratorAccess",
+        ),
+        role("full-access", attached=["arn:aws:iam::aws:policy/AmazonS3FullAccess"]): (
+            Status.FAIL,
+            "attached AmazonS3FullAccess",
+        ),
+        role("customer-managed-star", attached=[star]): (Status.FAIL, "everything: *"),
+        role("not-action", inline={}, not_action=["iam:*"]): (Status.FAIL, "deny-list: NotAction"),
+    }
+
+
+RULES: dict[str, Callable[[], Judged]] = {
+    "S3.ENCRYPTION": s3_encryption,
+    "S3.PUBLIC_ACCESS_BLOCK": s3_public_access_block,
+    "S3.VERSIONING": s3_versioning,
+    "S3.TLS_ONLY": s3_tls_only,
+    "KMS.ROTATION": kms_rotation,
+    "SECRETS.CMK": secrets_cmk,
+    "LOGS.ENCRYPTION_RETENTION": logs_encryption_retention,
+    "EC2.NO_WORLD_INGRESS": ec2_no_world_ingress,
+    "EC2.DEFAULT_SG_CLOSED": ec2_default_sg_closed,
+    "EC2.FLOW_LOGS": ec2_flow_logs,
+    "EC2.NO_PUBLIC_IP_ON_LAUNCH": ec2_no_public_ip_on_launch,
+    "EKS.PRIVATE_ENCRYPTED_LOGGED": eks_private_encrypted_logged,
+    "MSK.TLS_IAM_CMK": msk_tls_iam_cmk,
+    "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": elasticache_tls_cmk_auth_multiaz,
+    "IAM.NO_ADMIN_WILDCARDS": iam_no_admin_wildcards,
+}
+"""Per check: build compliant and non-compliant resources, return the exact verdicts."""
+
+NON_COMPLIANT: dict[str, Callable[[dict[str, str], str], str]] = {
+    "S3.ENCRYPTION": lambda tags, name: bucket(name, tags),
+    "S3.PUBLIC_ACCESS_BLOCK": lambda tags, name: bucket(name, tags),
+    "S3.VERSIONING": lambda tags, name: bucket(name, tags),
+    "S3.TLS_ONLY": lambda tags, name: bucket(name, tags),
+    "KMS.ROTATION": lambda tags, name: key(tags, rotation=False, Description=name),
+    "SECRETS.CMK": lambda tags, name: secret(name, tags),
+    "LOGS.ENCRYPTION_RETENTION": lambda tags, name: log_group(name, tags, encrypted=False),
+    "EC2.NO_WORLD_INGRESS": lambda tags, name: security_group(
+        name, vpc(tags={}), tags, ingress=(world(),)
+    ),
+    "EC2.DEFAULT_SG_CLOSED": lambda tags, name: default_group_as_aws_creates_it(tags),
+    "EC2.FLOW_LOGS": lambda tags, name: vpc_with_flow_log(None, tags),
+    "EC2.NO_PUBLIC_IP_ON_LAUNCH": lambda tags, name: subnet("public", True, tags),
+    "EKS.PRIVATE_ENCRYPTED_LOGGED": lambda tags, name: eks_cluster(name, tags, encrypted=False),
+    "MSK.TLS_IAM_CMK": lambda tags, name: msk_cluster(name, None, tags),
+    "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": lambda tags, name: replication_group(name, tags, tls=False),
+    "IAM.NO_ADMIN_WILDCARDS": lambda tags, name: role(name, tags, inline={"all": ["*"]}),
+}
+"""Per check: one resource the check fails, with the given tags and name."""
+
+
+def test_every_registered_check_is_tested() -> None:
+    assert set(RULES) == set(CHECKS)
+    assert set(NON_COMPLIANT) == set(CHECKS)
+
+
+@pytest.mark.parametrize("check_id", sorted(RULES))
+def test_compliant_resources_pass_and_each_problem_fails(
+    ctx: AuditContext, request: pytest.FixtureRequest, check_id: str
+) -> None:
+    if check_id == "IAM.NO_ADMIN_WILDCARDS":
+        request.getfixturevalue("aws_managed_policies")
+    expected = RULES[check_id]()
+    assert {status for status, _ in expected.values()} == {Status.PASS, Status.FAIL}
+    assert audit(ctx, check_id) == expected
+
+
+@pytest.mark.parametrize("check_id", sorted(NON_COMPLIANT))
+def test_only_resources_with_the_project_tag_are_judged(ctx: AuditContext, check_id: str) -> None:
+    make = NON_COMPLIANT[check_id]
+    ours = make(TAGS, "ours")
+    untagged = make({}, "untagged")
+    foreign = make(OTHER_PROJECT, "foreign")
+
+    assert {r: s for r, (s, _) in audit(ctx, check_id).items()} == {ours: Status.FAIL}
+
+    everything = audit(AuditContext(target=ctx.target, scope={}), check_id)
+    assert {r: everything[r][0] for r in (ours, untagged, foreign)} == dict.fromkeys(
+        (ours, untagged, foreign), Status.FAIL
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_default_scope_selects_what_the_provider_tags(stack: str) -> None:
+    assert SCOPE == DEFAULT_SCOPE
+    assert DEFAULT_SCOPE.items() <= default_tags(stack_config(stack)).items()
+
+
+# --- the S3 access-log exception ---------------------------------------------------------
+
+
+def test_sse_s3_passes_only_on_buckets_that_receive_s3_access_logs(ctx: AuditContext) -> None:
+    logging = "logging.s3.amazonaws.com"
+    log_target = bucket(
+        "access-logs", sse=AES256, statements=[service_grant("access-logs", logging)]
+    )
+    denied = bucket(
+        "denies-logging",
+        sse=AES256,
+        statements=[service_grant("denies-logging", logging, effect="Deny")],
+    )
+    other_service = bucket(
+        "trail-logs",
+        sse=AES256,
+        statements=[service_grant("trail-logs", "cloudtrail.amazonaws.com")],
+    )
+    no_policy = bucket("plain-sse-s3", sse=AES256)
+
+    fail = (Status.FAIL, "AES256 without a customer-managed key")
+    assert audit(ctx, "S3.ENCRYPTION") == {
+        log_target: (
+            Status.PASS,
+            "SSE-S3: server access-log target (S3 logging cannot use SSE-KMS)",
+        ),
+        denied: fail,
+        other_service: fail,
+        no_policy: fail,
+    }
+
+
+# --- errors: a check that cannot read is "not checked", the audit goes on ---------------------
+
+
+class FailingClient:
+    """A real client whose listed operations (called directly or paginated) raise ``error``."""
+
+    def __init__(self, client: Any, operations: set[str], error: Exception) -> None:
+        self._client = client
+        self._operations = operations
+        self._error = error
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise self._error
+
+    def get_paginator(self, operation: str) -> Any:
+        if operation in self._operations:
+            return self
+        return self._client.get_paginator(operation)
+
+    def paginate(self, *_: Any, **__: Any) -> Any:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        return self._fail if name in self._operations else getattr(self._client, name)
+
+
+def fail_calls(
+    monkeypatch: pytest.MonkeyPatch,
+    ctx: AuditContext,
+    service: str,
+    operation: str,
+    error: Exception,
+) -> None:
+    real = ctx.target.client
+
+    def client(name: str, region: str | None = None) -> Any:
+        wrapped = real(name, region)
+        return FailingClient(wrapped, {operation}, error) if name == service else wrapped
+
+    monkeypatch.setattr(ctx.target, "client", client)
+
+
+def runs_before(first: str, second: str) -> bool:
+    return list(CHECKS).index(first) < list(CHECKS).index(second)
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "no"}}, operation)
+
+
+class Denial(NamedTuple):
+    check_id: str
+    service: str
+    operation: str
+    code: str
+    """The code the service uses for "not allowed"."""
+    permission: str
+    """The IAM action that ``operation`` needs."""
+
+
+DENIALS = [
+    Denial("S3.ENCRYPTION", "s3", "list_buckets", "AccessDenied", "s3:ListAllMyBuckets"),
+    Denial(
+        "S3.ENCRYPTION",
+        "s3",
+        "get_bucket_encryption",
+        "AccessDenied",
+        "s3:GetEncryptionConfiguration",
+    ),
+    Denial("KMS.ROTATION", "kms", "list_keys", "AccessDeniedException", "kms:ListKeys"),
+    Denial(
+        "EC2.FLOW_LOGS",
+        "ec2",
+        "describe_flow_logs",
+        "UnauthorizedOperation",
+        "ec2:DescribeFlowLogs",
+    ),
+    Denial("IAM.NO_ADMIN_WILDCARDS", "iam", "get_role_policy", "AccessDenied", "iam:GetRolePolicy"),
+]
+
+
+@pytest.mark.parametrize("denial", DENIALS, ids=lambda d: f"{d.check_id}-{d.operation}")
+def test_a_denied_call_makes_the_check_not_checked_naming_its_permissions(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch, denial: Denial
+) -> None:
+    check_id = denial.check_id
+    NON_COMPLIANT[check_id](TAGS, "denied")  # something to read, so the denied call is made
+    error = client_error(denial.code, denial.operation)
+    fail_calls(monkeypatch, ctx, denial.service, denial.operation, error)
+
+    (finding,) = run_audit(ctx, only={check_id}).findings
+
+    needs = ", ".join(CHECKS[check_id].permissions)
+    assert finding == Finding(check_id, "*", Status.NOT_CHECKED, f"{denial.code}: needs {needs}")
+    assert denial.permission in CHECKS[check_id].permissions
+
+
+def test_a_denied_check_does_not_stop_the_others(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = bucket("readable", versioning="Enabled")
+    fail_calls(
+        monkeypatch,
+        ctx,
+        "s3",
+        "get_bucket_encryption",
+        client_error("AccessDenied", "GetBucketEncryption"),
+    )
+
+    report = run_audit(ctx, only={"S3.ENCRYPTION", "S3.VERSIONING"})
+
+    assert {(f.check, f.resource, f.status) for f in report.findings} == {
+        ("S3.ENCRYPTION", "*", Status.NOT_CHECKED),
+        ("S3.VERSIONING", name, Status.PASS),
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        (
+            client_error("ThrottlingException", "ListKeys"),
+            "ThrottlingException: An error occurred (ThrottlingException) when calling the "
+            "ListKeys operation: no",
+        ),
+        (NoCredentialsError(), "Unable to locate credentials"),
+    ],
+    ids=["client-error", "no-credentials"],
+)
+def test_other_errors_make_the_check_not_checked_and_the_audit_goes_on(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch, error: Exception, detail: str
+) -> None:
+    key(rotation=False)  # KMS.ROTATION would fail it, if it could read it
+    name = bucket("readable", versioning="Enabled")
+    fail_calls(monkeypatch, ctx, "kms", "list_keys", error)
+
+    assert runs_before("KMS.ROTATION", "S3.VERSIONING")
+    report = run_audit(ctx, only={"KMS.ROTATION", "S3.VERSIONING"})
+
+    assert report.findings == [
+        Finding("KMS.ROTATION", "*", Status.NOT_CHECKED, detail),
+        Finding("S3.VERSIONING", name, Status.PASS, "versioning Enabled"),
+    ]
+    assert "needs" not in detail
+
+
+def test_an_unreachable_endpoint_is_reported_once_per_check_without_more_calls(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket("readable", versioning="Enabled")  # S3.VERSIONING would pass it, if it ran
+    url = "https://eks.eu-central-1.amazonaws.com/"
+    fail_calls(monkeypatch, ctx, "eks", "list_clusters", EndpointConnectionError(endpoint_url=url))
+
+    assert runs_before("EKS.PRIVATE_ENCRYPTED_LOGGED", "S3.VERSIONING")
+    report = run_audit(ctx, only={"EKS.PRIVATE_ENCRYPTED_LOGGED", "S3.VERSIONING"})
+
+    detail = f'Could not connect to the endpoint URL: "{url}"'
+    assert report.findings == [
+        Finding("EKS.PRIVATE_ENCRYPTED_LOGGED", "*", Status.NOT_CHECKED, detail),
+        Finding("S3.VERSIONING", "*", Status.NOT_CHECKED, detail),
+    ]
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def _finding(status: Status, resource: str = "r") -> Finding:
+    return Finding("S3.VERSIONING", resource, status, "detail")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "ok"),
+    [
+        ([], True),
+        ([Status.PASS, Status.PASS], True),
+        ([Status.PASS, Status.NOT_CHECKED], True),
+        ([Status.PASS, Status.FAIL], False),
+        ([Status.FAIL], False),
+    ],
+)
+def test_the_report_is_ok_unless_a_finding_fails(statuses: list[Status], ok: bool) -> None:
+    assert AuditReport([_finding(s) for s in statuses]).ok is ok
+
+
+def test_the_json_report_counts_every_status() -> None:
+    statuses = [Status.PASS, Status.FAIL, Status.PASS, Status.NOT_CHECKED, Status.PASS]
+    report = AuditReport([_finding(s, f"r{i}") for i, s in enumerate(statuses)])
+
+    document = report.as_json()
+
+    assert document["summary"] == {"pass": 3, "fail": 1, "not checked": 1}
+    assert document["findings"] == [
+        {"check": "S3.VERSIONING", "resource": f"r{i}", "result": s.value, "detail": "detail"}
+        for i, s in enumerate(statuses)
+    ]
+    json.dumps(document)  # what `blueprint audit --json` prints
+
+
+def test_a_full_audit_of_a_conformant_and_a_broken_bucket(ctx: AuditContext) -> None:
+    """Every check runs against moto without a "not checked"; one bad bucket fails the audit."""
+    data_key = cmk()
+    good = bucket(
+        "conformant",
+        sse={"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": data_key},
+        statements=[deny_plain_http("conformant")],
+        public_access_block=ALL_PAB,
+        versioning="Enabled",
+    )
+
+    clean = run_audit(ctx)
+
+    assert {(f.check, f.resource, f.status) for f in clean.findings} == {
+        ("S3.ENCRYPTION", good, Status.PASS),
+        ("S3.PUBLIC_ACCESS_BLOCK", good, Status.PASS),
+        ("S3.VERSIONING", good, Status.PASS),
+        ("S3.TLS_ONLY", good, Status.PASS),
+        ("KMS.ROTATION", data_key, Status.PASS),
+    }
+    assert clean.ok
+    assert clean.as_json()["summary"] == {"pass": 5, "fail": 0, "not checked": 0}
+
+    bad = bucket("broken")
+    broken = run_audit(ctx)
+
+    assert {f.check for f in broken.findings if f.resource == bad} == {
+        "S3.ENCRYPTION",
+        "S3.PUBLIC_ACCESS_BLOCK",
+        "S3.VERSIONING",
+        "S3.TLS_ONLY",
+    }
+    assert not broken.ok
+    assert broken.as_json()["summary"] == {"pass": 5, "fail": 4, "not checked": 0}
