@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,39 @@ def timed(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, cwd=PROJECT, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def up_against_warm_server(runs: int) -> list[float]:
+    """`blueprint up dev --local --endpoint` against a moto server that has served a deploy.
+
+    Each run gets a new server (dev's resource names would collide in the old one), warmed
+    by deploying staging first, so the sample shows what a long-lived server costs.
+    """
+    samples = []
+    for _ in range(runs):
+        port = 5000 + os.getpid() % 1000
+        server = subprocess.Popen(
+            [PYTHON, "-m", "blueprint", "moto-server", "--port", str(port)],
+            cwd=PROJECT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            endpoint = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            up = [PYTHON, "-m", "blueprint", "up"]
+            timed([*up, "staging", "--local", "--endpoint", endpoint])
+            samples.append(timed([*up, "dev", "--local", "--endpoint", endpoint]))
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+    return samples
 
 
 def warm_capture(runs: int) -> list[float]:
@@ -80,6 +115,7 @@ def main() -> None:
         "blueprint up dev --local (deploy + audit), fresh process": [
             timed([PYTHON, "-m", "blueprint", "up", "dev", "--local"]) for _ in range(args.runs)
         ],
+        "blueprint up dev --local --endpoint (warm moto server)": up_against_warm_server(args.runs),
     }
     print(f"Machine: {machine()}\n")
     print("| measurement | median (s) | min (s) | max (s) | runs |")
