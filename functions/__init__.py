@@ -1,0 +1,1 @@
+"""Lambda function sources deployed by the components (each in its own folder)."""

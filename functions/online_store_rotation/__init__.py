@@ -1,0 +1,1 @@
+"""Rotation of the online store's AUTH token (Secrets Manager rotation function)."""

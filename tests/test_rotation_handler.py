@@ -1,0 +1,245 @@
+"""The online-store token rotation function, step by step on moto, including its refusals."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
+
+from functions.online_store_rotation import handler
+from functions.online_store_rotation.handler import RotationError, auth_ping, lambda_handler
+
+pytestmark = pytest.mark.moto
+
+REGION = "eu-central-1"
+GROUP = "online-store"
+OLD_TOKEN = "Old-token-0123456789abcdef"
+
+
+class Rotation:
+    """A secret with rotation started (AWSPENDING staged) and the cache it guards."""
+
+    def __init__(self) -> None:
+        self.secrets = boto3.client("secretsmanager", region_name=REGION)
+        self.elasticache = boto3.client("elasticache", region_name=REGION)
+        self.elasticache.create_replication_group(
+            ReplicationGroupId=GROUP,
+            ReplicationGroupDescription="online store",
+            Engine="valkey",
+            CacheNodeType="cache.r7g.large",
+            NumCacheClusters=2,
+            TransitEncryptionEnabled=True,
+            AuthToken=OLD_TOKEN,
+        )
+        self.arn = self.secrets.create_secret(
+            Name="online-store-auth", SecretString=json.dumps({"password": OLD_TOKEN})
+        )["ARN"]
+        self.token = self.start_rotation()
+        self.auth_calls: list[dict[str, Any]] = []
+        self.probed: list[tuple[str, int, str]] = []
+
+    def start_rotation(self) -> str:
+        """The state RotateSecret leaves before it invokes the function: rotation enabled and
+        a new version id staged AWSPENDING, with no value yet. (moto's own RotateSecret,
+        without a Lambda to call, rotates by itself, so the state is set on its model.)"""
+        secret = secretsmanager_backends[ACCOUNT][REGION].secrets[self.arn]
+        assert isinstance(secret, FakeSecret)
+        secret.rotation_requested = secret.rotation_enabled = True
+        secret.auto_rotate_after_days = 30
+        token = str(uuid.uuid4())
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[token] = {
+            "createdate": int(time.time()),
+            "version_id": token,
+            "version_stages": ["AWSPENDING"],
+        }
+        return token
+
+    def event(self, step: str, token: str | None = None) -> dict[str, str]:
+        return {"SecretId": self.arn, "ClientRequestToken": token or self.token, "Step": step}
+
+    def run(self, step: str) -> None:
+        lambda_handler(self.event(step))
+
+    def value(self, stage: str) -> str:
+        raw = self.secrets.get_secret_value(SecretId=self.arn, VersionStage=stage)
+        return str(json.loads(raw["SecretString"])["password"])
+
+    def stages(self) -> dict[str, list[str]]:
+        stages: dict[str, list[str]] = self.secrets.describe_secret(SecretId=self.arn)[
+            "VersionIdsToStages"
+        ]
+        return stages
+
+
+@pytest.fixture
+def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("REPLICATION_GROUP_ID", GROUP)
+    with mock_aws():
+        state = Rotation()
+        # moto accepts but does not keep AuthToken changes: record what the function asks.
+        real_client: Any = boto3.client
+
+        def client(service: str, *args: Any, **kwargs: Any) -> Any:
+            made = real_client(service, *args, **kwargs)
+            if service == "elasticache":
+                made.meta.events.register(
+                    "provide-client-params.elasticache.ModifyReplicationGroup",
+                    lambda params, **_: state.auth_calls.append(dict(params)),
+                )
+            return made
+
+        monkeypatch.setattr(boto3, "client", client)
+        monkeypatch.setattr(
+            handler, "auth_ping", lambda host, port, token: state.probed.append((host, port, token))
+        )
+        yield state
+
+
+def test_full_rotation_replaces_the_token_everywhere(rotation: Rotation) -> None:
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        rotation.run(step)
+    new = rotation.value("AWSCURRENT")
+    assert new != OLD_TOKEN and len(new) == handler.TOKEN_LENGTH
+    assert set(new) <= set(handler.SAFE_SPECIAL_CHARACTERS) | {c for c in new if c.isalnum()}
+    assert "AWSCURRENT" in rotation.stages()[rotation.token]
+    assert [(c["AuthToken"], c["AuthTokenUpdateStrategy"]) for c in rotation.auth_calls] == [
+        (new, "ROTATE"),  # setSecret: both tokens valid while clients move over
+        (new, "SET"),  # finishSecret: the old token is retired
+    ]
+    assert all(
+        c["ReplicationGroupId"] == GROUP and c["ApplyImmediately"] for c in rotation.auth_calls
+    )
+    (probe,) = rotation.probed
+    assert probe[2] == new
+
+
+def test_create_secret_is_idempotent_and_keeps_other_fields(rotation: Rotation) -> None:
+    rotation.secrets.put_secret_value(
+        SecretId=rotation.arn,
+        SecretString=json.dumps({"password": OLD_TOKEN, "username": "platform"}),
+        VersionStages=["AWSCURRENT"],
+    )
+    rotation.token = rotation.start_rotation()
+    rotation.run("createSecret")
+    first = rotation.secrets.get_secret_value(
+        SecretId=rotation.arn, VersionId=rotation.token, VersionStage="AWSPENDING"
+    )["SecretString"]
+    rotation.run("createSecret")
+    again = rotation.secrets.get_secret_value(
+        SecretId=rotation.arn, VersionId=rotation.token, VersionStage="AWSPENDING"
+    )["SecretString"]
+    assert first == again
+    assert json.loads(first)["username"] == "platform"
+
+
+def test_a_finished_version_is_left_alone(rotation: Rotation) -> None:
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        rotation.run(step)
+    calls = len(rotation.auth_calls)
+    rotation.run("setSecret")  # a late retry
+    assert len(rotation.auth_calls) == calls
+
+
+def test_unknown_step_is_refused(rotation: Rotation) -> None:
+    with pytest.raises(RotationError, match="unknown step 'deleteSecret'"):
+        rotation.run("deleteSecret")
+
+
+def test_a_version_without_stage_is_refused(rotation: Rotation) -> None:
+    with pytest.raises(RotationError, match="has no stage"):
+        lambda_handler(rotation.event("createSecret", token="00000000-0000-0000-0000-000000000000"))
+
+
+def test_a_version_not_pending_is_refused(rotation: Rotation) -> None:
+    rotation.run("createSecret")
+    rotation.secrets.update_secret_version_stage(
+        SecretId=rotation.arn, VersionStage="AWSPENDING", RemoveFromVersionId=rotation.token
+    )
+    rotation.secrets.update_secret_version_stage(
+        SecretId=rotation.arn, VersionStage="AWSPREVIOUS", MoveToVersionId=rotation.token
+    )
+    assert "AWSPENDING" not in rotation.stages()[rotation.token]
+    with pytest.raises(RotationError, match="not staged as AWSPENDING"):
+        rotation.run("setSecret")
+
+
+def test_a_secret_without_rotation_is_refused(rotation: Rotation) -> None:
+    arn = rotation.secrets.create_secret(
+        Name="not-rotated", SecretString=json.dumps({"password": OLD_TOKEN})
+    )["ARN"]
+    with pytest.raises(RotationError, match="not enabled for rotation"):
+        lambda_handler({"SecretId": arn, "ClientRequestToken": rotation.token, "Step": "setSecret"})
+
+
+def test_a_failing_probe_stops_the_rotation_before_finish(
+    rotation: Rotation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(host: str, port: int, token: str) -> None:
+        raise RotationError("AUTH was answered '-WRONGPASS'")
+
+    monkeypatch.setattr(handler, "auth_ping", refuse)
+    rotation.run("createSecret")
+    rotation.run("setSecret")
+    with pytest.raises(RotationError, match="WRONGPASS"):
+        rotation.run("testSecret")
+    assert rotation.value("AWSCURRENT") == OLD_TOKEN
+
+
+# --- the AUTH/PING probe against a local RESP server -------------------------------------
+
+
+@pytest.fixture
+def resp_server() -> Iterator[tuple[int, str]]:
+    """A minimal server speaking RESP: AUTH <password> then PING, as Valkey answers them."""
+    password = "s3cret-token"
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, connection.makefile("rb") as reader:
+                authed = False
+                while header := reader.readline():
+                    args = []
+                    for _ in range(int(header[1:])):
+                        length = int(reader.readline()[1:])
+                        args.append(reader.read(length + 2)[:-2].decode())
+                    if args[0] == "AUTH":
+                        authed = args[1] == password
+                        connection.sendall(b"+OK\r\n" if authed else b"-WRONGPASS invalid\r\n")
+                    elif args[0] == "PING":
+                        connection.sendall(b"+PONG\r\n" if authed else b"-NOAUTH required\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield port, password
+    listener.close()
+
+
+def test_probe_accepts_the_right_token(resp_server: tuple[int, str]) -> None:
+    port, password = resp_server
+    auth_ping("127.0.0.1", port, password, use_tls=False)
+
+
+def test_probe_rejects_a_wrong_token(resp_server: tuple[int, str]) -> None:
+    port, _ = resp_server
+    with pytest.raises(RotationError, match="WRONGPASS"):
+        auth_ping("127.0.0.1", port, "not-the-token", use_tls=False)
