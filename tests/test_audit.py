@@ -469,6 +469,7 @@ def eks_cluster(
     tags: dict[str, str] = TAGS,
     *,
     public_cidrs: list[str] | None = None,
+    aws_defaults: bool = False,
     encrypted: bool = True,
     logs: list[str] = REQUIRED_LOGS,
     logs_enabled: bool = True,
@@ -477,6 +478,8 @@ def eks_cluster(
     endpoint: dict[str, Any] = {"endpointPrivateAccess": True, "endpointPublicAccess": False}
     if public_cidrs is not None:
         endpoint = {"endpointPublicAccess": True, "publicAccessCidrs": public_cidrs}
+    if aws_defaults:  # no endpoint settings: AWS makes the endpoint public to 0.0.0.0/0
+        endpoint = {}
     encryption = [{"resources": ["secrets"], "provider": {"keyArn": cmk()}}] if encrypted else []
     arn: str = aws("eks").create_cluster(
         name=name,
@@ -494,6 +497,10 @@ def eks_private_encrypted_logged() -> Judged:
         eks_cluster("private"): (Status.PASS, ""),
         eks_cluster("allowlisted", public_cidrs=["203.0.113.0/24"]): (Status.PASS, ""),
         eks_cluster("open", public_cidrs=["0.0.0.0/0"]): (
+            Status.FAIL,
+            "public API endpoint open to 0.0.0.0/0",
+        ),
+        eks_cluster("endpoint-defaults", aws_defaults=True): (
             Status.FAIL,
             "public API endpoint open to 0.0.0.0/0",
         ),

@@ -30,7 +30,8 @@ def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
             continue
         problems = []
         vpc = cluster.get("resourcesVpcConfig", {})
-        if vpc.get("endpointPublicAccess") and "0.0.0.0/0" in vpc.get(
+        # AWS's defaults, if a field is absent: a public endpoint open to 0.0.0.0/0.
+        if vpc.get("endpointPublicAccess", True) and "0.0.0.0/0" in vpc.get(
             "publicAccessCidrs", ["0.0.0.0/0"]
         ):
             problems.append("public API endpoint open to 0.0.0.0/0")
