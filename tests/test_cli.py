@@ -72,14 +72,20 @@ def test_preview_of_an_unknown_stack_lists_the_stacks() -> None:
     assert "stacks in this project: dev, prod, staging" in output
 
 
-def test_preview_of_invalid_config_prints_the_programs_error(tmp_path: Path) -> None:
+def _project_with_unsafe_prod(tmp_path: Path) -> Path:
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     (tmp_path / "stacks").mkdir()
     document = stack_document("prod")
     document["config"]["feature-platform:storage"] = {"forceDestroy": True}
     (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
-    code, output = _invoke("preview", "prod", "--project", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", [("preview", "prod"), ("up", "prod", "--local")])
+def test_invalid_config_prints_the_programs_error(tmp_path: Path, command: tuple[str, ...]) -> None:
+    project = _project_with_unsafe_prod(tmp_path)
+    code, output = _invoke(*command, "--project", str(project))
     assert code == 1
     assert "stacks/Pulumi.prod.yaml" in output
     assert "feature-platform:storage.forceDestroy" in output
@@ -96,6 +102,12 @@ def test_up_local_deploys_and_audits_clean(tmp_path: Path) -> None:
     assert "created in moto" in output
     summary = json.loads(findings.read_text())["summary"]
     assert summary["fail"] == 0 and summary["pass"] > 20
+
+
+def test_up_of_an_unknown_stack_lists_the_stacks() -> None:
+    code, output = _invoke("up", "qa", "--local", "--project", str(PROJECT_DIR))
+    assert code == 2
+    assert "stacks in this project: dev, prod, staging" in output
 
 
 def test_up_without_local_names_the_fix() -> None:
