@@ -10,6 +10,8 @@ import pulumi_aws as aws
 import pytest
 from moto import mock_aws
 
+from blueprint.audit.model import AuditContext, Status
+from blueprint.audit.runner import run_audit
 from blueprint.capture import RecordingMonitor, ResourceError, capture_program
 from blueprint.local.engine import LocalDeploy, MotoMocks, deploy
 from blueprint.local.target import AwsTarget
@@ -234,3 +236,98 @@ def test_translators_the_platform_does_not_use_yet_create_real_resources() -> No
             (6379, "10.0.0.0/16")
         ]
         assert [p["FromPort"] for p in group["IpPermissionsEgress"]] == [443]
+
+
+def test_data_plane_translators_create_what_the_audit_accepts() -> None:
+    """EKS, MSK and ElastiCache built the way the platform will build them, created in moto
+    through their translators, then judged by the same audit checks as real accounts."""
+
+    def program() -> None:
+        tags = {"project": "feature-platform"}
+        key = aws.kms.Key("data", description="data", tags=tags)
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", tags=tags)
+        subnets = [
+            aws.ec2.Subnet(
+                f"data-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=f"10.0.{i}.0/24",
+                availability_zone=f"eu-central-1{zone}",
+                tags=tags,
+            )
+            for i, zone in enumerate("abc")
+        ]
+        group = aws.ec2.SecurityGroup("cache", vpc_id=vpc.id, description="cache", tags=tags)
+        cache_subnets = aws.elasticache.SubnetGroup(
+            "cache-subnets", subnet_ids=[s.id for s in subnets], tags=tags
+        )
+        aws.elasticache.ReplicationGroup(
+            "online-store",
+            description="online store",
+            engine="valkey",
+            engine_version="8.0",
+            node_type="cache.r7g.large",
+            num_cache_clusters=2,
+            automatic_failover_enabled=True,
+            multi_az_enabled=True,
+            transit_encryption_enabled=True,
+            at_rest_encryption_enabled="true",
+            kms_key_id=key.arn,
+            auth_token="a-token-that-is-long-enough-0123456789",
+            subnet_group_name=cache_subnets.name,
+            security_group_ids=[group.id],
+            tags=tags,
+        )
+        aws.msk.Cluster(
+            "events",
+            kafka_version="3.6.0",
+            number_of_broker_nodes=3,
+            broker_node_group_info={
+                "instance_type": "kafka.m7g.large",
+                "client_subnets": [s.id for s in subnets],
+                "security_groups": [group.id],
+                "storage_info": {"ebs_storage_info": {"volume_size": 100}},
+            },
+            encryption_info={
+                "encryption_at_rest_kms_key_arn": key.arn,
+                "encryption_in_transit": {"client_broker": "TLS", "in_cluster": True},
+            },
+            client_authentication={"sasl": {"iam": True}, "unauthenticated": False},
+            tags=tags,
+        )
+        cluster = aws.eks.Cluster(
+            "cluster",
+            role_arn="arn:aws:iam::111111111111:role/cluster",
+            vpc_config={"subnet_ids": [s.id for s in subnets], "endpoint_private_access": True,
+                        "endpoint_public_access": False},
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
+            enabled_cluster_log_types=["api", "audit", "authenticator", "controllerManager",
+                                       "scheduler"],
+            tags=tags,
+        )  # fmt: skip
+        aws.eks.NodeGroup(
+            "general",
+            cluster_name=cluster.name,
+            node_role_arn="arn:aws:iam::111111111111:role/node",
+            subnet_ids=[s.id for s in subnets],
+            scaling_config={"min_size": 1, "max_size": 3, "desired_size": 2},
+            tags=tags,
+        )
+
+    with mock_aws():
+        target = AwsTarget(region=REGION)
+        mocks = MotoMocks(target, "test")
+        plan = capture_program(program, monitor=RecordingMonitor(mocks))
+        assert mocks.outcome.simulated == []
+        store = plan.named("aws:elasticache/replicationGroup:ReplicationGroup", "online-store")
+        assert store.outputs["arn"].startswith("arn:aws:elasticache:")
+        events = plan.named("aws:msk/cluster:Cluster", "events")
+        assert events.outputs["bootstrapBrokersSaslIam"].count(":9098") == 3
+        context = AuditContext(target=target, scope={"project": "feature-platform"})
+        checks = {
+            "EKS.PRIVATE_ENCRYPTED_LOGGED",
+            "MSK.TLS_IAM_CMK",
+            "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ",
+        }
+        report = run_audit(context, only=checks)
+    assert {f.check for f in report.findings} == checks
+    assert all(f.status is Status.PASS for f in report.findings), report.findings

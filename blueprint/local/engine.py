@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 
 from blueprint.capture import Plan, RecordingMonitor, capture, plain
-from blueprint.local import ec2, security, storage  # noqa: F401 (register translators)
+from blueprint.local import data_plane, ec2, security, storage  # noqa: F401 (register translators)
 from blueprint.local.registry import TRANSLATORS, Ctx
 from blueprint.local.target import AwsTarget
 from blueprint.mocks import DEFAULT_ACCOUNT, DEFAULT_REGION, PlatformMocks

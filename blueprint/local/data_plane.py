@@ -1,0 +1,243 @@
+"""EKS, MSK and ElastiCache: the calls the provider makes, as far as moto models them.
+
+moto has no ElastiCache parameter groups and no MSK configurations: those two types are
+reported as *simulated* by the engine. Inputs moto ignores are reported as *not applied*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blueprint.local.registry import Created, Ctx, translates
+
+
+@translates("aws:eks/cluster:Cluster")
+def eks_cluster(ctx: Ctx) -> Created:
+    name = ctx.physical_name(max_length=100)
+    vpc = ctx.inputs.get("vpcConfig", {})
+    request: dict[str, Any] = {
+        "name": name,
+        "roleArn": ctx.inputs["roleArn"],
+        "resourcesVpcConfig": {
+            "subnetIds": vpc.get("subnetIds", []),
+            "securityGroupIds": vpc.get("securityGroupIds", []),
+            # The provider's defaults when unset, which are AWS's: public, not private.
+            "endpointPrivateAccess": bool(vpc.get("endpointPrivateAccess", False)),
+            "endpointPublicAccess": bool(vpc.get("endpointPublicAccess", True)),
+            **(
+                {"publicAccessCidrs": vpc["publicAccessCidrs"]}
+                if vpc.get("publicAccessCidrs")
+                else {}
+            ),
+        },
+        "logging": {
+            "clusterLogging": [
+                {"types": ctx.inputs.get("enabledClusterLogTypes", []), "enabled": True}
+            ]
+        },
+        "tags": ctx.tags,
+    }
+    if ctx.inputs.get("version"):
+        request["version"] = ctx.inputs["version"]
+    if ctx.inputs.get("encryptionConfig"):
+        config = ctx.inputs["encryptionConfig"]
+        request["encryptionConfig"] = [
+            {"resources": config["resources"], "provider": {"keyArn": config["provider"]["keyArn"]}}
+        ]
+    unapplied = [
+        key
+        for key in ("accessConfig", "upgradePolicy", "deletionProtection")
+        if ctx.inputs.get(key) is not None
+    ]
+    cluster = ctx.client("eks").create_cluster(**request)["cluster"]
+    return Created(
+        name,
+        {
+            "name": name,
+            "arn": cluster["arn"],
+            "endpoint": cluster.get("endpoint", ""),
+            "certificateAuthority": cluster.get("certificateAuthority", {}),
+            "status": cluster.get("status", "ACTIVE"),
+        },
+        unapplied=unapplied,
+    )
+
+
+@translates("aws:eks/nodeGroup:NodeGroup")
+def eks_node_group(ctx: Ctx) -> Created:
+    name = ctx.physical_name("nodeGroupName", max_length=63)
+    scaling = ctx.inputs["scalingConfig"]
+    request: dict[str, Any] = {
+        "clusterName": ctx.inputs["clusterName"],
+        "nodegroupName": name,
+        "nodeRole": ctx.inputs["nodeRoleArn"],
+        "subnets": ctx.inputs["subnetIds"],
+        "scalingConfig": {
+            "minSize": scaling["minSize"],
+            "maxSize": scaling["maxSize"],
+            "desiredSize": scaling["desiredSize"],
+        },
+        "labels": ctx.inputs.get("labels", {}),
+        "tags": ctx.tags,
+    }
+    for key in ("amiType", "capacityType", "instanceTypes"):
+        if ctx.inputs.get(key):
+            request[key] = ctx.inputs[key]
+    if ctx.inputs.get("taints"):
+        request["taints"] = [
+            {"key": t["key"], "value": t.get("value", ""), "effect": t["effect"]}
+            for t in ctx.inputs["taints"]
+        ]
+    if ctx.inputs.get("launchTemplate"):
+        template = ctx.inputs["launchTemplate"]
+        request["launchTemplate"] = {
+            k: v for k, v in (("id", template.get("id")), ("version", template.get("version"))) if v
+        }
+    group = ctx.client("eks").create_nodegroup(**request)["nodegroup"]
+    unapplied = ["updateConfig"] if ctx.inputs.get("updateConfig") else []
+    return Created(
+        f"{ctx.inputs['clusterName']}:{name}",
+        {"arn": group["nodegroupArn"], "nodeGroupName": name},
+        unapplied=unapplied,
+    )
+
+
+@translates("aws:msk/cluster:Cluster")
+def msk_cluster(ctx: Ctx) -> Created:
+    name = ctx.physical_name("clusterName", max_length=64)
+    brokers = ctx.inputs["brokerNodeGroupInfo"]
+    request: dict[str, Any] = {
+        "ClusterName": name,
+        "KafkaVersion": ctx.inputs["kafkaVersion"],
+        "NumberOfBrokerNodes": ctx.inputs["numberOfBrokerNodes"],
+        "BrokerNodeGroupInfo": {
+            "InstanceType": brokers["instanceType"],
+            "ClientSubnets": brokers["clientSubnets"],
+            "SecurityGroups": brokers.get("securityGroups", []),
+        },
+        "EnhancedMonitoring": ctx.inputs.get("enhancedMonitoring", "DEFAULT"),
+        "Tags": ctx.tags,
+    }
+    volume = brokers.get("storageInfo", {}).get("ebsStorageInfo", {}).get("volumeSize")
+    if volume:
+        request["BrokerNodeGroupInfo"]["StorageInfo"] = {"EbsStorageInfo": {"VolumeSize": volume}}
+    encryption = ctx.inputs.get("encryptionInfo", {})
+    if encryption:
+        transit = encryption.get("encryptionInTransit", {})
+        request["EncryptionInfo"] = {
+            "EncryptionInTransit": {
+                "ClientBroker": transit.get("clientBroker", "TLS"),
+                "InCluster": bool(transit.get("inCluster", True)),
+            },
+            **(
+                {
+                    "EncryptionAtRest": {
+                        "DataVolumeKMSKeyId": encryption["encryptionAtRestKmsKeyArn"]
+                    }
+                }
+                if encryption.get("encryptionAtRestKmsKeyArn")
+                else {}
+            ),
+        }
+    auth = ctx.inputs.get("clientAuthentication", {})
+    if auth:
+        sasl = auth.get("sasl", {})
+        request["ClientAuthentication"] = {
+            "Sasl": {
+                "Iam": {"Enabled": bool(sasl.get("iam", False))},
+                "Scram": {"Enabled": bool(sasl.get("scram", False))},
+            },
+            "Unauthenticated": {"Enabled": bool(auth.get("unauthenticated", False))},
+        }
+    if ctx.inputs.get("configurationInfo"):
+        info = ctx.inputs["configurationInfo"]
+        request["ConfigurationInfo"] = {"Arn": info["arn"], "Revision": info["revision"]}
+    logs = ctx.inputs.get("loggingInfo", {}).get("brokerLogs", {}).get("cloudwatchLogs", {})
+    if logs:
+        request["LoggingInfo"] = {
+            "BrokerLogs": {
+                "CloudWatchLogs": {
+                    "Enabled": bool(logs.get("enabled")),
+                    "LogGroup": logs.get("logGroup", ""),
+                }
+            }
+        }
+    arn = ctx.client("kafka").create_cluster(**request)["ClusterArn"]
+    return Created(
+        arn,
+        {
+            "arn": arn,
+            "clusterName": name,
+            # moto has no GetBootstrapBrokers; the shape of the IAM listener's address list.
+            "bootstrapBrokersSaslIam": ",".join(
+                f"b-{i}.{name}.kafka.{ctx.region}.amazonaws.com:9098"
+                for i in range(1, int(ctx.inputs["numberOfBrokerNodes"]) + 1)
+            ),
+        },
+    )
+
+
+@translates("aws:elasticache/subnetGroup:SubnetGroup")
+def cache_subnet_group(ctx: Ctx) -> Created:
+    name = ctx.physical_name(max_length=255).lower()
+    ctx.client("elasticache").create_cache_subnet_group(
+        CacheSubnetGroupName=name,
+        CacheSubnetGroupDescription=ctx.inputs.get("description", "Managed by Pulumi"),
+        SubnetIds=ctx.inputs["subnetIds"],
+        Tags=ctx.tag_list(),
+    )
+    return Created(name, {"name": name})
+
+
+@translates("aws:elasticache/replicationGroup:ReplicationGroup")
+def replication_group(ctx: Ctx) -> Created:
+    group_id = ctx.physical_name("replicationGroupId", max_length=40).lower()
+    request: dict[str, Any] = {
+        "ReplicationGroupId": group_id,
+        "ReplicationGroupDescription": ctx.inputs["description"],
+        "Engine": ctx.inputs.get("engine", "redis"),
+        "CacheNodeType": ctx.inputs["nodeType"],
+        "TransitEncryptionEnabled": bool(ctx.inputs.get("transitEncryptionEnabled", False)),
+        "AtRestEncryptionEnabled": str(ctx.inputs.get("atRestEncryptionEnabled", "false")).lower()
+        == "true",
+        "AutomaticFailoverEnabled": bool(ctx.inputs.get("automaticFailoverEnabled", False)),
+        "MultiAZEnabled": bool(ctx.inputs.get("multiAzEnabled", False)),
+        "Tags": ctx.tag_list(),
+    }
+    optional = {
+        "engineVersion": "EngineVersion",
+        "kmsKeyId": "KmsKeyId",
+        "authToken": "AuthToken",
+        "subnetGroupName": "CacheSubnetGroupName",
+        "securityGroupIds": "SecurityGroupIds",
+        "parameterGroupName": "CacheParameterGroupName",
+        "snapshotRetentionLimit": "SnapshotRetentionLimit",
+        "snapshotWindow": "SnapshotWindow",
+        "maintenanceWindow": "PreferredMaintenanceWindow",
+        "port": "Port",
+        "userGroupIds": "UserGroupIds",
+    }
+    request |= {api: ctx.inputs[key] for key, api in optional.items() if ctx.inputs.get(key)}
+    if ctx.inputs.get("numNodeGroups"):  # cluster mode: shards of a primary and replicas
+        request["NumNodeGroups"] = ctx.inputs["numNodeGroups"]
+        request["ReplicasPerNodeGroup"] = ctx.inputs.get("replicasPerNodeGroup", 0)
+    else:
+        request["NumCacheClusters"] = ctx.inputs.get("numCacheClusters", 1)
+    group = ctx.client("elasticache").create_replication_group(**request)["ReplicationGroup"]
+    unapplied = [
+        key
+        for key in ("logDeliveryConfigurations", "transitEncryptionMode", "finalSnapshotIdentifier")
+        if ctx.inputs.get(key)
+    ]
+    configuration = group.get("ConfigurationEndpoint") or {}
+    primary = (group.get("NodeGroups") or [{}])[0].get("PrimaryEndpoint") or {}
+    return Created(
+        group_id,
+        {
+            "arn": group["ARN"],
+            "configurationEndpointAddress": configuration.get("Address", ""),
+            "primaryEndpointAddress": primary.get("Address", ""),
+            "port": configuration.get("Port") or primary.get("Port") or 6379,
+        },
+        unapplied=unapplied,
+    )
