@@ -270,7 +270,7 @@ def test_data_plane_translators_create_what_the_audit_accepts() -> None:
             automatic_failover_enabled=True,
             multi_az_enabled=True,
             transit_encryption_enabled=True,
-            at_rest_encryption_enabled="true",
+            at_rest_encryption_enabled=True,
             kms_key_id=key.arn,
             auth_token="a-token-that-is-long-enough-0123456789",
             subnet_group_name=cache_subnets.name,

@@ -198,7 +198,8 @@ def replication_group(ctx: Ctx) -> Created:
         "Engine": ctx.inputs.get("engine", "redis"),
         "CacheNodeType": ctx.inputs["nodeType"],
         "TransitEncryptionEnabled": bool(ctx.inputs.get("transitEncryptionEnabled", False)),
-        "AtRestEncryptionEnabled": str(ctx.inputs.get("atRestEncryptionEnabled", "false")).lower()
+        # a bool in pulumi-aws v7 (a string in some earlier releases): accept both
+        "AtRestEncryptionEnabled": str(ctx.inputs.get("atRestEncryptionEnabled", False)).lower()
         == "true",
         "AutomaticFailoverEnabled": bool(ctx.inputs.get("automaticFailoverEnabled", False)),
         "MultiAZEnabled": bool(ctx.inputs.get("multiAzEnabled", False)),
