@@ -15,7 +15,6 @@ import argparse
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,11 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from blueprint.capture import capture  # noqa: E402 (needs the project on the path)
+from blueprint.local.target import wait_for_port  # noqa: E402
+
 PYTHON = sys.executable
 
 CAPTURE_COLD = (
@@ -53,13 +57,8 @@ def up_against_warm_server(runs: int) -> list[float]:
         )
         try:
             endpoint = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                        break
-                except OSError:
-                    time.sleep(0.2)
+            if not wait_for_port(port):
+                raise RuntimeError(f"moto server on port {port} did not start")
             up = [PYTHON, "-m", "blueprint", "up"]
             timed([*up, "staging", "--local", "--endpoint", endpoint])
             samples.append(timed([*up, "dev", "--local", "--endpoint", endpoint]))
@@ -70,9 +69,6 @@ def up_against_warm_server(runs: int) -> list[float]:
 
 
 def warm_capture(runs: int) -> list[float]:
-    sys.path.insert(0, str(PROJECT))
-    from blueprint.capture import capture  # noqa: PLC0415 (after sys.path is set)
-
     capture(PROJECT, "prod")  # imports and first-use costs
     samples = []
     for _ in range(runs):

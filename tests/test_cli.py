@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.cli import app
+from blueprint.local.target import wait_for_port
 from tests.conftest import PROJECT_DIR, stack_document
 
 runner = CliRunner()
@@ -173,14 +173,7 @@ def test_moto_server_command_serves_until_interrupted() -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
+        if not wait_for_port(port):
             pytest.fail("moto server did not start")
         sts = boto3.client(
             "sts", endpoint_url=f"http://127.0.0.1:{port}", region_name="eu-central-1",

@@ -11,6 +11,8 @@ account as they would in AWS.
 
 from __future__ import annotations
 
+import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,3 +66,15 @@ class AwsTarget:
                 client.meta.events.register("before-sign.*.*", add_account)
             self._clients[key] = client
         return self._clients[key]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> bool:
+    """True once something accepts connections on ``host:port`` (a moto server starting)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
