@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -22,8 +22,11 @@ DEFAULT_ACCOUNT = "123456789012"
 
 @dataclass(frozen=True)
 class Where:
+    """What a resource's provider says about where it lives (and how it is tagged)."""
+
     region: str
     account: str
+    default_tags: dict[str, str] = field(default_factory=dict)
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -196,13 +199,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if args.typ.startswith("pulumi:providers:"):
             pid = f"{_digest('provider', args.name, length=8)}"
             accounts = json.loads(inputs.get("allowedAccountIds", "[]") or "[]")
+            tags = json.loads(inputs.get("defaultTags", "{}") or "{}").get("tags", {})
             where = Where(
                 region=inputs.get("region", DEFAULT_REGION),
                 account=accounts[0] if accounts else DEFAULT_ACCOUNT,
+                default_tags=tags,
             )
             self._providers[pid] = where
             return pid, inputs
-        where = self._where(args.provider)
+        where = self.where(args.provider)
         handler = HANDLERS.get(args.typ)
         if handler is None:
             return f"{args.name}-{_digest(args.typ, args.name, length=8)}", inputs
@@ -214,7 +219,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
-    def _where(self, provider_ref: str | None) -> Where:
+    def where(self, provider_ref: str | None) -> Where:
+        """Region, account and default tags of the provider a resource names."""
         # A provider reference is "<urn>::<id>".
         pid = (provider_ref or "").rsplit("::", 1)[-1]
         return self._providers.get(pid, Where(DEFAULT_REGION, DEFAULT_ACCOUNT))

@@ -10,7 +10,6 @@ does not model are reported as *not applied*. Nothing is skipped silently.
 
 from __future__ import annotations
 
-import json
 import secrets
 import string
 import threading
@@ -24,7 +23,7 @@ from blueprint.capture import Plan, RecordingMonitor, capture, plain
 from blueprint.local import data_plane, ec2, security, storage  # noqa: F401 (register translators)
 from blueprint.local.registry import TRANSLATORS, Ctx
 from blueprint.local.target import AwsTarget
-from blueprint.mocks import DEFAULT_ACCOUNT, DEFAULT_REGION, PlatformMocks
+from blueprint.mocks import PlatformMocks
 
 
 @dataclass
@@ -37,13 +36,6 @@ class Outcome:
     """(type, name) moto cannot create: deterministic fake state."""
     unapplied: list[tuple[str, str, str]] = field(default_factory=list)
     """(type, name, input) set in the program but not modelled by moto."""
-
-
-@dataclass
-class _Provider:
-    region: str
-    account: str
-    default_tags: dict[str, str]
 
 
 def _random_password(inputs: dict[str, Any]) -> str:
@@ -88,7 +80,6 @@ class MotoMocks(PlatformMocks):
         self.stack = stack
         self.outcome = Outcome()
         self._lock = threading.Lock()  # the SDK registers resources from a thread pool
-        self._moto_providers: dict[str, _Provider] = {}
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -102,15 +93,7 @@ class MotoMocks(PlatformMocks):
         inputs = _integral(plain(dict(args.inputs)))
         key = (args.typ, args.name)
         if args.typ.startswith("pulumi:providers:"):
-            pid, state = super().new_resource(args)
-            accounts = json.loads(inputs.get("allowedAccountIds", "[]") or "[]")
-            tags = json.loads(inputs.get("defaultTags", "{}") or "{}").get("tags", {})
-            self._moto_providers[str(pid)] = _Provider(
-                region=inputs.get("region", DEFAULT_REGION),
-                account=accounts[0] if accounts else DEFAULT_ACCOUNT,
-                default_tags=tags,
-            )
-            return pid, state
+            return super().new_resource(args)  # records region, account and default tags
         if args.typ == "random:index/randomPassword:RandomPassword":
             self.outcome.local.append(key)
             return "none", {**inputs, "result": _random_password(inputs)}
@@ -119,10 +102,7 @@ class MotoMocks(PlatformMocks):
             if args.custom:
                 self.outcome.simulated.append(key)
             return super().new_resource(args)
-        provider = self._moto_providers.get(
-            (args.provider or "").rsplit("::", 1)[-1],
-            _Provider(self.target.region, self.target.account_id or DEFAULT_ACCOUNT, {}),
-        )
+        provider = self.where(args.provider)
         self.target.account_id = provider.account
         created = translator(
             Ctx(
