@@ -47,3 +47,17 @@ def test_every_block_is_aligned_to_its_size() -> None:
 def test_plan_that_overflows_is_rejected_with_the_numbers() -> None:
     with pytest.raises(ValueError, match=r"needs 200448 addresses but 10\.0\.0\.0/16 has 65536"):
         plan_subnets("10.0.0.0/16", ZONES, {"private": 16, "data": 22, "public": 24})
+
+
+def test_adding_a_zone_adds_subnets_and_moves_none() -> None:
+    prefixes = {"private": 18, "data": 22, "public": 24}
+    two = plan_subnets("10.10.0.0/16", ZONES[:2], prefixes)
+    three = plan_subnets("10.10.0.0/16", ZONES, prefixes)
+    assert set(two.subnets) < set(three.subnets)
+    assert len(three.subnets) - len(two.subnets) == 3  # one new subnet per tier
+
+
+def test_a_small_vpc_reserves_the_third_zone_too() -> None:
+    # Two zones alone would use 3072 of 4096 addresses; with the third zone's slots, 4608.
+    with pytest.raises(ValueError, match="needs 4608 addresses"):
+        plan_subnets("10.0.0.0/20", ZONES[:2], {"private": 22, "data": 24, "public": 24})

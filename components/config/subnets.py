@@ -25,13 +25,21 @@ class SubnetPlan:
         return tuple(s for s in self.subnets if s.tier == tier)
 
 
-def plan_subnets(cidr: str, zones: tuple[str, ...], prefixes: dict[str, int]) -> SubnetPlan:
-    """Allocate subnets largest first, each aligned to its own size.
+ZONE_SLOTS = 3
+"""Every tier reserves room for three zones, used or not, so a 2-AZ VPC can grow to 3 AZs by
+adding subnets: no existing subnet moves (a moved CIDR would mean replacing the subnet, its
+NAT gateway and every ENI in it)."""
 
-    Allocating in descending size keeps every block naturally aligned with no gaps, so the
-    plan is as dense as possible and deterministic: the same settings always give the same
-    CIDRs (a changed CIDR replaces the subnet, so the plan must never shuffle).
+
+def plan_subnets(cidr: str, zones: tuple[str, ...], prefixes: dict[str, int]) -> SubnetPlan:
+    """One subnet per zone per tier, at a fixed slot: zone ``i`` of a tier is always block ``i``.
+
+    Tiers are laid out largest first, each block aligned to its own size, so the plan is
+    dense and deterministic: the same settings always give the same CIDRs. Changing a
+    tier's prefix re-plans the tiers after it, which replaces their subnets.
     """
+    if len(zones) > ZONE_SLOTS:
+        raise ValueError(f"{len(zones)} zones; the plan has room for {ZONE_SLOTS}")
     vpc = ipaddress.IPv4Network(cidr)
     order = sorted(prefixes, key=lambda tier: (prefixes[tier], TIERS.index(tier)))
     cursor = int(vpc.network_address)
@@ -43,16 +51,16 @@ def plan_subnets(cidr: str, zones: tuple[str, ...], prefixes: dict[str, int]) ->
                 f"{tier} subnets (/{prefix}) are larger than the VPC (/{vpc.prefixlen})"
             )
         size = 2 ** (32 - prefix)
-        for zone in zones:
-            cursor = -(-cursor // size) * size  # align up to the block size
-            block = ipaddress.IPv4Network((cursor, prefix))
-            if not block.subnet_of(vpc):
-                needed = sum(len(zones) * 2 ** (32 - p) for p in prefixes.values())
-                wanted = ", ".join(f"{len(zones)} x /{prefixes[t]} {t}" for t in order)
-                raise ValueError(
-                    f"the subnet plan ({wanted}) needs {needed} addresses but {cidr} has "
-                    f"{vpc.num_addresses}; use smaller subnets (a larger prefix) or a larger VPC"
-                )
+        cursor = -(-cursor // size) * size  # align up to the block size
+        if not ipaddress.IPv4Network((cursor + (ZONE_SLOTS - 1) * size, prefix)).subnet_of(vpc):
+            needed = sum(ZONE_SLOTS * 2 ** (32 - p) for p in prefixes.values())
+            wanted = ", ".join(f"{ZONE_SLOTS} x /{prefixes[t]} {t}" for t in order)
+            raise ValueError(
+                f"the subnet plan ({wanted}) needs {needed} addresses but {cidr} has "
+                f"{vpc.num_addresses}; use smaller subnets (a larger prefix) or a larger VPC"
+            )
+        for slot, zone in enumerate(zones):
+            block = ipaddress.IPv4Network((cursor + slot * size, prefix))
             subnets.append(Subnet(tier=tier, zone=zone, cidr=str(block)))
-            cursor += size
+        cursor += ZONE_SLOTS * size
     return SubnetPlan(vpc_cidr=cidr, subnets=tuple(subnets))
