@@ -120,6 +120,8 @@ class SecureBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("featureplatform:storage:SecureBucket", name, None, opts)
 
+        # The bucket and everything that protects it share its protection: a bucket kept
+        # after a removal must not lose its encryption, access block or TLS-only policy.
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             force_destroy=args.force_destroy,
@@ -143,7 +145,7 @@ class SecureBucket(pulumi.ComponentResource):
                     bucket_key_enabled=args.kms_key_arn is not None,
                 )
             ],
-            opts=child(self),
+            opts=stateful(self, args.protect),
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
@@ -151,7 +153,7 @@ class SecureBucket(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
             ),
-            opts=child(self),
+            opts=stateful(self, args.protect),
         )
         access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
@@ -160,13 +162,13 @@ class SecureBucket(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child(self),
+            opts=stateful(self, args.protect),
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child(self),
+            opts=stateful(self, args.protect),
         )
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
@@ -174,7 +176,7 @@ class SecureBucket(pulumi.ComponentResource):
             policy=bucket_policy(
                 bucket.arn, args.kms_key_arn, args.log_delivery_account_id
             ).to_json(),
-            opts=child(self, depends_on=[access_block]),
+            opts=stateful(self, args.protect, depends_on=[access_block]),
         )
 
         rules = [

@@ -204,22 +204,21 @@ POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 
 def pod_identity_trust(
     account_id: str,
+    region: str,
     namespace: str,
     service_account: str,
     cluster_name: pulumi.Input[str] | None = None,
 ) -> PolicyDocument:
-    """EKS Pod Identity trust scoped to one service account (and cluster, once known).
+    """EKS Pod Identity trust scoped to one service account on this account's clusters.
 
-    Pod Identity passes these as session tags; without the conditions any association in
-    the account could assume the role.
+    The conditions use the session tags Pod Identity documents (namespace, service account,
+    cluster ARN); without them any association could assume the role. The cluster ARN is
+    pinned to one cluster once its name is known, to this account and region until then.
     """
-    equals: dict[str, Any] = {
-        "aws:SourceAccount": account_id,
-        "aws:RequestTag/kubernetes-namespace": namespace,
-        "aws:RequestTag/kubernetes-service-account": service_account,
-    }
-    if cluster_name is not None:
-        equals["aws:RequestTag/eks-cluster-name"] = cluster_name
+    clusters = f"arn:aws:eks:{region}:{account_id}:cluster/"
+    cluster_arn: pulumi.Input[str] = (
+        f"{clusters}*" if cluster_name is None else pulumi.Output.concat(clusters, cluster_name)
+    )
     return PolicyDocument(
         PolicyKind.TRUST,
         (
@@ -227,7 +226,13 @@ def pod_identity_trust(
                 sid="AllowEksPodIdentity",
                 actions=("sts:AssumeRole", "sts:TagSession"),
                 principals={"Service": (POD_IDENTITY_PRINCIPAL,)},
-                conditions={"StringEquals": equals},
+                conditions={
+                    "StringEquals": {
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    },
+                    "ArnLike": {"aws:RequestTag/eks-cluster-arn": cluster_arn},
+                },
             ),
         ),
     )

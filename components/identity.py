@@ -17,6 +17,8 @@ MAX_SESSION_SECONDS = 3600
 class WorkloadIdentityArgs:
     account_id: str
     """The environment's account (trust condition)."""
+    region: str
+    """The cluster's region (trust condition)."""
     namespace: str
     """Kubernetes namespace of the service account."""
     service_account: str
@@ -45,7 +47,11 @@ class WorkloadIdentity(pulumi.ComponentResource):
             f"{name}-role",
             description=f"Pod Identity role for {args.namespace}/{args.service_account}",
             assume_role_policy=pod_identity_trust(
-                args.account_id, args.namespace, args.service_account, args.cluster_name
+                args.account_id,
+                args.region,
+                args.namespace,
+                args.service_account,
+                args.cluster_name,
             ).to_json(),
             permissions_boundary=args.permissions_boundary_arn,
             max_session_duration=MAX_SESSION_SECONDS,

@@ -243,7 +243,7 @@ class Network(pulumi.ComponentResource):
             ).to_json(),
             opts=child(self),
         )
-        aws.iam.RolePolicy(
+        flow_policy = aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=flow_role.id,
             policy=identity_policy(
@@ -255,7 +255,11 @@ class Network(pulumi.ComponentResource):
                         "logs:DescribeLogStreams",
                     ),
                     resources=(pulumi.Output.concat(flow_group.arn, ":*"),),
-                )
+                ),
+                # Part of the role AWS documents for flow-log delivery; lists names only.
+                Statement(
+                    sid="FindLogGroup", actions=("logs:DescribeLogGroups",), resources=("*",)
+                ),
             ).to_json(),
             opts=child(self),
         )
@@ -268,7 +272,8 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=flow_role.arn,
             max_aggregation_interval=60,
             tags={"Name": f"{name}-flow-log"},
-            opts=child(self),
+            # Without the policy in place, delivery starts failing with an access error.
+            opts=child(self, depends_on=[flow_policy]),
         )
 
         self.vpc_id = vpc.id

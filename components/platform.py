@@ -119,6 +119,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                 f"{name}-{workload}",
                 WorkloadIdentityArgs(
                     account_id=account,
+                    region=region,
                     namespace=FEATURE_NAMESPACE,
                     service_account=workload,
                     statements=statements,

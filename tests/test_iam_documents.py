@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pulumi
 import pytest
 
 from components.iam_documents import (
@@ -13,6 +16,7 @@ from components.iam_documents import (
     pod_identity_trust,
     service_trust,
 )
+from tests.conftest import run_component
 
 BUCKET = "arn:aws:s3:::offline-store/*"
 EVERYONE = {"*": ("*",)}
@@ -186,21 +190,34 @@ def test_duplicate_sids_are_refused() -> None:
 
 
 def test_pod_identity_trust_is_scoped_to_one_service_account() -> None:
-    doc = pod_identity_trust("111111111111", "feature-platform", "feature-server").to_dict()
+    doc = pod_identity_trust(
+        "111111111111", "eu-central-1", "feature-platform", "feature-server"
+    ).to_dict()
     (statement,) = doc["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    assert statement["Condition"]["StringEquals"] == {
-        "aws:SourceAccount": "111111111111",
-        "aws:RequestTag/kubernetes-namespace": "feature-platform",
-        "aws:RequestTag/kubernetes-service-account": "feature-server",
+    # Only session tags Pod Identity documents: a missing key would refuse every pod.
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/kubernetes-namespace": "feature-platform",
+            "aws:RequestTag/kubernetes-service-account": "feature-server",
+        },
+        "ArnLike": {
+            "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:111111111111:cluster/*"
+        },
     }
 
 
-def test_pod_identity_trust_adds_the_cluster_once_known() -> None:
-    doc = pod_identity_trust("111111111111", "ns", "sa", cluster_name="fp-dev").to_dict()
-    condition = doc["Statement"][0]["Condition"]["StringEquals"]
-    assert condition["aws:RequestTag/eks-cluster-name"] == "fp-dev"
+def test_pod_identity_trust_pins_the_cluster_once_known() -> None:
+    def program() -> None:
+        doc = pod_identity_trust("111111111111", "eu-central-1", "ns", "sa", cluster_name="fp-dev")
+        pulumi.export("trust", doc.to_json())
+
+    trust = json.loads(run_component(program).outputs["trust"])
+    condition = trust["Statement"][0]["Condition"]["ArnLike"]
+    assert condition == {
+        "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:111111111111:cluster/fp-dev"
+    }
 
 
 def test_service_trust_guards_against_confused_deputies() -> None:

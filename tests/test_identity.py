@@ -30,15 +30,21 @@ def _permissions(plan: Plan, workload: str) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_roles_trust_pod_identity_for_their_service_account_only(plan: Plan, workload: str) -> None:
-    account = stack_config(plan.stack).aws.account_id
+    config = stack_config(plan.stack)
     trust = json.loads(_role(plan, workload).inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    assert statement["Condition"]["StringEquals"] == {
-        "aws:SourceAccount": account,
-        "aws:RequestTag/kubernetes-namespace": FEATURE_NAMESPACE,
-        "aws:RequestTag/kubernetes-service-account": workload,
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/kubernetes-namespace": FEATURE_NAMESPACE,
+            "aws:RequestTag/kubernetes-service-account": workload,
+        },
+        "ArnLike": {
+            "aws:RequestTag/eks-cluster-arn": (
+                f"arn:aws:eks:{config.aws.region}:{config.aws.account_id}:cluster/*"
+            )
+        },
     }
 
 

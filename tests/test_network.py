@@ -161,6 +161,16 @@ def test_flow_log_role_may_only_write_to_its_group(plan: Plan) -> None:
     policy = json.loads(
         plan.named("aws:iam/rolePolicy:RolePolicy", "-flow-logs-policy").inputs["policy"]
     )
-    (statement,) = policy["Statement"]
-    assert statement["Resource"] == f"{group.outputs['arn']}:*"
-    assert all(a.startswith("logs:") and "*" not in a for a in statement["Action"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(by_sid) == {"DeliverFlowLogs", "FindLogGroup"}
+    deliver = by_sid["DeliverFlowLogs"]
+    assert deliver["Resource"] == f"{group.outputs['arn']}:*"
+    assert all(a.startswith("logs:") and "*" not in a for a in deliver["Action"])
+    # The one statement on "*" lists log-group names: no data action.
+    assert by_sid["FindLogGroup"]["Action"] == "logs:DescribeLogGroups"
+
+
+def test_flow_log_waits_for_its_role_policy(plan: Plan) -> None:
+    (flow_log,) = plan.of_type("aws:ec2/flowLog:FlowLog")
+    policy = plan.named("aws:iam/rolePolicy:RolePolicy", "-flow-logs-policy")
+    assert policy.urn in flow_log.depends_on

@@ -137,9 +137,26 @@ def test_force_destroy_only_outside_prod(dev: Plan, prod: Plan) -> None:
     assert all(b.inputs["forceDestroy"] is False for b in prod.of_type(BUCKET))
 
 
+PROTECTIVE = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+)
+
+
 def test_buckets_are_protected_in_prod_only(dev: Plan, prod: Plan) -> None:
     assert all(b.protect and b.retain_on_delete for b in prod.of_type(BUCKET))
     assert not any(b.protect or b.retain_on_delete for b in dev.of_type(BUCKET))
+
+
+@pytest.mark.parametrize("type_", PROTECTIVE)
+def test_a_retained_bucket_keeps_its_protective_configuration(
+    dev: Plan, prod: Plan, type_: str
+) -> None:
+    assert all(r.protect and r.retain_on_delete for r in prod.of_type(type_)), type_
+    assert not any(r.protect or r.retain_on_delete for r in dev.of_type(type_)), type_
 
 
 def test_bucket_policy_is_applied_after_the_public_access_block() -> None:
