@@ -33,13 +33,24 @@ def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-def physical_name(name: str, inputs: dict[str, Any], key: str = "name") -> str:
-    """Pulumi auto-naming: the logical name plus a random-looking 7-character suffix."""
+def physical_name(
+    name: str,
+    inputs: dict[str, Any],
+    key: str = "name",
+    *,
+    salt: str = "",
+    max_length: int = 255,
+) -> str:
+    """Pulumi auto-naming: the logical name plus a random-looking 7-character suffix.
+
+    An explicit ``<key>`` wins, then ``<key>Prefix``; ``salt`` varies the suffix (the local
+    deploy salts with the stack, so two stacks in one moto never collide).
+    """
     if inputs.get(key):
         return str(inputs[key])
-    if inputs.get(f"{key}Prefix"):
-        return f"{inputs[f'{key}Prefix']}{_digest(name, length=7)}"
-    return f"{name}-{_digest(name, length=7)}"
+    suffix = _digest(*filter(None, (salt, name)), length=7)
+    prefix = inputs.get(f"{key}Prefix") or f"{name}-"
+    return f"{prefix}{suffix}"[-max_length:]
 
 
 State = dict[str, Any]

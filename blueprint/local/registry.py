@@ -8,13 +8,12 @@ so the summary can say so instead of pretending.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from blueprint.local.target import AwsTarget
+from blueprint.mocks import physical_name
 
 
 @dataclass
@@ -41,13 +40,10 @@ class Ctx:
 
     def physical_name(self, prop: str = "name", max_length: int = 255) -> str:
         """Pulumi's auto-naming: logical name plus a 7-character suffix, unless set."""
-        if self.inputs.get(prop):
-            return str(self.inputs[prop])
-        # Stable per stack and resource, so two stacks in one moto never collide (S3 bucket
-        # names are global, as in AWS).
-        suffix = hashlib.sha256(f"{self.stack}/{self.type}/{self.name}".encode()).hexdigest()[:7]
-        prefix = self.inputs.get(f"{prop}Prefix") or f"{self.name}-"
-        return f"{prefix}{suffix}"[-max_length:]
+        # Salted with stack and type: S3 bucket names are global, in moto as in AWS.
+        return physical_name(
+            self.name, self.inputs, prop, salt=f"{self.stack}/{self.type}", max_length=max_length
+        )
 
 
 @dataclass
@@ -71,7 +67,6 @@ def translates(*types: str) -> Callable[[Translator], Translator]:
     return register
 
 
-_FIRST_CAP = re.compile(r"(^|_)([a-z])")
 ACRONYMS = {"Id": "ID"}
 
 
