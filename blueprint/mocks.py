@@ -161,6 +161,168 @@ def _random_password(name: str, inputs: State, where: Where) -> tuple[str, State
     return "none", {"result": value, "bcryptHash": f"$2a$10${seed[:53]}"}
 
 
+def _named(service: str, kind: str, key: str = "name") -> Handler:
+    """Resources identified by their name, with an ARN of ``<kind>/<name>``."""
+
+    def make(name: str, inputs: State, where: Where) -> tuple[str, State]:
+        physical = physical_name(name, inputs, key=key)
+        arn = f"arn:aws:{service}:{where.region}:{where.account}:{kind}/{physical}"
+        return physical, {key: physical, "arn": arn}
+
+    return make
+
+
+def _eks_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    cluster = physical_name(name, inputs, max_length=100)
+    host = _digest("eks", name, length=32).upper()
+    vpc = dict(inputs.get("vpcConfig") or {})
+    vpc["clusterSecurityGroupId"] = f"sg-{_digest('eks-cluster-sg', name)}"
+    vpc["vpcId"] = vpc.get("vpcId") or f"vpc-{_digest('vpc', name)}"
+    return cluster, {
+        "name": cluster,
+        "arn": f"arn:aws:eks:{where.region}:{where.account}:cluster/{cluster}",
+        "endpoint": f"https://{host}.gr7.{where.region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+        "vpcConfig": vpc,
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+    }
+
+
+def _eks_node_group(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    group = physical_name(name, inputs, key="nodeGroupName", max_length=63)
+    cluster = inputs.get("clusterName", "cluster")
+    arn = (
+        f"arn:aws:eks:{where.region}:{where.account}:nodegroup/{cluster}/{group}/"
+        f"{uuid.UUID(_digest('ng', name, length=32))}"
+    )
+    return f"{cluster}:{group}", {"nodeGroupName": group, "arn": arn, "status": "ACTIVE"}
+
+
+def _eks_addon(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
+    arn = (
+        f"arn:aws:eks:{where.region}:{where.account}:addon/{cluster}/{addon}/"
+        f"{uuid.UUID(_digest('addon', name, length=32))}"
+    )
+    return f"{cluster}:{addon}", {"arn": arn}
+
+
+def _eks_access_entry(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    cluster, principal = inputs.get("clusterName", "cluster"), inputs.get("principalArn", "")
+    role = str(principal).rsplit("/", 1)[-1]
+    arn = (
+        f"arn:aws:eks:{where.region}:{where.account}:access-entry/{cluster}/role/"
+        f"{where.account}/{role}/{_digest('ae', name, length=8)}"
+    )
+    return f"{cluster}:{principal}", {"accessEntryArn": arn, "type": "STANDARD"}
+
+
+def _pod_identity_association(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    association = f"a-{_digest('pia', name)}"
+    cluster = inputs.get("clusterName", "cluster")
+    arn = (
+        f"arn:aws:eks:{where.region}:{where.account}:podidentityassociation/{cluster}/{association}"
+    )
+    return f"{cluster},{association}", {"associationArn": arn, "associationId": association}
+
+
+def _launch_template(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    rid = f"lt-{_digest('lt', name)}"
+    return rid, {
+        "arn": f"arn:aws:ec2:{where.region}:{where.account}:launch-template/{rid}",
+        "name": physical_name(name, inputs),
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
+def _msk_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    cluster = physical_name(name, inputs, key="clusterName", max_length=64)
+    arn = (
+        f"arn:aws:kafka:{where.region}:{where.account}:cluster/{cluster}/"
+        f"{uuid.UUID(_digest('msk', name, length=32))}-2"
+    )
+    brokers = int(inputs.get("numberOfBrokerNodes") or 3)
+    hosts = ",".join(
+        f"b-{i}.{cluster}.{_digest('msk-host', name, length=6)}.c2.kafka.{where.region}"
+        f".amazonaws.com:9098"
+        for i in range(1, brokers + 1)
+    )
+    return arn, {
+        "arn": arn,
+        "clusterName": cluster,
+        "clusterUuid": arn.rsplit("/", 1)[-1],
+        "bootstrapBrokersSaslIam": hosts,
+        "currentVersion": "K3AEGXETSR30VB",
+    }
+
+
+def _msk_configuration(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    config = physical_name(name, inputs)
+    arn = (
+        f"arn:aws:kafka:{where.region}:{where.account}:configuration/{config}/"
+        f"{uuid.UUID(_digest('mskcfg', name, length=32))}-2"
+    )
+    return arn, {"arn": arn, "name": config, "latestRevision": 1}
+
+
+def _msk_topic(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    topic = physical_name(name, inputs)
+    cluster_arn = str(inputs.get("clusterArn", ""))
+    arn = f"{cluster_arn.replace(':cluster/', ':topic/', 1)}/{topic}"
+    return arn, {"arn": arn, "name": topic}
+
+
+def _replication_group(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    group = physical_name(name, inputs, key="replicationGroupId", max_length=40).lower()
+    host = f"{group}.{_digest('rg', name, length=6)}.euc1.cache.amazonaws.com"
+    state: State = {
+        "replicationGroupId": group,
+        "arn": f"arn:aws:elasticache:{where.region}:{where.account}:replicationgroup:{group}",
+        "memberClusters": [f"{group}-001"],
+    }
+    if inputs.get("clusterMode") == "enabled":
+        state["configurationEndpointAddress"] = f"clustercfg.{host}"
+    else:
+        state["primaryEndpointAddress"] = f"master.{host}"
+        state["readerEndpointAddress"] = f"replica.{host}"
+    return group, state
+
+
+def _elasticache_named(kind: str) -> Handler:
+    def make(name: str, inputs: State, where: Where) -> tuple[str, State]:
+        physical = physical_name(name, inputs).lower()
+        arn = f"arn:aws:elasticache:{where.region}:{where.account}:{kind}:{physical}"
+        return physical, {"name": physical, "arn": arn}
+
+    return make
+
+
+def _lambda_function(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    function = physical_name(name, inputs, max_length=64)
+    arn = f"arn:aws:lambda:{where.region}:{where.account}:function:{function}"
+    return function, {
+        "name": function,
+        "arn": arn,
+        "qualifiedArn": f"{arn}:$LATEST",
+        "invokeArn": (
+            f"arn:aws:apigateway:{where.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        ),
+        "version": "$LATEST",
+    }
+
+
+def _appautoscaling_target(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    rid = str(inputs.get("resourceId", name))
+    return rid, {
+        "arn": (
+            f"arn:aws:application-autoscaling:{where.region}:{where.account}:scalable-target/"
+            f"{_digest('aas', name, length=24)}"
+        )
+    }
+
+
 HANDLERS: dict[str, Handler] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _prefixed("subnet", "ec2", "subnet"),
@@ -190,6 +352,22 @@ HANDLERS: dict[str, Handler] = {
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "random:index/randomPassword:RandomPassword": _random_password,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "aws:eks/addon:Addon": _eks_addon,
+    "aws:eks/accessEntry:AccessEntry": _eks_access_entry,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
+    "aws:msk/cluster:Cluster": _msk_cluster,
+    "aws:msk/configuration:Configuration": _msk_configuration,
+    "aws:msk/topic:Topic": _msk_topic,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:elasticache/subnetGroup:SubnetGroup": _elasticache_named("subnetgroup"),
+    "aws:elasticache/parameterGroup:ParameterGroup": _elasticache_named("parametergroup"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:sns/topic:Topic": _named("sns", "topic"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm"),
+    "aws:appautoscaling/target:Target": _appautoscaling_target,
 }
 
 

@@ -52,6 +52,7 @@ DATA_ACTIONS = frozenset(
         "logs:CreateLogStream",
         "kafka-cluster:ReadData",
         "kafka-cluster:WriteData",
+        "kafka-cluster:WriteDataIdempotently",
         "elasticache:Connect",
     }
 )
@@ -310,4 +311,54 @@ def secret_read(sid: str, *secret_arns: pulumi.Input[str]) -> Statement:
         sid=sid,
         actions=("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
         resources=secret_arns,
+    )
+
+
+def kafka_group_arn(cluster_arn: pulumi.Input[str], group: str) -> pulumi.Output[str]:
+    """``arn:aws:kafka:<region>:<account>:group/<cluster-name>/<cluster-uuid>/<group>``."""
+    return pulumi.Output.from_input(cluster_arn).apply(
+        lambda arn: f"{arn.replace(':cluster/', ':group/', 1)}/{group}"
+    )
+
+
+def kafka_produce(
+    sid: str, cluster_arn: pulumi.Input[str], *topic_arns: pulumi.Input[str]
+) -> tuple[Statement, ...]:
+    """MSK IAM auth: connect and write to the named topics (idempotent producers included)."""
+    return (
+        Statement(
+            sid=f"{sid}Connect",
+            # Kafka clients enable idempotence by default since 3.0; without the grant they fail.
+            actions=("kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"),
+            resources=(cluster_arn,),
+        ),
+        Statement(
+            sid=f"{sid}Write",
+            actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
+            resources=topic_arns,
+        ),
+    )
+
+
+def kafka_consume(
+    sid: str,
+    cluster_arn: pulumi.Input[str],
+    topic_arns: Sequence[pulumi.Input[str]],
+    group_arns: Sequence[pulumi.Input[str]],
+) -> tuple[Statement, ...]:
+    """MSK IAM auth: connect, read the named topics and commit offsets in the named groups."""
+    return (
+        Statement(
+            sid=f"{sid}Connect", actions=("kafka-cluster:Connect",), resources=(cluster_arn,)
+        ),
+        Statement(
+            sid=f"{sid}Read",
+            actions=("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
+            resources=tuple(topic_arns),
+        ),
+        Statement(
+            sid=f"{sid}Group",
+            actions=("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+            resources=tuple(group_arns),
+        ),
     )

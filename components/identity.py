@@ -28,7 +28,11 @@ class WorkloadIdentityArgs:
     permissions_boundary_arn: str | None = None
     """Boundary capping the role, if the organisation uses one."""
     cluster_name: pulumi.Input[str] | None = None
-    """Restrict the trust to one cluster, once the cluster exists."""
+    """Restrict the trust to this cluster (and bind the service account to the role in it)."""
+    managed_policy_arns: tuple[str, ...] = ()
+    """AWS-managed policies a cluster add-on documents as its permissions (never *FullAccess)."""
+    associate: bool = True
+    """Create the Pod Identity association; add-ons pass False because EKS creates theirs."""
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -41,8 +45,12 @@ class WorkloadIdentity(pulumi.ComponentResource):
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("featureplatform:identity:WorkloadIdentity", name, None, opts)
+        if not args.statements and not args.managed_policy_arns:
+            raise ValueError(f"{name}: a workload identity needs statements or managed policies")
+        if any(arn.endswith("FullAccess") for arn in args.managed_policy_arns):
+            raise ValueError(f"{name}: *FullAccess policies are never attached to workloads")
         # Build (and so check) the permissions before creating anything.
-        policy = identity_policy(*args.statements)
+        policy = identity_policy(*args.statements) if args.statements else None
         role = aws.iam.Role(
             f"{name}-role",
             description=f"Pod Identity role for {args.namespace}/{args.service_account}",
@@ -61,9 +69,30 @@ class WorkloadIdentity(pulumi.ComponentResource):
             },
             opts=child(self),
         )
-        aws.iam.RolePolicy(
-            f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
-        )
+        grants: list[pulumi.Resource] = []
+        if policy is not None:
+            grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
+                )
+            )
+        for index, arn in enumerate(args.managed_policy_arns):
+            grants.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-managed-{index}", role=role.name, policy_arn=arn, opts=child(self)
+                )
+            )
+        if args.cluster_name is not None and args.associate:
+            # The association waits for the grants: a pod started in between would get a
+            # role that cannot do its job yet, and fail on its first call.
+            aws.eks.PodIdentityAssociation(
+                f"{name}-association",
+                cluster_name=args.cluster_name,
+                namespace=args.namespace,
+                service_account=args.service_account,
+                role_arn=role.arn,
+                opts=child(self, depends_on=grants),
+            )
         self.role_arn = role.arn
         self.role_name = role.name
         self.register_outputs({"role_arn": self.role_arn, "role_name": self.role_name})

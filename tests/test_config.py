@@ -221,7 +221,7 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "dev",
         _set("netwrok", {"cidr": "10.0.0.0/16"}),
         "netwrok",
-        "allowed keys here: aws, dataStores",
+        "allowed keys here: aws, cluster, dataStores",
     ),
     (
         "typo inside a section",

@@ -16,7 +16,7 @@ from tests.conftest import PROJECT_DIR
 def test_environments_doc_shows_the_current_tables(render: object) -> None:
     assert callable(render)
     doc = (PROJECT_DIR / "docs" / "environments.md").read_text()
-    assert render() in doc, "run `python -m components.config.docs` and update the doc"
+    assert render() in doc, "run `python -m components.config.docs --write`"
 
 
 def test_readme_quickstart_is_the_two_make_commands() -> None:

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -60,7 +63,22 @@ def reference_table() -> str:
     return "\n".join(lines)
 
 
+def sync(path: Path) -> None:
+    """Rewrite the generated tables between their markers in ``path``."""
+    text = path.read_text()
+    for marker, render in (("profile-table", profile_table), ("reference-table", reference_table)):
+        pattern = re.compile(rf"(<!-- {marker}:[^\n]*-->\n).*?(\n<!-- /{marker} -->)", re.DOTALL)
+        table = render()
+        text, count = pattern.subn(lambda m, t=table: f"{m.group(1)}{t}{m.group(2)}", text)
+        if count != 1:
+            raise SystemExit(f"{path}: expected one {marker} block, found {count}")
+    path.write_text(text)
+
+
 if __name__ == "__main__":
-    print(profile_table())
-    print()
-    print(reference_table())
+    if sys.argv[1:] == ["--write"]:
+        sync(Path(__file__).resolve().parents[2] / "docs" / "environments.md")
+    else:
+        print(profile_table())
+        print()
+        print(reference_table())

@@ -15,7 +15,8 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from components.config.models import ConfigRuleError, Environment, StackConfig
+from components.config.base import ConfigRuleError
+from components.config.models import Environment, StackConfig
 from components.config.profiles import deep_merge, profile_defaults
 
 NAMESPACE = "feature-platform"

@@ -15,15 +15,28 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
+from components.config.base import (
+    ROLE_ARN_PATTERN,
+    ConfigModel,
+    ConfigRuleError,
+    retention_days,
+)
+from components.config.compute import ClusterSettings, KubernetesSettings
+from components.config.data_stores import OnlineStoreSettings, StreamingSettings
 from components.config.subnets import SubnetPlan, plan_subnets
+
+_Model = ConfigModel
+_retention = retention_days
 
 # --- named limits -------------------------------------------------------------------------
 
 PROD_MIN_LOG_RETENTION_DAYS = 365
 """Prod keeps operational logs (flow logs, control-plane logs) for at least a year."""
+
+PROD_MIN_SNAPSHOT_RETENTION_DAYS = 7
+"""Prod can restore the online store from any of the last seven days."""
 
 PROD_KMS_DELETION_WINDOW_DAYS = 30
 """Prod keys get the longest window AWS allows, to catch an accidental deletion."""
@@ -39,13 +52,6 @@ VPC_PREFIX_RANGE = (16, 20)
 
 AZ_COUNT_RANGE = (2, 3)
 PROD_AZ_COUNT = 3
-
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy); anything else
-# fails at apply time, so it is rejected here instead.
-CLOUDWATCH_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
 
 EU_REGIONS = (
     "eu-central-1",
@@ -64,7 +70,6 @@ RFC1918_BLOCKS = tuple(
 )
 
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
-ROLE_ARN_PATTERN = r"^arn:aws:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 POLICY_ARN_PATTERN = r"^arn:aws:iam::(\d{12}|aws):policy/[A-Za-z0-9+=,.@_/-]+$"
 
 
@@ -84,35 +89,6 @@ class DataClassification(StrEnum):
 class NatGateways(StrEnum):
     SINGLE = "single"
     PER_AZ = "per-az"
-
-
-class ConfigRuleError(ValueError):
-    """Rules across fields were broken.
-
-    Each violation is ``(key path relative to the model, what is allowed)``, so the loader can
-    name the exact stack-file key; all violations are reported at once, not one per run.
-    """
-
-    def __init__(self, *violations: tuple[tuple[str, ...], str]) -> None:
-        super().__init__("; ".join(f"{'.'.join(key)}: {msg}" for key, msg in violations))
-        self.violations = violations
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        use_enum_values=False,
-    )
-
-
-def _retention(value: int) -> int:
-    if value not in CLOUDWATCH_RETENTION_DAYS:
-        allowed = ", ".join(str(v) for v in CLOUDWATCH_RETENTION_DAYS)
-        raise ValueError(f"{value} is not a CloudWatch Logs retention value; allowed: {allowed}")
-    return value
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -346,6 +322,10 @@ class StackConfig(_Model):
     data_stores: DataStoreSettings = Field(description="MSK and ElastiCache availability.")
     logging: LoggingSettings = Field(description="CloudWatch Logs retention.")
     protection: ProtectionSettings = Field(description="Protection of stateful resources.")
+    cluster: ClusterSettings = Field(description="EKS cluster, node groups and add-ons.")
+    kubernetes: KubernetesSettings = Field(description="Kubernetes tenancy baseline.")
+    streaming: StreamingSettings = Field(description="MSK cluster and platform topics.")
+    online_store: OnlineStoreSettings = Field(description="ElastiCache online store.")
 
     @property
     def availability_zones(self) -> tuple[str, ...]:
@@ -359,6 +339,34 @@ class StackConfig(_Model):
     @property
     def is_prod(self) -> bool:
         return self.environment is Environment.PROD
+
+    @model_validator(mode="after")
+    def _cross_section_rules(self) -> StackConfig:
+        rules: list[tuple[tuple[str, ...], bool, str]] = [
+            (
+                ("cluster", "endpointPublicAccess"),
+                self.cluster.endpoint_public_access and self.environment is not Environment.DEV,
+                "only dev may expose the cluster API publicly; allowed: false",
+            ),
+            (
+                ("onlineStore", "replicasPerShard"),
+                self.data_stores.multi_az and self.online_store.replicas_per_shard < 1,
+                "multi-AZ failover needs a replica in another AZ; allowed: 1 to 5",
+            ),
+            *(
+                (
+                    ("cluster", "adminRoleArns"),
+                    arn.split(":")[4] != self.aws.account_id,
+                    f"{arn} is not in account {self.aws.account_id}; access entries map roles "
+                    "of the environment's own account",
+                )
+                for arn in self.cluster.admin_role_arns
+            ),
+        ]
+        violations = [(key, allowed) for key, broken, allowed in rules if broken]
+        if violations:
+            raise ConfigRuleError(*violations)
+        return self
 
     @model_validator(mode="after")
     def _prod_rules(self) -> StackConfig:
@@ -405,6 +413,16 @@ class StackConfig(_Model):
                 ("aws", "allowedRegions"),
                 not set(self.aws.allowed_regions) <= set(EU_REGIONS),
                 f"prod may only narrow the EU allowlist: {', '.join(EU_REGIONS)}",
+            ),
+            (
+                ("onlineStore", "clusterMode"),
+                not self.online_store.cluster_mode,
+                "prod requires true: the keyspace is sharded so it can grow without downtime",
+            ),
+            (
+                ("onlineStore", "snapshotRetentionDays"),
+                self.online_store.snapshot_retention_days < PROD_MIN_SNAPSHOT_RETENTION_DAYS,
+                f"prod requires at least {PROD_MIN_SNAPSHOT_RETENTION_DAYS} days",
             ),
             (
                 ("protection", "protectStateful"),

@@ -22,7 +22,78 @@ COMMON: dict[str, Any] = {
     "storage": {
         "offlineTieringDays": 0,
     },
+    "cluster": {
+        "kubernetesVersion": "1.33",
+        # Versions published for 1.33 (`aws eks describe-addon-versions
+        # --kubernetes-version 1.33`); bumped together with kubernetesVersion.
+        "addons": {
+            "vpcCni": "v1.19.6-eksbuild.7",
+            "coredns": "v1.12.1-eksbuild.2",
+            "kubeProxy": "v1.33.0-eksbuild.2",
+            "podIdentityAgent": "v1.3.7-eksbuild.2",
+            "ebsCsiDriver": "v1.45.0-eksbuild.2",
+        },
+    },
+    "kubernetes": {
+        "containerDefaults": {
+            "requestCpu": "100m",
+            "requestMemory": "128Mi",
+            "limitCpu": "1",
+            "limitMemory": "512Mi",
+        },
+    },
+    "streaming": {
+        "kafkaVersion": "3.8.x",
+        "brokersPerAz": 1,
+        "topics": {
+            # Feature events keyed by entity; 7 days lets materialization replay a week.
+            "feature-events": {"partitions": 12, "retentionHours": 168},
+            # Records materialization could not write, kept for inspection and replay.
+            "materialization-dlq": {"partitions": 3, "retentionHours": 336},
+        },
+    },
+    "onlineStore": {
+        "engine": "valkey",
+        "engineVersion": "8.0",
+        # Materialization rewrites every feature on schedule: evicting the least recently
+        # used key costs a cache miss (served as a default), refusing writes would stall it.
+        "maxmemoryPolicy": "allkeys-lru",
+        # Snapshots at night (UTC), well clear of the weekly maintenance window.
+        "snapshotWindow": "01:00-02:00",
+        "maintenanceWindow": "sun:03:00-sun:04:00",
+        "rotationDays": 30,
+    },
 }
+
+
+def _node_groups(
+    general: tuple[str, int, int, int], serving: tuple[str, int, int, int]
+) -> dict[str, Any]:
+    """General-purpose nodes for platform jobs; memory-optimised Graviton for feature serving."""
+    (g_type, g_min, g_desired, g_max), (s_type, s_min, s_desired, s_max) = general, serving
+    return {
+        "general": {
+            "instanceTypes": [g_type],
+            "amiType": "AL2023_x86_64_STANDARD",
+            "minSize": g_min,
+            "desiredSize": g_desired,
+            "maxSize": g_max,
+            "labels": {"feature-platform/pool": "general"},
+        },
+        "serving": {
+            "instanceTypes": [s_type],
+            "amiType": "AL2023_ARM_64_STANDARD",
+            "minSize": s_min,
+            "desiredSize": s_desired,
+            "maxSize": s_max,
+            "labels": {"feature-platform/pool": "serving"},
+            # Only the feature server (which tolerates this) lands on serving nodes.
+            "taints": [
+                {"key": "feature-platform/serving", "value": "true", "effect": "NO_SCHEDULE"}
+            ],
+        },
+    }
+
 
 PROFILES: dict[Environment, dict[str, Any]] = {
     Environment.DEV: {
@@ -37,6 +108,29 @@ PROFILES: dict[Environment, dict[str, Any]] = {
         "dataStores": {"multiAz": False},
         "logging": {"retentionDays": 30},
         "protection": {"protectStateful": False},
+        "cluster": {"nodeGroups": _node_groups(("m7i.large", 2, 2, 4), ("r7g.large", 1, 1, 2))},
+        "kubernetes": {
+            "quota": {
+                "requestsCpu": "8",
+                "requestsMemory": "32Gi",
+                "limitsCpu": "16",
+                "limitsMemory": "64Gi",
+                "pods": 50,
+            },
+        },
+        "streaming": {
+            "brokerInstanceType": "kafka.t3.small",
+            "volumeSizeGib": 100,
+            "maxVolumeSizeGib": 100,
+            "openMonitoring": False,
+        },
+        "onlineStore": {
+            "nodeType": "cache.t4g.medium",
+            "clusterMode": False,
+            "shards": 1,
+            "replicasPerShard": 0,
+            "snapshotRetentionDays": 1,
+        },
     },
     Environment.STAGING: {
         "network": {"azCount": 3, "natGateways": "per-az", "flowLogRetentionDays": 90},
@@ -50,6 +144,29 @@ PROFILES: dict[Environment, dict[str, Any]] = {
         "dataStores": {"multiAz": True},
         "logging": {"retentionDays": 90},
         "protection": {"protectStateful": False},
+        "cluster": {"nodeGroups": _node_groups(("m7i.xlarge", 3, 3, 6), ("r7g.xlarge", 2, 2, 4))},
+        "kubernetes": {
+            "quota": {
+                "requestsCpu": "32",
+                "requestsMemory": "128Gi",
+                "limitsCpu": "64",
+                "limitsMemory": "256Gi",
+                "pods": 200,
+            },
+        },
+        "streaming": {
+            "brokerInstanceType": "kafka.m7g.large",
+            "volumeSizeGib": 500,
+            "maxVolumeSizeGib": 2000,
+            "openMonitoring": True,
+        },
+        "onlineStore": {
+            "nodeType": "cache.r7g.large",
+            "clusterMode": True,
+            "shards": 2,
+            "replicasPerShard": 1,
+            "snapshotRetentionDays": 7,
+        },
     },
     Environment.PROD: {
         "network": {"azCount": 3, "natGateways": "per-az", "flowLogRetentionDays": 365},
@@ -63,6 +180,29 @@ PROFILES: dict[Environment, dict[str, Any]] = {
         "dataStores": {"multiAz": True},
         "logging": {"retentionDays": 365},
         "protection": {"protectStateful": True},
+        "cluster": {"nodeGroups": _node_groups(("m7i.xlarge", 3, 3, 12), ("r7g.2xlarge", 3, 3, 9))},
+        "kubernetes": {
+            "quota": {
+                "requestsCpu": "96",
+                "requestsMemory": "512Gi",
+                "limitsCpu": "192",
+                "limitsMemory": "1Ti",
+                "pods": 500,
+            },
+        },
+        "streaming": {
+            "brokerInstanceType": "kafka.m7g.xlarge",
+            "volumeSizeGib": 1000,
+            "maxVolumeSizeGib": 4000,
+            "openMonitoring": True,
+        },
+        "onlineStore": {
+            "nodeType": "cache.r7g.xlarge",
+            "clusterMode": True,
+            "shards": 3,
+            "replicasPerShard": 2,
+            "snapshotRetentionDays": 14,
+        },
     },
 }
 
