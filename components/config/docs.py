@@ -63,13 +63,22 @@ def reference_table() -> str:
     return "\n".join(lines)
 
 
+def _split(pattern: re.Pattern[str], text: str) -> tuple[str, int, str]:
+    matches = list(pattern.finditer(text))
+    if len(matches) != 1:
+        return text, len(matches), ""
+    (m,) = matches
+    return text[: m.end(1)], 1, text[m.start(2) :]
+
+
 def sync(path: Path) -> None:
     """Rewrite the generated tables between their markers in ``path``."""
     text = path.read_text()
     for marker, render in (("profile-table", profile_table), ("reference-table", reference_table)):
         pattern = re.compile(rf"(<!-- {marker}:[^\n]*-->\n).*?(\n<!-- /{marker} -->)", re.DOTALL)
-        table = render()
-        text, count = pattern.subn(lambda m, t=table: f"{m.group(1)}{t}{m.group(2)}", text)
+        # A replacement string would treat backslashes in the table as escapes.
+        before, found, after = _split(pattern, text)
+        text, count = before + render() + after, found
         if count != 1:
             raise SystemExit(f"{path}: expected one {marker} block, found {count}")
     path.write_text(text)
