@@ -50,6 +50,8 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]]
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths the engine leaves alone after creation (``ignore_changes``)."""
 
     @property
     def provider_urn(self) -> str:
@@ -126,6 +128,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 },
                 id=response.id,
                 outputs=plain(state),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response
