@@ -109,6 +109,30 @@ def key_policy(args: EncryptionArgs, purpose: KeyPurpose) -> PolicyDocument:
                 },
             )
         )
+    if purpose is KeyPurpose.DATA:
+        # Node root volumes are encrypted with this key, and EC2 Auto Scaling launches the
+        # nodes with its service-linked role, whose own policy grants no KMS use: without
+        # these statements every node launch fails (Client.InternalError). The role must
+        # exist before the key policy names it (see the bootstrap runbook).
+        autoscaling = (
+            f"arn:aws:iam::{args.account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+            "AWSServiceRoleForAutoScaling"
+        )
+        statements += [
+            Statement(
+                sid="AutoScalingVolumes",
+                principals={"AWS": (autoscaling,)},
+                actions=KEY_USAGE_ACTIONS,
+                resources=("*",),
+            ),
+            Statement(
+                sid="AutoScalingVolumeGrants",
+                principals={"AWS": (autoscaling,)},
+                actions=("kms:CreateGrant",),
+                resources=("*",),
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        ]
     return PolicyDocument(PolicyKind.KEY, tuple(statements))
 
 

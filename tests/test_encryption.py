@@ -69,6 +69,25 @@ def test_only_the_logs_key_trusts_cloudwatch_logs_and_only_for_this_account(plan
             assert "CloudWatchLogs" not in by_sid
 
 
+def test_only_the_data_key_lets_auto_scaling_encrypt_node_volumes(plan: Plan) -> None:
+    account = stack_config(plan.stack).aws.account_id
+    service_role = (
+        f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    for key in plan.of_type(KEY):
+        by_sid = statements(policy(key))
+        if key.inputs["tags"]["purpose"] != KeyPurpose.DATA:
+            assert not {"AutoScalingVolumes", "AutoScalingVolumeGrants"} & set(by_sid)
+            continue
+        use, grants = by_sid["AutoScalingVolumes"], by_sid["AutoScalingVolumeGrants"]
+        assert use["Principal"] == grants["Principal"] == {"AWS": service_role}
+        assert set(use["Action"]) == set(KEY_USAGE_ACTIONS)
+        # Grants only for AWS resources (the volumes), never for an arbitrary grantee.
+        assert grants["Action"] == "kms:CreateGrant"
+        assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
 def test_account_delegation_names_this_account_only(plan: Plan) -> None:
     account = stack_config(plan.stack).aws.account_id
     for key in plan.of_type(KEY):
