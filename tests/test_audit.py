@@ -629,6 +629,13 @@ def elasticache_tls_cmk_auth_multiaz() -> Judged:
         replication_group("single-az", multi_az=False): (Status.FAIL, single_az),
         replication_group("no-failover", failover=False): (Status.FAIL, single_az),
         replication_group("neither", multi_az=False, failover=False): (Status.FAIL, single_az),
+        # Only dev may run one AZ; the environment tag says which environment a group is in.
+        replication_group(
+            "dev-single-az", {**TAGS, "environment": "dev"}, multi_az=False, failover=False
+        ): (Status.PASS, ""),
+        replication_group(
+            "prod-single-az", {**TAGS, "environment": "prod"}, multi_az=False, failover=False
+        ): (Status.FAIL, single_az),
     }
 
 

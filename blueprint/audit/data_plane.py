@@ -14,6 +14,9 @@ from blueprint.audit.model import (
 )
 
 REQUIRED_EKS_LOGS = frozenset({"api", "audit", "authenticator"})
+ENVIRONMENT_TAG = "environment"
+SINGLE_AZ_ENVIRONMENT = "dev"
+"""The one environment whose data stores may run in a single AZ."""
 
 
 @check(
@@ -89,7 +92,8 @@ def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
 
 @check(
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ",
-    "ElastiCache: TLS, at-rest CMK, authentication, multi-AZ with automatic failover",
+    "ElastiCache: TLS, at-rest CMK, authentication, multi-AZ with automatic failover "
+    "(except in dev)",
     service="elasticache",
     permissions=("elasticache:DescribeReplicationGroups", "elasticache:ListTagsForResource"),
 )
@@ -108,6 +112,9 @@ def replication_groups(ctx: AuditContext) -> Iterable[Finding]:
             problems.append("not encrypted at rest with a CMK")
         if not (group.get("AuthTokenEnabled") or group.get("UserGroupIds")):
             problems.append("no AUTH token or RBAC user group")
-        if group.get("MultiAZ") != "enabled" or group.get("AutomaticFailover") != "enabled":
+        # Dev runs a single node to save cost (its config allows it, and only dev's); every
+        # other environment must survive an AZ loss.
+        single_az = group.get("MultiAZ") != "enabled" or group.get("AutomaticFailover") != "enabled"
+        if single_az and tags.get(ENVIRONMENT_TAG) != SINGLE_AZ_ENVIRONMENT:
             problems.append("not multi-AZ with automatic failover")
         yield verdict("ELASTICACHE.TLS_CMK_AUTH_MULTIAZ", group["ARN"], problems)
