@@ -2,23 +2,69 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import iam_documents as iam
+from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
 from components.encryption import Encryption, EncryptionArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from components.kubernetes_baseline import (
+    Egress,
+    KubernetesBaseline,
+    KubernetesBaselineArgs,
+    Tenant,
+)
 from components.network import Network, NetworkArgs
+from components.online_store import OnlineStore, OnlineStoreArgs
 from components.provider import PROJECT, aws_provider
-from components.secrets import GeneratedSecret, GeneratedSecretArgs
 from components.storage import Storage, StorageArgs
+from components.streaming import Streaming, StreamingArgs
 
-FEATURE_NAMESPACE = "feature-platform"
-"""Kubernetes namespace of the platform's own workloads."""
+@dataclass(frozen=True)
+class Workload:
+    """One platform workload: its namespace, service account and what it may reach."""
+
+    namespace: str
+    service_account: str
+    description: str
+    egress: frozenset[Egress]
+
+
+# The workloads the platform runs; namespaces, service accounts, Pod Identity roles and
+# NetworkPolicy egress all come from this one table.
+WORKLOADS: dict[str, Workload] = {
+    "feature-server": Workload(
+        "feature-serving",
+        "feature-server",
+        "Serves online features to search, recommendations and personalisation",
+        frozenset({Egress.ONLINE_STORE, Egress.AWS_APIS}),
+    ),
+    "materializer": Workload(
+        "materialization",
+        "materializer",
+        "Loads features from the offline store and feature events into the online store",
+        frozenset({Egress.ONLINE_STORE, Egress.KAFKA, Egress.AWS_APIS}),
+    ),
+    "ingester": Workload(
+        "ingestion",
+        "ingester",
+        "Publishes feature events to Kafka",
+        frozenset({Egress.KAFKA, Egress.AWS_APIS}),
+    ),
+}
+FEATURE_EVENTS_TOPIC = "feature-events"
+DEAD_LETTER_TOPIC = "materialization-dlq"
+MATERIALIZER_GROUP = "materializer"
+"""Kafka consumer group of the materializer (its IAM policy names exactly this group)."""
+REGISTRY_KEY = "registry.db"
 
 
 class FeaturePlatform(pulumi.ComponentResource):
-    """Network, keys, storage, secrets and workload identities of one environment."""
+    """Network, keys, storage, compute, streaming, the online store and workload identities."""
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
@@ -27,6 +73,11 @@ class FeaturePlatform(pulumi.ComponentResource):
     registry_bucket: pulumi.Output[str]
     access_logs_bucket: pulumi.Output[str]
     data_key_arn: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    cluster_endpoint: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
+    kafka_bootstrap_brokers: pulumi.Output[str]
+    online_store_endpoint: pulumi.Output[str]
     online_store_auth_secret_arn: pulumi.Output[str]
     workload_role_arns: pulumi.Output[dict[str, str]]
 
@@ -39,13 +90,16 @@ class FeaturePlatform(pulumi.ComponentResource):
         uses_provider = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
         account, region = config.aws.account_id, config.aws.region
         protect = config.protection.protect_stateful
+        retention = config.logging.retention_days
+        # EKS and MSK names are fixed (log groups and IAM ARNs are derived from them).
+        physical = f"{PROJECT}-{config.environment.value}"
 
         encryption = Encryption(
             f"{name}-kms",
             EncryptionArgs(
                 account_id=account,
                 region=region,
-                alias_prefix=f"{PROJECT}-{config.environment.value}",
+                alias_prefix=physical,
                 key_admin_role_arn=config.kms.key_admin_role_arn,
                 deletion_window_days=config.kms.deletion_window_days,
                 protect=protect,
@@ -78,41 +132,108 @@ class FeaturePlatform(pulumi.ComponentResource):
             ),
             opts=uses_provider,
         )
-        online_store_auth = GeneratedSecret(
-            f"{name}-online-store-auth",
-            GeneratedSecretArgs(
-                description="AUTH token of the online store (ElastiCache)",
-                kms_key_arn=encryption.secrets_key_arn,
+        cluster = Cluster(
+            f"{name}-cluster",
+            ClusterArgs(
+                cluster_name=physical,
+                account_id=account,
+                region=region,
+                settings=config.cluster,
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.vpc_cidr,
+                private_subnet_ids=network.private_subnet_ids,
+                cluster_key_arn=encryption.cluster_key_arn,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                log_retention_days=retention,
+                deploy_role_arn=config.aws.assume_role_arn,
+                permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                protect=protect,
+            ),
+            opts=uses_provider,
+        )
+        # The node security group is the platform's client identity on the network: the
+        # data stores admit their ports from it and from nothing else.
+        streaming = Streaming(
+            f"{name}-streaming",
+            StreamingArgs(
+                cluster_name=physical,
+                settings=config.streaming,
+                vpc_id=network.vpc_id,
+                data_subnet_ids=network.data_subnet_ids,
+                az_count=config.network.az_count,
+                client_security_group_id=cluster.node_security_group_id,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                log_retention_days=retention,
+                protect=protect,
+            ),
+            opts=uses_provider,
+        )
+        online_store = OnlineStore(
+            f"{name}-online-store",
+            OnlineStoreArgs(
+                account_id=account,
+                region=region,
+                settings=config.online_store,
+                multi_az=config.data_stores.multi_az,
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.vpc_cidr,
+                data_subnet_ids=network.data_subnet_ids,
+                private_subnet_ids=network.private_subnet_ids,
+                client_security_group_id=cluster.node_security_group_id,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                secrets_key_arn=encryption.secrets_key_arn,
+                log_retention_days=retention,
                 recovery_window_days=config.secrets.recovery_window_days,
+                permissions_boundary_arn=config.identity.permissions_boundary_arn,
                 protect=protect,
             ),
             opts=uses_provider,
         )
 
-        # Workload identities: each gets exactly the buckets, secrets and keys it uses.
-        workloads: dict[str, tuple[iam.Statement, ...]] = {
+        # Workload identities: each gets exactly the buckets, topics, secret and keys it uses.
+        events = streaming.topics[FEATURE_EVENTS_TOPIC].arn
+        dead_letters = streaming.topics[DEAD_LETTER_TOPIC].arn
+        permissions: dict[str, tuple[iam.Statement, ...]] = {
             # Serves online features: reads feature definitions and the store credential.
             "feature-server": (
                 *iam.s3_read("Registry", storage.registry_arn),
-                iam.secret_read("OnlineStoreAuth", online_store_auth.secret_arn),
+                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
                 iam.kms_use(
                     "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
                 ),
             ),
-            # Moves features from the offline store into the online store.
-            "materialization": (
+            # Consumes feature events and reads the offline store, writes the online store
+            # (with the store credential) and the offline store; failures go to the DLQ.
+            "materializer": (
                 *iam.s3_read("Registry", storage.registry_arn),
                 *iam.s3_read("OfflineStore", storage.offline_store_arn),
-                iam.secret_read("OnlineStoreAuth", online_store_auth.secret_arn),
-                iam.kms_use(
-                    "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
+                *iam.s3_write("OfflineStore", storage.offline_store_arn),
+                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
+                iam.kms_use("UseDataKey", encryption.data_key_arn, encrypt=True),
+                iam.kms_use("DecryptSecrets", encryption.secrets_key_arn),
+                *iam.kafka_consume(
+                    "FeatureEvents",
+                    streaming.cluster_arn,
+                    (events,),
+                    (iam.kafka_group_arn(streaming.cluster_arn, MATERIALIZER_GROUP),),
+                ),
+                iam.Statement(
+                    sid="DeadLetters",
+                    actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
+                    resources=(dead_letters,),
+                ),
+                # Producers are idempotent by default (Kafka >= 3.0); that is a cluster action.
+                iam.Statement(
+                    sid="DeadLettersIdempotent",
+                    actions=("kafka-cluster:WriteDataIdempotently",),
+                    resources=(streaming.cluster_arn,),
                 ),
             ),
-            # Lands feature events from Kafka in the offline store.
-            "ingestion": (
-                *iam.s3_write("OfflineStore", storage.offline_store_arn),
-                iam.kms_use("EncryptData", encryption.data_key_arn, encrypt=True),
-            ),
+            # Publishes feature events.
+            "ingester": iam.kafka_produce("FeatureEvents", streaming.cluster_arn, events),
         }
         roles = {
             workload: WorkloadIdentity(
@@ -120,15 +241,59 @@ class FeaturePlatform(pulumi.ComponentResource):
                 WorkloadIdentityArgs(
                     account_id=account,
                     region=region,
-                    namespace=FEATURE_NAMESPACE,
-                    service_account=workload,
+                    namespace=WORKLOADS[workload].namespace,
+                    service_account=WORKLOADS[workload].service_account,
                     statements=statements,
                     permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                    cluster_name=cluster.cluster_name,
                 ),
                 opts=uses_provider,
             )
-            for workload, statements in workloads.items()
+            for workload, statements in permissions.items()
         }
+
+        if config.kubernetes.apply:
+            # Built from the cluster's outputs (never a local kubeconfig), and only once the
+            # deployer's access entry exists: before that, every call is Unauthorized.
+            kubernetes = k8s.Provider(
+                f"{name}-kubernetes",
+                kubeconfig=cluster.kubeconfig,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.access_ready),
+            )
+            KubernetesBaseline(
+                f"{name}-baseline",
+                KubernetesBaselineArgs(
+                    tenants=tuple(
+                        Tenant(w.namespace, w.service_account, w.description, w.egress)
+                        for w in WORKLOADS.values()
+                    ),
+                    settings=config.kubernetes,
+                    vpc_cidr=config.subnet_plan.vpc_cidr,
+                    data_subnet_cidrs=tuple(s.cidr for s in config.subnet_plan.tier("data")),
+                    connection_settings={
+                        "AWS_REGION": region,
+                        "KAFKA_BOOTSTRAP_SERVERS": streaming.bootstrap_brokers,
+                        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                        "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM",
+                        "FEATURE_EVENTS_TOPIC": FEATURE_EVENTS_TOPIC,
+                        "DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
+                        "ONLINE_STORE_HOST": online_store.endpoint,
+                        "ONLINE_STORE_PORT": online_store.port.apply(str),
+                        "ONLINE_STORE_TLS": "true",
+                        # Feast: redis_type "redis_cluster" with cluster mode, "redis" without.
+                        "ONLINE_STORE_CLUSTER_MODE": str(config.online_store.cluster_mode).lower(),
+                        "ONLINE_STORE_AUTH_SECRET_ARN": online_store.auth_secret_arn,
+                        "REGISTRY_PATH": pulumi.Output.concat(
+                            "s3://", storage.registry_bucket, "/", REGISTRY_KEY
+                        ),
+                        "OFFLINE_STORE_PATH": pulumi.Output.concat(
+                            "s3://", storage.offline_store_bucket, "/"
+                        ),
+                    },
+                    data_key_arn=encryption.data_key_arn,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
+            )
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -137,7 +302,12 @@ class FeaturePlatform(pulumi.ComponentResource):
         self.registry_bucket = storage.registry_bucket
         self.access_logs_bucket = storage.access_logs_bucket
         self.data_key_arn = encryption.data_key_arn
-        self.online_store_auth_secret_arn = online_store_auth.secret_arn
+        self.cluster_name = cluster.cluster_name
+        self.cluster_endpoint = cluster.endpoint
+        self.node_security_group_id = cluster.node_security_group_id
+        self.kafka_bootstrap_brokers = streaming.bootstrap_brokers
+        self.online_store_endpoint = online_store.endpoint
+        self.online_store_auth_secret_arn = online_store.auth_secret_arn
         self.workload_role_arns = pulumi.Output.all(
             **{workload: role.role_arn for workload, role in roles.items()}
         )
@@ -153,6 +323,11 @@ class FeaturePlatform(pulumi.ComponentResource):
             "registry_bucket": self.registry_bucket,
             "access_logs_bucket": self.access_logs_bucket,
             "data_key_arn": self.data_key_arn,
+            "cluster_name": self.cluster_name,
+            "cluster_endpoint": self.cluster_endpoint,
+            "node_security_group_id": self.node_security_group_id,
+            "kafka_bootstrap_brokers": self.kafka_bootstrap_brokers,
+            "online_store_endpoint": self.online_store_endpoint,
             "online_store_auth_secret_arn": self.online_store_auth_secret_arn,
             "workload_role_arns": self.workload_role_arns,
         }

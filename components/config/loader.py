@@ -105,11 +105,15 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
+        # pydantic marks a bad mapping key with a trailing "[key]": the key path names it.
+        is_key = loc[-1:] == ("[key]",)
+        loc = loc[:-1] if is_key else loc
         rule = (error.get("ctx") or {}).get("error")
         if isinstance(rule, ConfigRuleError):
             problems.extend((_key(loc + key), message) for key, message in rule.violations)
         else:
-            problems.append((_key(loc), _message(error, loc)))
+            message = _message(error, loc)
+            problems.append((_key(loc), f"not a valid name: {message}" if is_key else message))
     return problems
 
 
