@@ -16,7 +16,17 @@ from components.iam_documents import (
 )
 from components.options import child
 
-INTERFACE_ENDPOINT_SERVICES = ("sts", "ecr.api", "ecr.dkr", "secretsmanager", "kms", "logs")
+INTERFACE_ENDPOINT_SERVICES = (
+    "sts",
+    "ecr.api",
+    "ecr.dkr",
+    "secretsmanager",
+    "kms",
+    "logs",
+    # The rotation function calls the ElastiCache API; with an endpoint it needs no
+    # internet egress at all.
+    "elasticache",
+)
 """Reached privately from the workload subnets: image pulls, credentials, secrets, keys, logs."""
 
 HTTPS = 443

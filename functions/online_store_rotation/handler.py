@@ -82,16 +82,24 @@ def create_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> No
 
 def set_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
     pending = _value(secrets, secret_id, "AWSPENDING", token)
+    _group(group_id, available=True)
     _modify_auth(group_id, pending[TOKEN_KEY], strategy="ROTATE")
 
 
 def test_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
     pending = _value(secrets, secret_id, "AWSPENDING", token)
+    # The ROTATE of setSecret takes effect only once the group is available again.
+    _group(group_id, available=True)
     host, port = endpoint(group_id)
     auth_ping(host, port, pending[TOKEN_KEY])
 
 
 def finish_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
+    # SET before moving AWSCURRENT: a version already current is skipped on a retry, so if
+    # the stage moved first and SET then failed, the old token would stay valid for good.
+    pending = _value(secrets, secret_id, "AWSPENDING", token)
+    _group(group_id, available=True)
+    _modify_auth(group_id, pending[TOKEN_KEY], strategy="SET")
     stages = secrets.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
     current = next(v for v, s in stages.items() if "AWSCURRENT" in s)
     secrets.update_secret_version_stage(
@@ -100,8 +108,6 @@ def finish_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> No
         MoveToVersionId=token,
         RemoveFromVersionId=current,
     )
-    new = _value(secrets, secret_id, "AWSCURRENT")
-    _modify_auth(group_id, new[TOKEN_KEY], strategy="SET")
 
 
 STEP_FUNCTIONS = {
@@ -130,11 +136,24 @@ def _modify_auth(group_id: str, auth_token: str, *, strategy: str) -> None:
     )
 
 
-def endpoint(group_id: str) -> tuple[str, int]:
-    """The configuration endpoint (cluster mode) or the primary endpoint."""
+def _group(group_id: str, *, available: bool = False) -> dict[str, Any]:
+    """The replication group; with ``available``, refuse while a change is still applying.
+
+    ElastiCache rejects a modification while the group is ``modifying``; raising lets
+    Secrets Manager retry the step later instead of failing the rotation for good.
+    """
     (group,) = boto3.client("elasticache").describe_replication_groups(ReplicationGroupId=group_id)[
         "ReplicationGroups"
     ]
+    status = group.get("Status", "available")
+    if available and status != "available":
+        raise RotationError(f"replication group {group_id} is {status}; retrying later")
+    return dict(group)
+
+
+def endpoint(group_id: str) -> tuple[str, int]:
+    """The configuration endpoint (cluster mode) or the primary endpoint."""
+    group = _group(group_id)
     address = group.get("ConfigurationEndpoint") or group["NodeGroups"][0]["PrimaryEndpoint"]
     return str(address["Address"]), int(address["Port"])
 

@@ -1,0 +1,474 @@
+"""The online store: an ElastiCache (Valkey/Redis) replication group with a rotated AUTH token.
+
+Clients on EKS reach the cache over TLS with a shared AUTH token. The token lives in Secrets
+Manager; a rotation Lambda (``functions/online_store_rotation``) replaces it on schedule in
+the live group, so after creation Secrets Manager, not Pulumi, owns its value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config.data_stores import OnlineStoreSettings
+from components.iam_documents import Statement, identity_policy, service_trust
+from components.network import HTTPS, INTERFACE_ENDPOINT_SERVICES
+from components.options import child, stateful
+from components.secrets import GeneratedSecret, GeneratedSecretArgs
+
+CACHE_PORT = 6379
+"""The Valkey/Redis default; clients and security-group rules assume it."""
+
+TRANSIT_ENCRYPTION_MODE = "required"
+"""Plaintext connections are refused (``preferred`` would still accept them)."""
+
+AUTH_TOKEN_UPDATE_STRATEGY = "ROTATE"
+"""How a changed token is applied: added beside the current one, never replacing it."""
+
+AUTH_TOKEN_PROPERTY = "authToken"
+"""Engine name of the token input; Pulumi leaves it alone after creation."""
+
+CACHE_LOG_TYPES = ("slow-log", "engine-log")
+"""Every log type ElastiCache for Valkey/Redis can deliver."""
+
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/elasticache"
+"""Log delivery adds each destination group to a CloudWatch Logs resource policy capped at
+5,120 characters; near the cap, AWS instead enables every group under ``/aws/vendedlogs/``
+at once, so a group named there can always be added."""
+
+ROTATION_HANDLER_FILE = (
+    Path(__file__).resolve().parent.parent / "functions" / "online_store_rotation" / "handler.py"
+)
+ROTATION_HANDLER = "handler.lambda_handler"
+ROTATION_RUNTIME = aws.lambda_.Runtime.PYTHON3D13
+ROTATION_ARCHITECTURE = "arm64"
+"""Graviton: cheaper per millisecond; the handler is pure Python (boto3 is in the runtime)."""
+ROTATION_TIMEOUT_SECONDS = 60
+"""Each step makes at most three API calls and one 5-second TLS probe; a minute is ample."""
+ROTATION_MEMORY_MB = 128
+ROTATION_CONCURRENCY = 1
+"""Two rotations running at once could each ROTATE in a token and then SET away the other's."""
+
+ROTATION_APIS = ("secretsmanager", "elasticache")
+"""AWS APIs the rotation handler calls (boto3 clients in handler.py)."""
+# The function's only HTTPS egress is to the VPC (the interface endpoints); every API it
+# calls must have one, or rotation fails with a connect timeout.
+if missing := [s for s in ROTATION_APIS if s not in INTERFACE_ENDPOINT_SERVICES]:
+    raise RuntimeError(f"the rotation function needs interface endpoints for {missing}")
+
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnlineStoreArgs:
+    account_id: str
+    """The environment's account (trust and invoke conditions, ENI ARNs)."""
+    region: str
+    """Region of the group (ENI ARNs in the rotation role)."""
+    settings: OnlineStoreSettings
+    """Engine, size, topology, windows and token rotation, validated by the config."""
+    multi_az: bool
+    """Spread replicas across AZs with automatic failover (config ``dataStores.multiAz``)."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the security groups."""
+    vpc_cidr: pulumi.Input[str]
+    """The VPC's CIDR: the rotation function reaches the interface endpoints inside it."""
+    data_subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the cache nodes (no internet route)."""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the rotation function (NAT and the Secrets Manager endpoint)."""
+    client_security_group_id: pulumi.Input[str]
+    """The only security group whose members may connect (the EKS nodes and pods)."""
+    data_key_arn: pulumi.Input[str]
+    """KMS key encrypting the cache at rest and its snapshots."""
+    logs_key_arn: pulumi.Input[str]
+    """KMS key encrypting the log groups."""
+    secrets_key_arn: pulumi.Input[str]
+    """KMS key encrypting the AUTH token secret and the function's environment."""
+    log_retention_days: int
+    """Retention of the cache and rotation log groups."""
+    recovery_window_days: int
+    """Days a deleted AUTH token secret can still be restored."""
+    permissions_boundary_arn: str | None
+    """Boundary capping the rotation role, if the organisation uses one."""
+    protect: bool
+    """Protect the group and the secret from deletion (prod)."""
+
+
+class OnlineStore(pulumi.ComponentResource):
+    """Valkey/Redis replication group: the low-latency feature store, TLS and AUTH only."""
+
+    replication_group_id: pulumi.Output[str]
+    replication_group_arn: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    """The configuration endpoint in cluster mode, the primary endpoint otherwise."""
+    port: pulumi.Output[int]
+    auth_secret_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    rotation_function_arn: pulumi.Output[str]
+    rotation_security_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: OnlineStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("featureplatform:data:OnlineStore", name, None, opts)
+        settings = args.settings
+        if args.multi_az and settings.replicas_per_shard < 1:
+            # AWS rejects Multi-AZ without a replica to fail over to.
+            raise ValueError(
+                f"{name}: multi-AZ needs at least one replica per shard "
+                f"(replicas_per_shard={settings.replicas_per_shard})"
+            )
+
+        # --- network ---------------------------------------------------------------------
+        cache_sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description="Online store: Valkey/Redis over TLS from platform clients only",
+            tags={"Name": f"{name}-cache"},
+            opts=child(self),
+        )
+        rotation_sg = aws.ec2.SecurityGroup(
+            f"{name}-rotation-sg",
+            vpc_id=args.vpc_id,
+            description="Online store token rotation: AWS APIs and the cache",
+            tags={"Name": f"{name}-rotation"},
+            opts=child(self),
+        )
+        # Rules are separate resources (never inline) and name security groups, never CIDRs:
+        # membership, not an address range, decides who may talk to the cache. No egress
+        # rules: replies to allowed connections pass anyway (security groups are stateful).
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-clients",
+            security_group_id=cache_sg.id,
+            ip_protocol="tcp",
+            from_port=CACHE_PORT,
+            to_port=CACHE_PORT,
+            referenced_security_group_id=args.client_security_group_id,
+            description="Valkey/Redis from the platform's workloads",
+            opts=child(self),
+        )
+        # The one exception to "clients only": the rotation function's testSecret step must
+        # AUTH and PING with the pending token before Secrets Manager makes it current.
+        from_rotation = aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-rotation",
+            security_group_id=cache_sg.id,
+            ip_protocol="tcp",
+            from_port=CACHE_PORT,
+            to_port=CACHE_PORT,
+            referenced_security_group_id=rotation_sg.id,
+            description="Valkey/Redis from the token rotation function (testSecret)",
+            opts=child(self),
+        )
+        rotation_egress = [
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-rotation-to-cache",
+                security_group_id=rotation_sg.id,
+                ip_protocol="tcp",
+                from_port=CACHE_PORT,
+                to_port=CACHE_PORT,
+                referenced_security_group_id=cache_sg.id,
+                description="testSecret: AUTH and PING the cache",
+                opts=child(self),
+            ),
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-rotation-to-endpoints",
+                security_group_id=rotation_sg.id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                cidr_ipv4=args.vpc_cidr,
+                description="Interface VPC endpoints (Secrets Manager)",
+                opts=child(self),
+            ),
+        ]
+        # --- the AUTH token --------------------------------------------------------------
+        auth = GeneratedSecret(
+            f"{name}-auth",
+            GeneratedSecretArgs(
+                description="AUTH token of the online store (rotated by Secrets Manager)",
+                kms_key_arn=args.secrets_key_arn,
+                recovery_window_days=args.recovery_window_days,
+                protect=args.protect,
+            ),
+            opts=child(self),
+        )
+
+        # --- the cache -------------------------------------------------------------------
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            description="Online store: data subnets (no internet route)",
+            subnet_ids=args.data_subnet_ids,
+            opts=child(self),
+        )
+        # Auto-named, so a change that replaces the group (a new family on an engine upgrade)
+        # creates the new one first; a group in use cannot be deleted.
+        parameter_group = aws.elasticache.ParameterGroup(
+            f"{name}-params",
+            family=settings.parameter_group_family,
+            description="Online store parameters",
+            parameters=[
+                aws.elasticache.ParameterGroupParameterArgs(
+                    name="maxmemory-policy", value=settings.maxmemory_policy.value
+                ),
+                # A custom group must state the cluster mode: ElastiCache refuses a group
+                # without cluster-enabled=yes for a cluster-mode replication group.
+                aws.elasticache.ParameterGroupParameterArgs(
+                    name="cluster-enabled", value="yes" if settings.cluster_mode else "no"
+                ),
+            ],
+            opts=child(self),
+        )
+        log_groups = {
+            log_type: aws.cloudwatch.LogGroup(
+                f"{name}-{log_type}",
+                name_prefix=f"{VENDED_LOGS_PREFIX}/{name}-{log_type}-",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.logs_key_arn,
+                deletion_protection_enabled=args.protect,
+                opts=child(self),
+            )
+            for log_type in CACHE_LOG_TYPES
+        }
+
+        if settings.cluster_mode:
+            # Shards and their replicas; ElastiCache requires automatic failover here.
+            topology = {
+                "num_node_groups": settings.shards,
+                "replicas_per_node_group": settings.replicas_per_shard,
+            }
+            failover = True
+        else:
+            # One shard: the provider counts its nodes (primary + replicas) instead, and
+            # rejects num_node_groups/replicas_per_node_group alongside it.
+            topology = {"num_cache_clusters": 1 + settings.replicas_per_shard}
+            failover = args.multi_az
+
+        group = aws.elasticache.ReplicationGroup(
+            f"{name}-group",
+            description="Feature platform online store",
+            engine=settings.engine.value,
+            engine_version=settings.engine_version,
+            node_type=settings.node_type,
+            port=CACHE_PORT,
+            parameter_group_name=parameter_group.name,
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[cache_sg.id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=args.data_key_arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode=TRANSIT_ENCRYPTION_MODE,
+            # The first token is simply set at creation (the strategy is not used then).
+            # Any later change must ROTATE: the new token is accepted beside the old one,
+            # so clients still holding the old token keep working until they re-read the
+            # secret. The rotation Lambda does exactly that (ROTATE, test, then SET to
+            # retire the old token).
+            auth_token=auth.value,
+            auth_token_update_strategy=AUTH_TOKEN_UPDATE_STRATEGY,
+            cluster_mode="enabled" if settings.cluster_mode else "disabled",
+            num_node_groups=topology.get("num_node_groups"),
+            replicas_per_node_group=topology.get("replicas_per_node_group"),
+            num_cache_clusters=topology.get("num_cache_clusters"),
+            multi_az_enabled=args.multi_az,
+            automatic_failover_enabled=failover,
+            snapshot_retention_limit=settings.snapshot_retention_days,
+            snapshot_window=settings.snapshot_window,
+            maintenance_window=settings.maintenance_window,
+            # Deleting the group (or replacing it) keeps its data as a snapshot. The name is
+            # fixed, so a second deletion fails until the old snapshot is removed: better than
+            # losing data silently.
+            final_snapshot_identifier=f"{name}-final",
+            auto_minor_version_upgrade=True,
+            # Changes to a live cache (node type, engine, parameters) wait for the
+            # maintenance window instead of disturbing serving traffic mid-day.
+            apply_immediately=False,
+            log_delivery_configurations=[
+                aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                    destination=log_group.name,
+                    destination_type="cloudwatch-logs",
+                    log_format="json",
+                    log_type=log_type,
+                )
+                for log_type, log_group in log_groups.items()
+            ],
+            opts=pulumi.ResourceOptions.merge(
+                stateful(self, args.protect),
+                # After creation the rotation Lambda owns the live token: Pulumi must never
+                # push the original (now retired) token back into the group.
+                pulumi.ResourceOptions(ignore_changes=[AUTH_TOKEN_PROPERTY]),
+            ),
+        )
+
+        # --- rotation --------------------------------------------------------------------
+        rotation_logs = aws.cloudwatch.LogGroup(
+            f"{name}-rotation-logs",
+            name_prefix=f"/aws/lambda/{name}-rotation-",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            deletion_protection_enabled=args.protect,
+            opts=child(self),
+        )
+        eni_arn = f"arn:aws:ec2:{args.region}:{args.account_id}"
+        rotation_policy = identity_policy(
+            Statement(
+                sid="StageToken",
+                actions=(
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ),
+                resources=(auth.secret_arn,),
+            ),
+            # createSecret asks Secrets Manager for the new token; the action has no
+            # resource type, so "*" is the only form IAM accepts.
+            Statement(
+                sid="GenerateToken",
+                actions=("secretsmanager:GetRandomPassword",),
+                resources=("*",),
+            ),
+            Statement(
+                sid="SetToken",
+                actions=(
+                    "elasticache:ModifyReplicationGroup",
+                    "elasticache:DescribeReplicationGroups",
+                ),
+                resources=(group.arn,),
+            ),
+            # Reads and writes of the secret, and the function's encrypted environment.
+            Statement(
+                sid="UseSecretsKey",
+                actions=("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"),
+                resources=(args.secrets_key_arn,),
+            ),
+            Statement(
+                sid="WriteLogs",
+                actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+                resources=(pulumi.Output.concat(rotation_logs.arn, ":*"),),
+            ),
+            # VPC access, written out instead of the AWS-managed AWSLambdaVPCAccessExecution
+            # Role, which also grants log writes on every log group. Describe* has no
+            # resource-level permissions; the rest is limited to this account and region,
+            # and new interfaces to the function's own security group.
+            Statement(
+                sid="DescribeNetwork",
+                actions=("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
+                resources=("*",),
+            ),
+            Statement(
+                sid="CreateInterfaces",
+                actions=("ec2:CreateNetworkInterface",),
+                resources=(
+                    f"{eni_arn}:network-interface/*",
+                    f"{eni_arn}:subnet/*",
+                    rotation_sg.arn,
+                ),
+            ),
+            Statement(
+                sid="ManageInterfaces",
+                actions=(
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ),
+                resources=(f"{eni_arn}:network-interface/*",),
+            ),
+        )
+        role = aws.iam.Role(
+            f"{name}-rotation-role",
+            description="Online store AUTH token rotation (Lambda)",
+            assume_role_policy=service_trust(LAMBDA_PRINCIPAL, args.account_id).to_json(),
+            permissions_boundary=args.permissions_boundary_arn,
+            opts=child(self),
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-rotation-policy",
+            role=role.id,
+            policy=rotation_policy.to_json(),
+            opts=child(self),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-rotation",
+            description="Rotates the online store's AUTH token for Secrets Manager",
+            role=role.arn,
+            runtime=ROTATION_RUNTIME,
+            architectures=[ROTATION_ARCHITECTURE],
+            handler=ROTATION_HANDLER,
+            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(ROTATION_HANDLER_FILE))}),
+            timeout=ROTATION_TIMEOUT_SECONDS,
+            memory_size=ROTATION_MEMORY_MB,
+            # Also needs 10 unreserved executions left in the account, or AWS refuses it.
+            reserved_concurrent_executions=ROTATION_CONCURRENCY,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"REPLICATION_GROUP_ID": group.id}
+            ),
+            kms_key_arn=args.secrets_key_arn,
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                security_group_ids=[rotation_sg.id],
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=rotation_logs.name
+            ),
+            # Lambda checks at creation that the role may create network interfaces.
+            opts=child(self, depends_on=[role_policy]),
+        )
+        invoke = aws.lambda_.Permission(
+            f"{name}-rotation-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal=SECRETS_MANAGER_PRINCIPAL,
+            # Only for this secret, in this account (confused-deputy guard).
+            source_arn=auth.secret_arn,
+            source_account=args.account_id,
+            opts=child(self),
+        )
+        aws.secretsmanager.SecretRotation(
+            f"{name}-rotation-schedule",
+            secret_id=auth.secret_arn,
+            rotation_lambda_arn=function.arn,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=settings.rotation_days
+            ),
+            # Rotate at once: the token Pulumi generated (kept in its state) stops working
+            # after the first deploy. Without it Secrets Manager would only run createSecret
+            # and testSecret, and testSecret fails for a token setSecret never applied.
+            rotate_immediately=True,
+            # A rotation needs everything in place: the group to modify, the permission to
+            # invoke the function, the first secret version, and the network path to AUTH.
+            opts=child(
+                self,
+                depends_on=[group, invoke, auth, role_policy, from_rotation, *rotation_egress],
+            ),
+        )
+
+        self.replication_group_id = group.id
+        self.replication_group_arn = group.arn
+        self.endpoint = (
+            group.configuration_endpoint_address
+            if settings.cluster_mode
+            else group.primary_endpoint_address
+        )
+        # Set explicitly above, so never None.
+        self.port = cast(pulumi.Output[int], group.port)
+        self.auth_secret_arn = auth.secret_arn
+        self.security_group_id = cache_sg.id
+        self.rotation_function_arn = function.arn
+        self.rotation_security_group_id = rotation_sg.id
+        self.register_outputs(
+            {
+                "replication_group_id": self.replication_group_id,
+                "replication_group_arn": self.replication_group_arn,
+                "endpoint": self.endpoint,
+                "port": self.port,
+                "auth_secret_arn": self.auth_secret_arn,
+                "security_group_id": self.security_group_id,
+                "rotation_function_arn": self.rotation_function_arn,
+                "rotation_security_group_id": self.rotation_security_group_id,
+            }
+        )

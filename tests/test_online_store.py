@@ -1,0 +1,519 @@
+"""The online store: TLS and AUTH only, sized per environment, token rotated by Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from blueprint.capture import Plan, PlannedResource
+from components.config import StackConfig
+from components.config.models import PROD_MIN_SNAPSHOT_RETENTION_DAYS
+from components.iam_documents import DATA_ACTIONS
+from components.online_store import (
+    CACHE_PORT,
+    ROTATION_HANDLER_FILE,
+    OnlineStore,
+    OnlineStoreArgs,
+)
+from tests.conftest import as_list, policy, run_component, stack_config, statements
+
+NAME = "online-store"
+VPC_ID = "vpc-0f1e2d3c4b5a69788"
+VPC_CIDR = "10.10.0.0/16"
+DATA_SUBNETS = ["subnet-0da7a000000000001", "subnet-0da7a000000000002"]
+PRIVATE_SUBNETS = ["subnet-0b1a7e00000000001", "subnet-0b1a7e00000000002"]
+CLIENT_SG = "sg-0c11e4700000000aa"
+
+GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+PARAMS = "aws:elasticache/parameterGroup:ParameterGroup"
+SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def _key(config: StackConfig, purpose: str) -> str:
+    return f"arn:aws:kms:{config.aws.region}:{config.aws.account_id}:key/{purpose}-0000"
+
+
+def _build(config: StackConfig, *, multi_az: bool | None = None) -> Plan:
+    def build() -> None:
+        store = OnlineStore(
+            NAME,
+            OnlineStoreArgs(
+                account_id=config.aws.account_id,
+                region=config.aws.region,
+                settings=config.online_store,
+                multi_az=config.data_stores.multi_az if multi_az is None else multi_az,
+                vpc_id=VPC_ID,
+                vpc_cidr=VPC_CIDR,
+                data_subnet_ids=DATA_SUBNETS,
+                private_subnet_ids=PRIVATE_SUBNETS,
+                client_security_group_id=CLIENT_SG,
+                data_key_arn=_key(config, "data"),
+                logs_key_arn=_key(config, "logs"),
+                secrets_key_arn=_key(config, "secrets"),
+                log_retention_days=config.logging.retention_days,
+                recovery_window_days=config.secrets.recovery_window_days,
+                permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                protect=config.protection.protect_stateful,
+            ),
+        )
+        for key in (
+            "replication_group_id",
+            "replication_group_arn",
+            "endpoint",
+            "port",
+            "auth_secret_arn",
+            "security_group_id",
+            "rotation_function_arn",
+            "rotation_security_group_id",
+        ):
+            pulumi.export(key, getattr(store, key))
+
+    return run_component(build)
+
+
+@cache
+def _stack(stack: str) -> Plan:
+    return _build(stack_config(stack))
+
+
+@pytest.fixture(params=["dev", "prod"])
+def env(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _group(plan: Plan) -> PlannedResource:
+    return plan.named(GROUP, f"{NAME}-group")
+
+
+def _cache_sg(plan: Plan) -> PlannedResource:
+    return plan.named(SG, f"{NAME}-sg")
+
+
+def _rotation_sg(plan: Plan) -> PlannedResource:
+    return plan.named(SG, f"{NAME}-rotation-sg")
+
+
+def _function(plan: Plan) -> PlannedResource:
+    return plan.named(FUNCTION, f"{NAME}-rotation")
+
+
+def _secret(plan: Plan) -> PlannedResource:
+    return plan.named(SECRET, f"{NAME}-auth-secret")
+
+
+def _role(plan: Plan) -> PlannedResource:
+    return plan.named(ROLE, f"{NAME}-rotation-role")
+
+
+def _rotation_statements(plan: Plan) -> dict[str, dict[str, Any]]:
+    return statements(policy(plan.named(ROLE_POLICY, f"{NAME}-rotation-policy")))
+
+
+def _parameters(plan: Plan) -> dict[str, str]:
+    return {
+        p["name"]: p["value"] for p in plan.named(PARAMS, f"{NAME}-params").inputs["parameters"]
+    }
+
+
+# --- encryption and the AUTH token ------------------------------------------------------
+
+
+def test_transit_encryption_is_required(env: str) -> None:
+    group = _group(_stack(env)).inputs
+    assert group["transitEncryptionEnabled"] is True
+    assert group["transitEncryptionMode"] == "required"  # "preferred" still accepts plaintext
+    assert group["port"] == CACHE_PORT
+
+
+def test_at_rest_encryption_uses_the_data_key(env: str) -> None:
+    group = _group(_stack(env)).inputs
+    assert group["atRestEncryptionEnabled"] is True
+    assert group["kmsKeyId"] == _key(stack_config(env), "data")
+
+
+def test_auth_token_is_the_generated_secret_and_only_ever_a_pulumi_secret(env: str) -> None:
+    plan = _stack(env)
+    group = _group(plan)
+    token = plan.named(PASSWORD, f"{NAME}-auth-value").outputs["result"]
+    assert group.inputs["authToken"] == token
+    assert "authToken" in group.secret_inputs
+    # Secrets Manager holds the same token, encrypted with the secrets key.
+    version = plan.named(SECRET_VERSION, f"{NAME}-auth-version")
+    assert json.loads(version.inputs["secretString"]) == {"password": token}
+    assert "secretString" in version.secret_inputs
+    assert _secret(plan).inputs["kmsKeyId"] == _key(stack_config(env), "secrets")
+
+
+def test_token_changes_rotate_and_pulumi_never_pushes_the_token_back(env: str) -> None:
+    group = _group(_stack(env))
+    assert group.inputs["authTokenUpdateStrategy"] == "ROTATE"
+    assert group.ignore_changes == ["authToken"]
+
+
+# --- sizing per environment -------------------------------------------------------------
+
+
+def test_dev_is_a_single_node_without_failover() -> None:
+    plan = _stack("dev")
+    group = _group(plan).inputs
+    assert group["clusterMode"] == "disabled"
+    assert group["numCacheClusters"] == 1
+    assert "numNodeGroups" not in group
+    assert "replicasPerNodeGroup" not in group
+    assert group["automaticFailoverEnabled"] is False
+    assert group["multiAzEnabled"] is False
+    assert _parameters(plan)["cluster-enabled"] == "no"
+    assert plan.outputs["endpoint"] == _group(plan).outputs["primaryEndpointAddress"]
+
+
+def test_prod_is_sharded_across_azs_with_failover() -> None:
+    plan = _stack("prod")
+    settings = stack_config("prod").online_store
+    group = _group(plan).inputs
+    assert group["clusterMode"] == "enabled"
+    assert (group["numNodeGroups"], group["replicasPerNodeGroup"]) == (3, 2)
+    assert (settings.shards, settings.replicas_per_shard) == (3, 2)
+    assert "numCacheClusters" not in group  # conflicts with the shard arguments
+    assert group["multiAzEnabled"] is True
+    assert group["automaticFailoverEnabled"] is True
+    assert _parameters(plan)["cluster-enabled"] == "yes"
+    assert plan.outputs["endpoint"] == _group(plan).outputs["configurationEndpointAddress"]
+
+
+def test_prod_keeps_its_data() -> None:
+    plan = _stack("prod")
+    group = _group(plan)
+    assert group.inputs["snapshotRetentionLimit"] >= PROD_MIN_SNAPSHOT_RETENTION_DAYS
+    assert group.inputs["finalSnapshotIdentifier"] == f"{NAME}-final"
+    assert (group.protect, group.retain_on_delete) == (True, True)
+    secret = _secret(plan)
+    assert (secret.protect, secret.retain_on_delete) == (True, True)
+
+
+def test_dev_is_unprotected_but_still_takes_a_final_snapshot() -> None:
+    group = _group(_stack("dev"))
+    assert (group.protect, group.retain_on_delete) == (False, False)
+    assert group.inputs["finalSnapshotIdentifier"] == f"{NAME}-final"
+
+
+def test_windows_and_upgrades_follow_config(env: str) -> None:
+    settings = stack_config(env).online_store
+    group = _group(_stack(env)).inputs
+    assert group["snapshotWindow"] == settings.snapshot_window
+    assert group["maintenanceWindow"] == settings.maintenance_window
+    assert group["snapshotRetentionLimit"] == settings.snapshot_retention_days
+    assert group["autoMinorVersionUpgrade"] is True
+    assert group["applyImmediately"] is False
+
+
+def test_multi_az_without_a_replica_is_refused() -> None:
+    config = stack_config("dev")
+    assert config.online_store.replicas_per_shard == 0
+    with pytest.raises(ValueError, match="at least one replica per shard"):
+        _build(config, multi_az=True)
+
+
+# --- parameters and subnets -------------------------------------------------------------
+
+
+def test_parameter_group_family_and_eviction_policy_come_from_config() -> None:
+    config = stack_config("dev", onlineStore={"maxmemoryPolicy": "volatile-ttl"})
+    plan = _build(config)
+    params = plan.named(PARAMS, f"{NAME}-params")
+    assert params.inputs["family"] == "valkey8"
+    assert _parameters(plan)["maxmemory-policy"] == "volatile-ttl"
+    group = _group(plan).inputs
+    assert group["parameterGroupName"] == params.outputs["name"]
+    assert (group["engine"], group["engineVersion"]) == ("valkey", "8.0")
+    assert group["nodeType"] == config.online_store.node_type
+
+
+def test_profile_eviction_policy_reaches_the_cache(env: str) -> None:
+    assert (
+        _parameters(_stack(env))["maxmemory-policy"]
+        == stack_config(env).online_store.maxmemory_policy.value
+    )
+
+
+def test_redis_engine_uses_its_own_family() -> None:
+    plan = _build(stack_config("dev", onlineStore={"engine": "redis", "engineVersion": "7.1"}))
+    assert plan.named(PARAMS, f"{NAME}-params").inputs["family"] == "redis7"
+    assert _group(plan).inputs["engine"] == "redis"
+
+
+def test_nodes_live_in_the_data_subnets(env: str) -> None:
+    plan = _stack(env)
+    subnets = plan.named(SUBNET_GROUP, f"{NAME}-subnets")
+    assert subnets.inputs["subnetIds"] == DATA_SUBNETS
+    assert _group(plan).inputs["subnetGroupName"] == subnets.outputs["name"]
+
+
+# --- network ----------------------------------------------------------------------------
+
+
+def _rules(plan: Plan, type_: str, sg: PlannedResource) -> list[dict[str, Any]]:
+    return [r.inputs for r in plan.of_type(type_) if r.inputs["securityGroupId"] == sg.id]
+
+
+def test_cache_accepts_6379_only_from_clients_and_the_rotation_function(env: str) -> None:
+    plan = _stack(env)
+    cache_sg, rotation_sg = _cache_sg(plan), _rotation_sg(plan)
+    assert _group(plan).inputs["securityGroupIds"] == [cache_sg.id]
+    assert "ingress" not in cache_sg.inputs and "egress" not in cache_sg.inputs  # no inline rules
+    ingress = _rules(plan, INGRESS, cache_sg)
+    assert sorted(r["referencedSecurityGroupId"] for r in ingress) == sorted(
+        [CLIENT_SG, rotation_sg.id]
+    )
+    for rule in ingress:
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == (
+            "tcp",
+            CACHE_PORT,
+            CACHE_PORT,
+        )
+        assert not {"cidrIpv4", "cidrIpv6", "prefixListId"} & rule.keys()
+    assert _rules(plan, EGRESS, cache_sg) == []  # replies pass: security groups are stateful
+
+
+def test_no_cidr_may_reach_the_cache_in_any_rule(env: str) -> None:
+    plan = _stack(env)
+    for rule in plan.of_type(INGRESS):
+        assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs
+
+
+def test_rotation_function_reaches_only_the_cache_and_https(env: str) -> None:
+    plan = _stack(env)
+    cache_sg, rotation_sg = _cache_sg(plan), _rotation_sg(plan)
+    egress = {
+        (r["fromPort"], r["toPort"], r.get("referencedSecurityGroupId") or r.get("cidrIpv4"))
+        for r in _rules(plan, EGRESS, rotation_sg)
+    }
+    # Secrets Manager and ElastiCache both have interface endpoints: no internet egress.
+    assert egress == {(CACHE_PORT, CACHE_PORT, cache_sg.id), (443, 443, VPC_CIDR)}
+    assert _rules(plan, INGRESS, rotation_sg) == []
+
+
+# --- logs -------------------------------------------------------------------------------
+
+
+def test_slow_and_engine_logs_go_to_encrypted_groups(env: str) -> None:
+    plan = _stack(env)
+    config = stack_config(env)
+    deliveries = _group(plan).inputs["logDeliveryConfigurations"]
+    assert sorted(d["logType"] for d in deliveries) == ["engine-log", "slow-log"]
+    groups = {g.outputs["name"]: g for g in plan.of_type(LOG_GROUP)}
+    for delivery in deliveries:
+        assert delivery["destinationType"] == "cloudwatch-logs"
+        assert delivery["logFormat"] == "json"
+        group = groups[delivery["destination"]]
+        assert group.name == f"{NAME}-{delivery['logType']}"
+        assert group.inputs["kmsKeyId"] == _key(config, "logs")
+        assert group.inputs["retentionInDays"] == config.logging.retention_days
+
+
+# --- rotation ---------------------------------------------------------------------------
+
+
+def test_rotation_function_runs_the_handler_in_the_vpc(env: str) -> None:
+    plan = _stack(env)
+    config = stack_config(env)
+    function = _function(plan)
+    inputs = function.inputs
+    assert (inputs["runtime"], inputs["handler"]) == ("python3.13", "handler.lambda_handler")
+    code = inputs["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    (asset,) = code.assets.values()
+    assert list(code.assets) == ["handler.py"]
+    assert isinstance(asset, pulumi.FileAsset)
+    assert Path(asset.path) == ROTATION_HANDLER_FILE
+    assert inputs["environment"]["variables"] == {"REPLICATION_GROUP_ID": _group(plan).id}
+    assert inputs["vpcConfig"] == {
+        "subnetIds": PRIVATE_SUBNETS,
+        "securityGroupIds": [_rotation_sg(plan).id],
+    }
+    assert inputs["kmsKeyArn"] == _key(config, "secrets")
+    assert inputs["reservedConcurrentExecutions"] == 1  # two rotations must never race
+    assert inputs["timeout"] == 60
+    logs = plan.named(LOG_GROUP, f"{NAME}-rotation-logs")
+    assert inputs["loggingConfig"]["logGroup"] == logs.outputs["name"]
+    assert logs.inputs["kmsKeyId"] == _key(config, "logs")
+    assert logs.inputs["retentionInDays"] == config.logging.retention_days
+    # Lambda checks the ENI permissions when it creates the function.
+    assert plan.named(ROLE_POLICY, f"{NAME}-rotation-policy").urn in function.depends_on
+
+
+def test_function_gets_every_environment_variable_the_handler_reads() -> None:
+    source = ROTATION_HANDLER_FILE.read_text()
+    read = set(re.findall(r"os\.environ\[\"(\w+)\"\]", source))
+    assert read == {"REPLICATION_GROUP_ID"}
+    assert set(_function(_stack("dev")).inputs["environment"]["variables"]) == read
+
+
+def test_rotation_role_trusts_lambda_for_this_account_only(env: str) -> None:
+    plan = _stack(env)
+    config = stack_config(env)
+    role = _role(plan)
+    (trust,) = policy(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": config.aws.account_id}}
+    assert role.inputs.get("permissionsBoundary") == config.identity.permissions_boundary_arn
+    assert _function(plan).inputs["role"] == role.outputs["arn"]
+
+
+def test_permissions_boundary_is_attached_where_configured() -> None:
+    boundary = stack_config("prod").identity.permissions_boundary_arn
+    assert boundary
+    assert _role(_stack("prod")).inputs["permissionsBoundary"] == boundary
+    assert "permissionsBoundary" not in _role(_stack("dev")).inputs
+
+
+NO_RESOURCE_LEVEL_ACTIONS = {
+    "secretsmanager:GetRandomPassword",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+}
+"""The only actions the rotation role holds on "*": none of them has a resource type."""
+
+
+def test_rotation_role_is_least_privilege(env: str) -> None:
+    for statement in _rotation_statements(_stack(env)).values():
+        actions = as_list(statement["Action"])
+        resources = as_list(statement["Resource"])
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in action for action in actions), statement
+        if "*" in resources:
+            assert resources == ["*"]
+            assert set(actions) <= NO_RESOURCE_LEVEL_ACTIONS, statement
+            assert not set(actions) & DATA_ACTIONS
+
+
+def test_rotation_role_touches_only_this_secret_group_key_and_log_group(env: str) -> None:
+    plan = _stack(env)
+    config = stack_config(env)
+    granted: dict[str, set[str]] = {}
+    for statement in _rotation_statements(plan).values():
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
+    secret_arn = _secret(plan).outputs["arn"]
+    for action in (
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    ):
+        assert granted[action] == {secret_arn}, action
+    group_arn = _group(plan).outputs["arn"]
+    assert granted["elasticache:ModifyReplicationGroup"] == {group_arn}
+    assert granted["elasticache:DescribeReplicationGroups"] == {group_arn}
+    for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"):
+        assert granted[action] == {_key(config, "secrets")}, action
+    logs_arn = plan.named(LOG_GROUP, f"{NAME}-rotation-logs").outputs["arn"]
+    assert granted["logs:CreateLogStream"] == granted["logs:PutLogEvents"] == {f"{logs_arn}:*"}
+    ec2 = f"arn:aws:ec2:{config.aws.region}:{config.aws.account_id}"
+    assert granted["ec2:CreateNetworkInterface"] == {
+        f"{ec2}:network-interface/*",
+        f"{ec2}:subnet/*",
+        _rotation_sg(plan).outputs["arn"],
+    }
+    for action in (
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ):
+        assert granted[action] == {f"{ec2}:network-interface/*"}, action
+    # No managed policy (AWSLambdaVPCAccessExecutionRole writes to every log group).
+    assert not plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def test_rotation_role_grants_exactly_the_api_calls_the_handler_makes() -> None:
+    source = ROTATION_HANDLER_FILE.read_text()
+    calls = {f"secretsmanager:{_pascal(m)}" for m in re.findall(r"secrets\.(\w+)\(", source)}
+    calls |= {
+        f"elasticache:{_pascal(m)}"
+        for m in re.findall(r"client\(\"elasticache\"\)\.(\w+)\(", source)
+    }
+    assert "secretsmanager:GetRandomPassword" in calls  # why the "*" grant exists
+    granted = {
+        action
+        for statement in _rotation_statements(_stack("dev")).values()
+        for action in as_list(statement["Action"])
+        if action.split(":")[0] in {"secretsmanager", "elasticache"}
+    }
+    assert granted == calls
+
+
+def test_only_secrets_manager_may_invoke_the_function_for_this_secret(env: str) -> None:
+    plan = _stack(env)
+    permission = plan.named(PERMISSION, f"{NAME}-rotation-invoke").inputs
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["principal"] == "secretsmanager.amazonaws.com"
+    assert permission["function"] == _function(plan).outputs["name"]
+    assert permission["sourceArn"] == _secret(plan).outputs["arn"]
+    assert permission["sourceAccount"] == stack_config(env).aws.account_id
+
+
+def test_rotation_schedule_follows_config() -> None:
+    plan = _build(stack_config("dev", onlineStore={"rotationDays": 7}))
+    rotation = plan.named(ROTATION, f"{NAME}-rotation-schedule").inputs
+    assert rotation["rotationRules"] == {"automaticallyAfterDays": 7}
+    assert rotation["secretId"] == _secret(plan).outputs["arn"]
+    assert rotation["rotationLambdaArn"] == _function(plan).outputs["arn"]
+
+
+def test_rotation_waits_for_the_group_the_permission_and_the_network_path(env: str) -> None:
+    plan = _stack(env)
+    rotation = plan.named(ROTATION, f"{NAME}-rotation-schedule")
+    assert rotation.inputs["rotationRules"] == {
+        "automaticallyAfterDays": stack_config(env).online_store.rotation_days
+    }
+    required = {
+        _group(plan).urn,
+        plan.named(PERMISSION, f"{NAME}-rotation-invoke").urn,
+        plan.named(SECRET_VERSION, f"{NAME}-auth-version").urn,
+        plan.named(INGRESS, f"{NAME}-from-rotation").urn,
+        plan.named(EGRESS, f"{NAME}-rotation-to-cache").urn,
+    }
+    assert required <= set(rotation.depends_on)
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+def test_outputs_name_the_group_the_secret_and_the_security_groups(env: str) -> None:
+    plan = _stack(env)
+    group = _group(plan)
+    assert plan.outputs["replication_group_id"] == group.id
+    assert plan.outputs["replication_group_arn"] == group.outputs["arn"]
+    assert plan.outputs["port"] == CACHE_PORT
+    assert plan.outputs["auth_secret_arn"] == _secret(plan).outputs["arn"]
+    assert plan.outputs["security_group_id"] == _cache_sg(plan).id
+    assert plan.outputs["rotation_function_arn"] == _function(plan).outputs["arn"]
+    assert plan.outputs["rotation_security_group_id"] == _rotation_sg(plan).id
+
+
+def test_children_are_named_after_and_parented_by_the_component(env: str) -> None:
+    plan = _stack(env)
+    (component,) = plan.of_type("featureplatform:data:OnlineStore")
+    for resource in plan.children(component):
+        assert resource.name.startswith(f"{NAME}-"), resource.name
