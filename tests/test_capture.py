@@ -44,9 +44,12 @@ def test_every_resource_hangs_below_the_platform_component(plan: Plan) -> None:
 
 def test_secret_inputs_are_marked(plan: Plan) -> None:
     marked = {(r.type, key) for r in plan.resources for key in r.secret_inputs}
-    assert ("aws:secretsmanager/secretVersion:SecretVersion", "secretString") in marked
-    # Nothing else of the platform's inputs is secret.
-    assert {t for t, _ in marked} == {"aws:secretsmanager/secretVersion:SecretVersion"}
+    # The generated AUTH token, in Secrets Manager and on the replication group; nothing else
+    # of the platform's inputs is secret.
+    assert marked == {
+        ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
+    }
 
 
 def test_property_dependencies_name_the_resources_feeding_each_input(plan: Plan) -> None:

@@ -24,7 +24,7 @@ def test_diagram_shows_the_account_vpc_and_tiers(plan: Plan) -> None:
 def test_diagram_edges_follow_the_workload_policies(dev: Plan) -> None:
     text = render(dev)
     assert (
-        "feature_platform_ingestion -->|policy| feature_platform_storage_offline_store_bucket"
+        "feature_platform_materializer -->|policy| feature_platform_storage_offline_store_bucket"
         in text
     )
     assert (

@@ -8,11 +8,12 @@ import pytest
 
 from blueprint.capture import Plan, PlannedResource
 from components.iam_documents import DATA_ACTIONS
-from components.platform import FEATURE_NAMESPACE
+from components.platform import WORKLOADS
 from tests.conftest import as_list, stack_config
 
 ROLE = "aws:iam/role:Role"
-WORKLOADS = ("feature-server", "materialization", "ingestion")
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+TOPIC = "aws:msk/topic:Topic"
 
 
 def _role(plan: Plan, workload: str) -> PlannedResource:
@@ -28,8 +29,29 @@ def _permissions(plan: Plan, workload: str) -> list[dict[str, object]]:
     return statements
 
 
-@pytest.mark.parametrize("workload", WORKLOADS)
-def test_roles_trust_pod_identity_for_their_service_account_only(plan: Plan, workload: str) -> None:
+def _grants(plan: Plan, workload: str) -> dict[str, set[str]]:
+    """Action -> the resources it is allowed on."""
+    grants: dict[str, set[str]] = {}
+    for statement in _permissions(plan, workload):
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(as_list(statement["Resource"]))
+    return grants
+
+
+def _kafka_cluster_arn(plan: Plan) -> str:
+    (cluster,) = plan.of_type("aws:msk/cluster:Cluster")
+    return str(cluster.outputs["arn"])
+
+
+def _topic_arn(plan: Plan, topic: str) -> str:
+    (found,) = [t for t in plan.of_type(TOPIC) if t.inputs["name"] == topic]
+    return str(found.outputs["arn"])
+
+
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_roles_trust_pod_identity_for_their_service_account_on_this_cluster_only(
+    plan: Plan, workload: str
+) -> None:
     config = stack_config(plan.stack)
     trust = json.loads(_role(plan, workload).inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
@@ -37,15 +59,33 @@ def test_roles_trust_pod_identity_for_their_service_account_only(plan: Plan, wor
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     assert statement["Condition"] == {
         "StringEquals": {
-            "aws:RequestTag/kubernetes-namespace": FEATURE_NAMESPACE,
-            "aws:RequestTag/kubernetes-service-account": workload,
+            "aws:RequestTag/kubernetes-namespace": WORKLOADS[workload].namespace,
+            "aws:RequestTag/kubernetes-service-account": WORKLOADS[workload].service_account,
         },
         "ArnLike": {
             "aws:RequestTag/eks-cluster-arn": (
-                f"arn:aws:eks:{config.aws.region}:{config.aws.account_id}:cluster/*"
+                f"arn:aws:eks:{config.aws.region}:{config.aws.account_id}:cluster/"
+                f"feature-platform-{plan.stack}"
             )
         },
     }
+
+
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_each_service_account_is_bound_to_its_role_after_the_role_can_act(
+    plan: Plan, workload: str
+) -> None:
+    role = _role(plan, workload)
+    (association,) = [
+        a for a in plan.of_type(ASSOCIATION) if a.inputs["roleArn"] == role.outputs["arn"]
+    ]
+    assert association.inputs["namespace"] == WORKLOADS[workload].namespace
+    assert association.inputs["serviceAccount"] == WORKLOADS[workload].service_account
+    assert association.inputs["clusterName"] == f"feature-platform-{plan.stack}"
+    policy = next(
+        p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id
+    )
+    assert policy.urn in association.depends_on
 
 
 def test_every_workload_policy_is_least_privilege(plan: Plan) -> None:
@@ -59,23 +99,41 @@ def test_every_workload_policy_is_least_privilege(plan: Plan) -> None:
                 assert not set(actions) & DATA_ACTIONS, (workload, actions)
 
 
-def test_feature_server_reads_the_registry_and_nothing_in_the_offline_store(plan: Plan) -> None:
+def test_feature_server_reads_the_registry_and_the_token_and_nothing_else(plan: Plan) -> None:
     registry = plan.named("aws:s3/bucket:Bucket", "-registry-bucket").outputs["arn"]
-    offline = plan.named("aws:s3/bucket:Bucket", "-offline-store-bucket").outputs["arn"]
-    resources = {r for s in _permissions(plan, "feature-server") for r in as_list(s["Resource"])}
-    assert {registry, f"{registry}/*"} <= resources
-    assert not any(r.startswith(offline) for r in resources)
-    actions = {a for s in _permissions(plan, "feature-server") for a in as_list(s["Action"])}
-    assert not actions & {"s3:PutObject", "s3:DeleteObject"}
+    secret = plan.outputs["online_store_auth_secret_arn"]
+    grants = _grants(plan, "feature-server")
+    assert grants["s3:GetObject"] == {f"{registry}/*"}
+    assert grants["s3:ListBucket"] == {registry}
+    assert grants["secretsmanager:GetSecretValue"] == {secret}
+    assert not [a for a in grants if a.startswith("kafka-cluster:")]
+    assert not grants.keys() & {"s3:PutObject", "s3:DeleteObject"}
 
 
-def test_ingestion_writes_offline_objects_and_reads_no_secrets(plan: Plan) -> None:
+def test_materializer_consumes_feature_events_and_writes_only_dead_letters(plan: Plan) -> None:
     offline = plan.named("aws:s3/bucket:Bucket", "-offline-store-bucket").outputs["arn"]
-    statements = _permissions(plan, "ingestion")
-    put = next(s for s in statements if "s3:PutObject" in as_list(s["Action"]))
-    assert put["Resource"] == f"{offline}/*"
-    actions = {a for s in statements for a in as_list(s["Action"])}
-    assert "secretsmanager:GetSecretValue" not in actions
+    cluster = _kafka_cluster_arn(plan)
+    events, dead = _topic_arn(plan, "feature-events"), _topic_arn(plan, "materialization-dlq")
+    grants = _grants(plan, "materializer")
+    registry = plan.named("aws:s3/bucket:Bucket", "-registry-bucket").outputs["arn"]
+    assert grants["s3:PutObject"] == {f"{offline}/*"}
+    assert grants["s3:GetObject"] == {f"{offline}/*", f"{registry}/*"}
+    assert grants["kafka-cluster:ReadData"] == {events}
+    assert grants["kafka-cluster:WriteData"] == {dead}
+    assert grants["kafka-cluster:Connect"] == {cluster}
+    group = cluster.replace(":cluster/", ":group/", 1) + "/materializer"
+    assert grants["kafka-cluster:AlterGroup"] == {group}
+
+
+def test_ingester_only_produces_feature_events(plan: Plan) -> None:
+    cluster = _kafka_cluster_arn(plan)
+    grants = _grants(plan, "ingester")
+    assert grants == {
+        "kafka-cluster:Connect": {cluster},
+        "kafka-cluster:WriteDataIdempotently": {cluster},
+        "kafka-cluster:DescribeTopic": {_topic_arn(plan, "feature-events")},
+        "kafka-cluster:WriteData": {_topic_arn(plan, "feature-events")},
+    }
 
 
 def test_permissions_boundary_is_attached_where_configured(dev: Plan, prod: Plan) -> None:

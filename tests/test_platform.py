@@ -82,4 +82,6 @@ def test_stack_outputs_carry_real_looking_identifiers(plan: Plan) -> None:
     assert outputs["vpc_id"].startswith("vpc-")
     assert len(outputs["private_subnet_ids"]) == stack_config(plan.stack).network.az_count
     assert outputs["data_key_arn"].startswith("arn:aws:kms:eu-central-1:")
-    assert set(outputs["workload_role_arns"]) == {"feature-server", "materialization", "ingestion"}
+    assert set(outputs["workload_role_arns"]) == {"feature-server", "materializer", "ingester"}
+    assert outputs["kafka_bootstrap_brokers"].endswith(":9098")
+    assert outputs["cluster_endpoint"].startswith("https://")
