@@ -144,19 +144,23 @@ def _has_secret(value: Any) -> bool:
     return False
 
 
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {k: plain(v) for k, v in value.assets.items()}}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, (pulumi.RemoteAsset, pulumi.RemoteArchive)):
+        return {"uri": value.uri}
+    return {"path": str(getattr(value, "path", ""))}
+
+
 def plain(value: Any) -> Any:
     """Unwrap secret markers so inputs read as plain data (secrecy is kept separately).
 
     Assets and archives (a function's code) become the JSON shapes the engine shows for them.
     """
-    if isinstance(value, pulumi.AssetArchive):
-        return {"assets": {k: plain(v) for k, v in value.assets.items()}}
-    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
-        return {"path": str(value.path)}
-    if isinstance(value, pulumi.StringAsset):
-        return {"text": value.text}
-    if isinstance(value, (pulumi.RemoteAsset, pulumi.RemoteArchive)):
-        return {"uri": value.uri}
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _asset(value)
     if isinstance(value, dict):
         if value.get(SECRET_SIG_KEY) == SECRET_SIG:
             return plain(value.get("value"))

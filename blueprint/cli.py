@@ -27,7 +27,7 @@ from blueprint.audit.model import AuditContext, Status
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
 from blueprint.capture import Plan, ResourceError, capture
 from blueprint.local.engine import LocalDeploy, deploy
-from blueprint.local.target import AwsTarget
+from blueprint.local.target import MOTO_CONFIG, MOTO_SERVER_ENVIRONMENT, AwsTarget
 from blueprint.stackfile import StackFileError
 
 app = typer.Typer(
@@ -229,7 +229,7 @@ def _with_moto(endpoint: str | None, action: Callable[[AwsTarget], None]) -> Non
     saved_amis = os.environ.get(MOTO_AMIS)
     os.environ[MOTO_AMIS] = "false"
     try:
-        with mock_aws():
+        with mock_aws(config=MOTO_CONFIG):
             action(AwsTarget(region=DEFAULT_REGION))
     finally:
         os.environ.update(saved)
@@ -282,6 +282,7 @@ def moto_server(
     # Imported here: the server pulls in Flask and Werkzeug (0.4 s) that no other command needs.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+    os.environ.update(MOTO_SERVER_ENVIRONMENT)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")

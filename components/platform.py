@@ -24,6 +24,7 @@ from components.provider import PROJECT, aws_provider
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
 
+
 @dataclass(frozen=True)
 class Workload:
     """One platform workload: its namespace, service account and what it may reach."""

@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.cli import app
-from blueprint.local.target import wait_for_port
+from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port
 from tests.conftest import PROJECT_DIR, stack_document
 
 runner = CliRunner()
@@ -36,7 +36,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for key, value in MOTO_SERVER_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

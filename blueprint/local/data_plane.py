@@ -50,6 +50,17 @@ def eks_cluster(ctx: Ctx) -> Created:
         if ctx.inputs.get(key) is not None
     ]
     cluster = ctx.client("eks").create_cluster(**request)["cluster"]
+    # EKS creates a cluster security group in the cluster's VPC (nodes and the control plane
+    # share it); moto does not, and the program refers to it in its rules.
+    ec2 = ctx.client("ec2")
+    (subnet,) = ec2.describe_subnets(SubnetIds=vpc.get("subnetIds", [])[:1])["Subnets"]
+    cluster_sg = ec2.create_security_group(
+        GroupName=f"eks-cluster-sg-{name}",
+        Description="EKS created security group applied to ENI that is attached to EKS Control "
+        "Plane master nodes, as well as any managed workloads.",
+        VpcId=subnet["VpcId"],
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": ctx.tag_list()}],
+    )["GroupId"]
     return Created(
         name,
         {
@@ -58,6 +69,11 @@ def eks_cluster(ctx: Ctx) -> Created:
             "endpoint": cluster.get("endpoint", ""),
             "certificateAuthority": cluster.get("certificateAuthority", {}),
             "status": cluster.get("status", "ACTIVE"),
+            "vpcConfig": {
+                **vpc,
+                "clusterSecurityGroupId": cluster_sg,
+                "vpcId": subnet["VpcId"],
+            },
         },
         unapplied=unapplied,
     )

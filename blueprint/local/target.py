@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.core.config import DefaultConfig
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
 FAKE_KEY = "testing"  # moto accepts any credentials; real ones are never needed or read
@@ -78,3 +79,10 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> 
         except OSError:
             time.sleep(0.2)
     return False
+
+
+MOTO_CONFIG: DefaultConfig = {"iam": {"load_aws_managed_policies": True}}
+"""moto settings for a local deploy: the AWS-managed policies exist, as in a real account
+(the cluster and node roles attach ``AmazonEKSClusterPolicy`` and friends)."""
+MOTO_SERVER_ENVIRONMENT = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+"""The same for a moto server, which reads it from the environment."""
