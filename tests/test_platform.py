@@ -3,16 +3,86 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from blueprint.capture import Plan
+from blueprint.capture import Plan, PlannedResource, capture
 from components.provider import REQUIRED_TAG_KEYS, default_tags
-from tests.conftest import stack_config, stack_document
+from tests.conftest import PROJECT_DIR, stack_config, stack_document
 
 STATEFUL = (
     "aws:s3/bucket:Bucket",
     "aws:kms/key:Key",
     "aws:secretsmanager/secret:Secret",
+    "aws:eks/cluster:Cluster",
+    "aws:msk/cluster:Cluster",
+    "aws:msk/topic:Topic",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
 )
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DATA_PORTS = (6379, 9098)
+
+
+def _admits(rule: PlannedResource, port: int) -> bool:
+    if rule.inputs["ipProtocol"] == "-1":
+        return True
+    return bool(rule.inputs["fromPort"] <= port <= rule.inputs["toPort"])
+
+
+def test_no_ingress_rule_anywhere_is_open_to_the_world(plan: Plan) -> None:
+    rules = plan.of_type(INGRESS)
+    assert rules
+    for rule in rules:
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", rule.name
+        assert rule.inputs.get("cidrIpv6") != "::/0", rule.name
+    for group in plan.of_type(SECURITY_GROUP):
+        # Rules live in their own resources; an inline rule would escape this check.
+        assert not group.inputs.get("ingress"), group.name
+
+
+def test_only_the_node_security_group_reaches_the_data_ports(plan: Plan) -> None:
+    node_sg = plan.outputs["node_security_group_id"]
+    rotation_sg = plan.named(SECURITY_GROUP, "-online-store-rotation-sg").id
+    allowed = {6379: {node_sg, rotation_sg}, 9098: {node_sg}}
+    for port in DATA_PORTS:
+        sources = set()
+        for rule in plan.of_type(INGRESS):
+            if not _admits(rule, port):
+                continue
+            source = rule.inputs.get("referencedSecurityGroupId")
+            assert source, (rule.name, "a data port is never opened to a CIDR")
+            if source != rule.inputs["securityGroupId"]:  # a group's own members
+                sources.add(source)
+        assert sources <= allowed[port], (port, sources)
+        assert node_sg in sources, port
+
+
+def test_the_kubernetes_layer_uses_a_provider_built_from_the_cluster(plan: Plan) -> None:
+    (provider,) = plan.of_type("pulumi:providers:kubernetes")
+    cluster = plan.named("aws:eks/cluster:Cluster", "-eks")
+    kubeconfig = json.loads(provider.inputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster.outputs["endpoint"]
+    # It waits for the deployer's cluster-admin access; before that every call is refused.
+    associations = plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert {a.urn for a in associations} <= set(provider.depends_on)
+    kubernetes = [r for r in plan.resources if r.custom and r.type.startswith("kubernetes:")]
+    assert kubernetes
+    assert {r.provider_urn for r in kubernetes} == {provider.urn}
+
+
+def test_the_kubernetes_layer_can_be_left_for_a_run_inside_the_vpc(
+    write_stack: Callable[[str, Callable[[dict[str, Any]], None]], Path],
+) -> None:
+    def aws_layer_only(values: dict[str, Any]) -> None:
+        values["feature-platform:kubernetes"] = {"apply": False}
+
+    plan = capture(PROJECT_DIR, "prod", stack_file=write_stack("prod", aws_layer_only))
+    assert not [
+        r for r in plan.resources if r.type.startswith(("kubernetes:", "pulumi:providers:kub"))
+    ]
+    assert plan.of_type("aws:eks/cluster:Cluster")
 
 
 def test_one_aws_provider_with_region_account_and_deployer_role(plan: Plan) -> None:
