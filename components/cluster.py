@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -125,6 +125,9 @@ class ClusterArgs:
     """Boundary on the cluster, node and add-on roles, if the organisation uses one."""
     protect: bool
     """Prod: EKS deletion protection, plus protect and retain on the cluster."""
+    instance_tags: Mapping[str, str] = field(default_factory=dict)
+    """The platform's tags for nodes and their volumes: the provider's default tags reach the
+    launch template but not what EC2 launches from it (cost reports key on them)."""
 
 
 def check_args(args: ClusterArgs) -> None:
@@ -617,7 +620,7 @@ class Cluster(pulumi.ComponentResource):
             vpc_security_group_ids=list(security_group_ids),
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=resource_type, tags={"Name": node_name}
+                    resource_type=resource_type, tags={**args.instance_tags, "Name": node_name}
                 )
                 for resource_type in ("instance", "volume")
             ],

@@ -20,7 +20,7 @@ from components.kubernetes_baseline import (
 )
 from components.network import Network, NetworkArgs
 from components.online_store import OnlineStore, OnlineStoreArgs
-from components.provider import PROJECT, aws_provider
+from components.provider import PROJECT, aws_provider, default_tags
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
 
@@ -150,6 +150,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                 deploy_role_arn=config.aws.assume_role_arn,
                 permissions_boundary_arn=config.identity.permissions_boundary_arn,
                 protect=protect,
+                instance_tags=default_tags(config),
             ),
             opts=uses_provider,
         )

@@ -155,3 +155,14 @@ def test_stack_outputs_carry_real_looking_identifiers(plan: Plan) -> None:
     assert set(outputs["workload_role_arns"]) == {"feature-server", "materializer", "ingester"}
     assert outputs["kafka_bootstrap_brokers"].endswith(":9098")
     assert outputs["cluster_endpoint"].startswith("https://")
+
+
+def test_nodes_and_their_volumes_carry_the_platform_tags(plan: Plan) -> None:
+    expected = default_tags(stack_config(plan.stack))
+    templates = plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert templates
+    for template in templates:
+        specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+        assert set(specs) == {"instance", "volume"}
+        for tags in specs.values():
+            assert expected.items() <= tags.items(), template.name
