@@ -145,7 +145,7 @@ def resource_policy(
         name=name,
         description=description,
         validate=validate,
-        # pulumi_policy accepts a plain mapping as well as an awaitable (its stubs say only the latter).
+        # pulumi_policy takes a plain mapping as well as an awaitable (its stubs say awaitable).
         remediate=cast(Any, fix) if remediate is not None else None,
         config_schema=_schema(config_schema),
         severity=severity,
