@@ -7,6 +7,7 @@ import json
 import pytest
 
 from blueprint.audit.docs import checks_table, read_only_policy
+from blueprint.governance_docs import catalogue
 from components.config.docs import profile_table, reference_table
 from components.iam_documents import Statement, identity_policy
 from tests.conftest import PROJECT_DIR
@@ -40,3 +41,8 @@ def test_the_auditor_policy_passes_the_least_privilege_rules() -> None:
         action.split(":")[1].startswith(("Describe", "Get", "List"))
         for action in statement["Action"]
     )
+
+
+def test_governance_doc_shows_the_current_policy_catalogue() -> None:
+    doc = (PROJECT_DIR / "docs" / "governance.md").read_text()
+    assert catalogue() in doc, "run `python -m blueprint.governance_docs --write`"
