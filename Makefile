@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean
+.PHONY: install test lint format demo lock clean node-pack
 
 install: $(STAMP)
 
@@ -22,7 +22,23 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
-test: install
+# The Node.js policy-pack test needs the test pack's node_modules (never committed); without
+# node or npm that test skips, with the reason.
+NODE_PACK := tests/fixtures/node-policy-pack
+NODE_PACK_STAMP := $(NODE_PACK)/node_modules/.synced
+
+node-pack:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NODE_PACK_STAMP); \
+	else \
+		echo "node/npm not on PATH: the Node.js policy-pack tests will be skipped"; \
+	fi
+
+$(NODE_PACK_STAMP): $(NODE_PACK)/package.json $(NODE_PACK)/package-lock.json
+	cd $(NODE_PACK) && npm ci --no-audit --no-fund
+	touch $@
+
+test: install node-pack
 	$(BIN)/pytest
 
 lint: install

@@ -13,7 +13,7 @@ import asyncio
 import contextvars
 import runpy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,10 +177,13 @@ def capture(
     stack_file: Path | None = None,
     preview: bool = False,
     monitor: RecordingMonitor | None = None,
+    transformations: Sequence[pulumi.ResourceTransformation] = (),
 ) -> Plan:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
-    ``stack_file`` replaces ``stacks/Pulumi.<stack>.yaml`` (tests use it for variants).
+    ``stack_file`` replaces ``stacks/Pulumi.<stack>.yaml`` (tests use it for variants);
+    ``transformations`` are registered as stack transformations before the program runs
+    (tests use them to mutate a stack, e.g. to prove a policy catches the change).
     Errors raised by the program (``pulumi.RunError`` for invalid config) propagate
     unchanged; what was registered until then stays readable on ``monitor``.
     """
@@ -200,6 +203,7 @@ def capture(
         secret_keys=settings.secret_keys,
         preview=preview,
         monitor=monitor,
+        transformations=transformations,
     )
 
 
@@ -212,6 +216,7 @@ def capture_program(
     secret_keys: list[str] | None = None,
     preview: bool = False,
     monitor: RecordingMonitor | None = None,
+    transformations: Sequence[pulumi.ResourceTransformation] = (),
 ) -> Plan:
     """Run any Pulumi program function under the platform mocks and record it.
 
@@ -228,6 +233,8 @@ def capture_program(
         # As pulumi.runtime.test does: outstanding RPCs and outputs are process-wide.
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
+        for transformation in transformations:
+            pulumi.runtime.register_stack_transformation(transformation)
         _sync_await(run_pulumi_func(program))
         exported = getattr(get_root_resource(), "outputs", {})
         return {k: _sync_await(_resolve(v)) for k, v in exported.items()}

@@ -26,6 +26,7 @@ from blueprint import diagram, plan_json
 from blueprint.audit.model import AuditContext, Status
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
 from blueprint.capture import Plan, ResourceError, capture
+from blueprint.check import CheckError, check_stack, show
 from blueprint.local.engine import LocalDeploy, deploy
 from blueprint.local.target import MOTO_CONFIG, MOTO_SERVER_ENVIRONMENT, AwsTarget
 from blueprint.stackfile import StackFileError
@@ -272,6 +273,47 @@ def audit(
     report = run_audit(AuditContext(target=target, scope=scope))
     where = endpoint or f"profile {profile}"
     _report_and_exit(report, f"conformance audit of {where} ({region})", json_file)
+
+
+@app.command()
+def check(
+    stack: StackArgument,
+    project: ProjectOption = Path(),
+    policy_packs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy-pack",
+            help="A policy pack directory (repeatable); replaces the default policies/.",
+        ),
+    ] = None,
+    policy_pack_configs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy-pack-config",
+            help="Config for the pack at the same position (repeatable); default for "
+            "policies/: policies/config/STACK.json.",
+        ),
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write findings and remediations as JSON.")
+    ] = None,
+) -> None:
+    """Run CrossGuard policy packs on STACK's plan, as `pulumi preview --policy-pack` would.
+
+    Exits 1 on a mandatory violation, 2 when the check cannot run.
+    """
+    try:
+        with _program_errors():
+            report = check_stack(
+                project.resolve(),
+                stack,
+                packs=policy_packs or [],
+                configs=policy_pack_configs or [],
+            )
+    except CheckError as exc:
+        raise _fail(str(exc), 2) from None
+    show(report, console, json_file)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command("moto-server")

@@ -214,12 +214,17 @@ def stack_policy(
 # --- helpers for checks ------------------------------------------------------------------
 
 
+def _is_list(value: Any) -> bool:
+    # The engine hands policies read-only proxies: a list arrives as a Sequence, not a list.
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
 def get(props: Props, path: str, default: Any = None) -> Any:
     """``get(props, "encryptionInfo.encryptionInTransit.clientBroker")``; lists of one block
     (how some providers shape nested blocks) are looked through."""
     node: Any = props
     for key in path.split("."):
-        if isinstance(node, list) and len(node) == 1:
+        if _is_list(node) and len(node) == 1:
             node = node[0]
         if not isinstance(node, Mapping) or key not in node:
             return default
@@ -230,7 +235,7 @@ def get(props: Props, path: str, default: Any = None) -> Any:
 def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    return list(value) if _is_list(value) else [value]
 
 
 def document(value: Any) -> dict[str, Any]:
@@ -247,7 +252,7 @@ def document(value: Any) -> dict[str, Any]:
 
 
 def statements(value: Any) -> list[dict[str, Any]]:
-    return [s for s in as_list(document(value).get("Statement")) if isinstance(s, dict)]
+    return [dict(s) for s in as_list(document(value).get("Statement")) if isinstance(s, Mapping)]
 
 
 def tags_of(props: Props, provider_props: Props | None = None) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """Run the pack's policies in-process on fixtures (checkov's model: pass and fail resources).
 
+Properties are wrapped in the same read-only proxies the analyzer uses (lists arrive as
+Sequences, not lists), so a check that only works on plain lists fails here too.
+
 A fixture file ``tests/policies/fixtures/<policy-name>.yaml`` holds optional policy ``config``
 and a list of ``resources``; every resource named ``fail-…`` must be reported and no other.
 For stack policies the resources form one stack: ``parent``, ``dependencies`` and
@@ -26,6 +29,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.policy import Policy, PolicyCustomTimeouts
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
 
@@ -114,7 +118,7 @@ def run_resource_policy(
     messages: list[str] = []
     args = ResourceValidationArgs(
         resource.type,
-        resource.props,
+        unknown_checking_proxy(resource.props),
         resource.urn,
         resource.name,
         _options(resource),
@@ -134,7 +138,7 @@ def remediate(
 ) -> Mapping[str, Any] | None:
     args = ResourceValidationArgs(
         resource.type,
-        resource.props,
+        unknown_checking_proxy(resource.props),
         resource.urn,
         resource.name,
         _options(resource),
@@ -150,7 +154,7 @@ def stack_resources(fixture: Fixture) -> list[PolicyResource]:
     for resource in fixture.resources:
         built[resource.name] = PolicyResource(
             resource.type,
-            resource.props,
+            unknown_checking_proxy(resource.props),
             resource.urn,
             resource.name,
             _options(resource),

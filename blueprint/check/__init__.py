@@ -1,0 +1,36 @@
+"""Offline CrossGuard: run Pulumi policy packs over a captured plan, as the engine would.
+
+- :mod:`~blueprint.check.pack`: a pack directory and the command that serves it;
+- :mod:`~blueprint.check.process`: start it, read its port, always stop it;
+- :mod:`~blueprint.check.config`: the ``--policy-pack-config`` file, merged and validated;
+- :mod:`~blueprint.check.wire`: the plan as the engine sends it (secrets, providers, stack);
+- :mod:`~blueprint.check.driver`: the RPCs, in the engine's order;
+- :mod:`~blueprint.check.report`: findings, remediations, the verdict, tables and JSON;
+- :mod:`~blueprint.check.command`: ``blueprint check STACK``.
+"""
+
+from blueprint.check.command import check_stack, pack_requests, show, stack_target
+from blueprint.check.driver import PackRequest, StackTarget, check_plan, evaluate, running
+from blueprint.check.errors import CheckError, PackError, PolicyConfigError
+from blueprint.check.pack import PolicyPackDir, load_pack
+from blueprint.check.report import CheckReport, Finding, Remediation
+
+__all__ = [
+    "CheckError",
+    "CheckReport",
+    "Finding",
+    "PackError",
+    "PackRequest",
+    "PolicyConfigError",
+    "PolicyPackDir",
+    "Remediation",
+    "StackTarget",
+    "check_plan",
+    "check_stack",
+    "evaluate",
+    "load_pack",
+    "pack_requests",
+    "running",
+    "show",
+    "stack_target",
+]

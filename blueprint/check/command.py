@@ -1,0 +1,116 @@
+"""``blueprint check STACK``: the stack's plan through policy packs, as ``pulumi preview
+--policy-pack`` would run them, with no Pulumi CLI.
+
+Without ``--policy-pack`` the project's own pack runs (``policies/``) with its enforcement
+file for the stack (``policies/config/<stack>.json``). ``--policy-pack`` replaces that with
+the packs given (add ``--policy-pack policies`` to keep ours); ``--policy-pack-config`` files
+pair with them by position, as with the CLI, and a pack left without one runs with its
+schema defaults and initial config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from blueprint.capture import Plan, capture
+from blueprint.check.driver import WORKERS, PackRequest, StackTarget, evaluate, running
+from blueprint.check.errors import CheckError
+from blueprint.check.pack import load_pack
+from blueprint.check.report import (
+    CheckReport,
+    findings_table,
+    packs_table,
+    remediations_table,
+)
+from blueprint.stackfile import read_project, read_stack
+
+PACK_DIR = Path("policies")
+CONFIG_DIR = PACK_DIR / "config"
+
+Capture = Callable[[Path, str], Plan]
+
+
+def pack_requests(
+    project_dir: Path, stack: str, packs: Sequence[Path], configs: Sequence[Path]
+) -> list[PackRequest]:
+    """The packs to run and their config files; :class:`CheckError` names what is wrong."""
+    if not packs:
+        config = configs[0] if configs else project_dir / CONFIG_DIR / f"{stack}.json"
+        if len(configs) > 1:
+            raise CheckError(
+                f"{len(configs)} --policy-pack-config files but one policy pack ({PACK_DIR}/)"
+            )
+        if not config.is_file():
+            raise CheckError(
+                f"no policy enforcement config for stack {stack!r}: {config} does not exist; "
+                'create it (e.g. {"all": "mandatory"}) or pass --policy-pack-config FILE'
+            )
+        return [PackRequest(load_pack(project_dir / PACK_DIR), config)]
+    if len(configs) > len(packs):
+        raise CheckError(
+            f"{len(configs)} --policy-pack-config files but {len(packs)} --policy-pack "
+            "directories; configs pair with packs by position"
+        )
+    return [
+        PackRequest(load_pack(pack), configs[i] if i < len(configs) else None)
+        for i, pack in enumerate(packs)
+    ]
+
+
+def stack_target(project_dir: Path, stack: str) -> StackTarget:
+    """The stack as the CLI describes it to packs: config, secret keys, project tags."""
+    project = read_project(project_dir)
+    settings = read_stack(project, stack)
+    data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    runtime = data.get("runtime")
+    tags = {
+        "pulumi:project": project.name,
+        "pulumi:runtime": str(runtime.get("name") if isinstance(runtime, dict) else runtime),
+    }
+    if data.get("description"):
+        tags["pulumi:description"] = str(data["description"])
+    return StackTarget(
+        project=project.name,
+        stack=stack,
+        config=settings.config,
+        secret_keys=settings.secret_keys,
+        tags=tags,
+    )
+
+
+def _capture(project_dir: Path, stack: str) -> Plan:
+    return capture(project_dir, stack, preview=True)
+
+
+def check_stack(
+    project_dir: Path,
+    stack: str,
+    *,
+    packs: Sequence[Path] = (),
+    configs: Sequence[Path] = (),
+    capture_plan: Capture = _capture,
+    workers: int = WORKERS,
+) -> CheckReport:
+    """Capture ``stack`` once and run the packs over it (they start while it is captured)."""
+    requests = pack_requests(project_dir, stack, packs, configs)
+    target = stack_target(project_dir, stack)
+    with running(requests, target, workers=workers) as started:
+        plan = capture_plan(project_dir, stack)
+        return evaluate(started.packs(), plan, target)
+
+
+def show(report: CheckReport, console: Console, json_file: Path | None) -> None:
+    console.print(packs_table(report))
+    if report.findings:
+        console.print(findings_table(report))
+    if report.remediations:
+        console.print(remediations_table(report))
+    console.print(report.verdict())
+    if json_file:
+        json_file.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+        console.print(f"report written to {json_file}")

@@ -1,0 +1,59 @@
+"""The checked-in stacks under their environment's enforcement, and mutations of them."""
+
+from __future__ import annotations
+
+import functools
+
+import pulumi
+import pytest
+
+from blueprint.capture import capture
+from blueprint.check import command
+from tests.conftest import PROJECT_DIR
+
+# Cost and availability rules that dev runs advisory (policies/config/dev.json) and breaks
+# on purpose: single-AZ cache, no deletion protection, force-destroy buckets.
+DEV_ADVISORY = {"s3-bucket-no-force-destroy", "elasticache-multi-az", "eks-deletion-protection"}
+
+
+@pytest.mark.policy
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_passes_its_environments_policies(stack: str) -> None:
+    report = command.check_stack(PROJECT_DIR, stack)
+    assert report.passed, [(f.policy, f.urn, f.message) for f in report.at_level("mandatory")]
+    advisory = {f.policy for f in report.at_level("advisory")}
+    expected = {"dev": DEV_ADVISORY, "staging": {"eks-deletion-protection"}, "prod": set()}
+    assert advisory == expected[stack]
+
+
+def _mutate(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult | None:
+    """Four regressions a careless change could make to prod."""
+    props = dict(args.props)
+    opts = args.opts
+    if args.name.endswith("-network-endpoints-https"):
+        props["cidr_ipv4"] = "0.0.0.0/0"  # HTTPS endpoints opened to the internet
+    elif args.type_ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        props["transit_encryption_enabled"] = False
+    elif args.name.endswith("-network-flow-logs"):
+        props["retention_in_days"] = 7
+    elif args.type_ == "aws:msk/cluster:Cluster":
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=False))
+    else:
+        return None
+    return pulumi.ResourceTransformationResult(props, opts)
+
+
+@pytest.mark.policy
+def test_regressions_in_prod_fail_naming_the_policy_and_the_resource() -> None:
+    mutated = functools.partial(capture, transformations=[_mutate])
+    report = command.check_stack(PROJECT_DIR, "prod", capture_plan=mutated)
+    assert not report.passed
+    found = {(f.policy, (f.urn or "").rsplit("::", 1)[-1]) for f in report.at_level("mandatory")}
+    assert found == {
+        ("sg-no-world-ingress", "feature-platform-network-endpoints-https"),
+        ("elasticache-tls-in-transit", "feature-platform-online-store-group"),
+        ("log-retention-minimum", "feature-platform-network-flow-logs"),
+        ("stateful-resources-protected", "feature-platform-streaming-cluster"),
+    }
