@@ -241,6 +241,7 @@ def capture_program(
 
     # A fresh event loop too: when a program fails, registrations still in flight must not
     # surface in the next capture.
+    close_stray_event_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -253,6 +254,21 @@ def capture_program(
         asyncio.set_event_loop(None)
         loop.close()
     return Plan(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)
+
+
+def close_stray_event_loop() -> None:
+    """Close the loop Pulumi's ``_sync_await`` may have set up outside any capture.
+
+    Left open, it is finalised by the garbage collector after its self-pipe socket, and its
+    ``__del__`` then fails ("Invalid file descriptor: -1") at some unrelated later moment.
+    """
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    loop = getattr(local, "_loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
+        if not loop.is_closed():
+            loop.close()
+        asyncio.set_event_loop(None)
 
 
 async def _resolve(value: Any) -> Any:

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.capture import Plan, PlannedResource, capture, capture_program
+from blueprint.capture import (
+    Plan,
+    PlannedResource,
+    capture,
+    capture_program,
+    close_stray_event_loop,
+)
 from components.config import StackConfig, parse_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +37,13 @@ def stack_plan(stack: str) -> Plan:
     if stack not in _plans:
         _plans[stack] = capture(PROJECT_DIR, stack)
     return _plans[stack]
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_event_loop() -> Iterator[None]:
+    """Close any event loop a test left behind (see ``close_stray_event_loop``)."""
+    yield
+    close_stray_event_loop()
 
 
 @pytest.fixture(params=STACKS)
