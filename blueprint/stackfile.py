@@ -28,6 +28,9 @@ class Project:
     name: str
     stack_config_dir: Path
     defaults: dict[str, Any]
+    runtime: str = "python"
+    """The runtime's name (``runtime: python`` or ``runtime: {name: python, ...}``)."""
+    description: str | None = None
 
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
@@ -63,11 +66,14 @@ def read_project(directory: Path) -> Project:
         value = spec.get("value", spec.get("default")) if isinstance(spec, dict) else spec
         if value is not None:
             defaults[_qualify(name, key)] = value
+    runtime = data.get("runtime")
     return Project(
         directory=directory,
         name=name,
         stack_config_dir=directory / data.get("stackConfigDir", "."),
         defaults=defaults,
+        runtime=str(runtime.get("name") if isinstance(runtime, dict) else runtime),
+        description=str(data["description"]) if data.get("description") else None,
     )
 
 

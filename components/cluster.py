@@ -21,6 +21,7 @@ from components.iam_documents import (
     service_trust,
 )
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from components.log_group import encrypted_log_group
 from components.options import child, stateful
 
 # --- AWS names and limits -----------------------------------------------------------------
@@ -306,13 +307,13 @@ class Cluster(pulumi.ComponentResource):
         # --- control plane ---------------------------------------------------------------
         # EKS writes to this exact name; created by EKS itself it would never expire and
         # would not be encrypted with our key.
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            deletion_protection_enabled=args.protect,
-            opts=child(self),
+            self,
+            log_name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_days=args.log_retention_days,
+            key_arn=args.logs_key_arn,
+            protect=args.protect,
         )
         cluster = aws.eks.Cluster(
             f"{name}-eks",

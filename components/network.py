@@ -14,6 +14,7 @@ from components.iam_documents import (
     s3_gateway_endpoint_policy,
     service_trust,
 )
+from components.log_group import encrypted_log_group
 from components.options import child
 
 INTERFACE_ENDPOINT_SERVICES = (
@@ -236,12 +237,12 @@ class Network(pulumi.ComponentResource):
             )
 
         # Flow logs: every accepted and rejected flow, to an encrypted group.
-        flow_group = aws.cloudwatch.LogGroup(
+        flow_group = encrypted_log_group(
             f"{name}-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            deletion_protection_enabled=args.protect,
-            opts=child(self),
+            self,
+            retention_days=args.flow_log_retention_days,
+            key_arn=args.logs_key_arn,
+            protect=args.protect,
         )
         flow_role = aws.iam.Role(
             f"{name}-flow-logs-role",

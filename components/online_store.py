@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components.config.data_stores import OnlineStoreSettings
 from components.iam_documents import Statement, identity_policy, service_trust
+from components.log_group import encrypted_log_group
 from components.network import HTTPS, INTERFACE_ENDPOINT_SERVICES
 from components.options import child, stateful
 from components.secrets import GeneratedSecret, GeneratedSecretArgs
@@ -225,13 +226,13 @@ class OnlineStore(pulumi.ComponentResource):
             opts=child(self),
         )
         log_groups = {
-            log_type: aws.cloudwatch.LogGroup(
+            log_type: encrypted_log_group(
                 f"{name}-{log_type}",
+                self,
                 name_prefix=f"{VENDED_LOGS_PREFIX}/{name}-{log_type}-",
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.logs_key_arn,
-                deletion_protection_enabled=args.protect,
-                opts=child(self),
+                retention_days=args.log_retention_days,
+                key_arn=args.logs_key_arn,
+                protect=args.protect,
             )
             for log_type in CACHE_LOG_TYPES
         }
@@ -305,13 +306,13 @@ class OnlineStore(pulumi.ComponentResource):
         )
 
         # --- rotation --------------------------------------------------------------------
-        rotation_logs = aws.cloudwatch.LogGroup(
+        rotation_logs = encrypted_log_group(
             f"{name}-rotation-logs",
+            self,
             name_prefix=f"/aws/lambda/{name}-rotation-",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            deletion_protection_enabled=args.protect,
-            opts=child(self),
+            retention_days=args.log_retention_days,
+            key_arn=args.logs_key_arn,
+            protect=args.protect,
         )
         eni_arn = f"arn:aws:ec2:{args.region}:{args.account_id}"
         rotation_policy = identity_policy(

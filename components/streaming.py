@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config.data_stores import StreamingSettings
+from components.log_group import encrypted_log_group
 from components.options import child, stateful
 
 SASL_IAM_PORT = 9098
@@ -206,13 +207,13 @@ class Streaming(pulumi.ComponentResource):
 
         # Under /aws/vendedlogs/ CloudWatch Logs covers the delivery with one wildcard
         # resource policy instead of growing a policy per log group (5,120-character limit).
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
             f"{name}-broker-logs",
-            name=f"/aws/vendedlogs/msk/{args.cluster_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            deletion_protection_enabled=args.protect,
-            opts=child(self),
+            self,
+            log_name=f"/aws/vendedlogs/msk/{args.cluster_name}",
+            retention_days=args.log_retention_days,
+            key_arn=args.logs_key_arn,
+            protect=args.protect,
         )
 
         cluster_opts = stateful(self, args.protect)

@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 
 from blueprint.capture import Plan, capture
@@ -66,14 +65,9 @@ def stack_target(project_dir: Path, stack: str) -> StackTarget:
     """The stack as the CLI describes it to packs: config, secret keys, project tags."""
     project = read_project(project_dir)
     settings = read_stack(project, stack)
-    data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-    runtime = data.get("runtime")
-    tags = {
-        "pulumi:project": project.name,
-        "pulumi:runtime": str(runtime.get("name") if isinstance(runtime, dict) else runtime),
-    }
-    if data.get("description"):
-        tags["pulumi:description"] = str(data["description"])
+    tags = {"pulumi:project": project.name, "pulumi:runtime": project.runtime}
+    if project.description:
+        tags["pulumi:description"] = project.description
     return StackTarget(
         project=project.name,
         stack=stack,

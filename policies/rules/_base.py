@@ -115,6 +115,54 @@ def register(policy: Policy, info: PolicyInfo) -> None:
     CATALOGUE[info.name] = info
 
 
+ProviderCheck = Callable[[str, Props, Props | None, Config], Iterable[str]]
+"""``(resource_type, props, provider_props, config)``: one message per problem."""
+ProviderRemediation = Callable[[str, Props, Props | None, Config], Mapping[str, Any] | None]
+Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
+Fix = Callable[[ResourceValidationArgs], Mapping[str, Any] | None]
+
+
+def _resource_policy(
+    name: str,
+    *,
+    description: str,
+    severity: Severity,
+    refs: Sequence[Ref],
+    remediation: str,
+    types: Sequence[str],
+    validate: Validate,
+    fix: Fix | None,
+    config_schema: Mapping[str, Mapping[str, Any]] | None,
+) -> ResourceValidationPolicy:
+    policy = ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        # pulumi_policy takes a plain mapping as well as an awaitable (its stubs say awaitable).
+        remediate=cast(Any, fix),
+        config_schema=_schema(config_schema),
+        severity=severity,
+        framework=_framework(tuple(refs)),
+        tags=[str(ref) for ref in refs],
+        remediation_steps=remediation,
+    )
+    register(
+        policy,
+        PolicyInfo(
+            name=name,
+            description=description,
+            severity=severity,
+            refs=tuple(refs),
+            remediation=remediation,
+            kind="resource",
+            resource_types=tuple(types),
+            config_schema=dict(config_schema or {}),
+            remediates=fix is not None,
+        ),
+    )
+    return policy
+
+
 def resource_policy(
     name: str,
     *,
@@ -141,33 +189,60 @@ def resource_policy(
             return None
         return remediate(args.props, args.get_config())
 
-    policy = ResourceValidationPolicy(
-        name=name,
+    return _resource_policy(
+        name,
         description=description,
-        validate=validate,
-        # pulumi_policy takes a plain mapping as well as an awaitable (its stubs say awaitable).
-        remediate=cast(Any, fix) if remediate is not None else None,
-        config_schema=_schema(config_schema),
         severity=severity,
-        framework=_framework(tuple(refs)),
-        tags=[str(ref) for ref in refs],
-        remediation_steps=remediation,
+        refs=refs,
+        remediation=remediation,
+        types=types,
+        validate=validate,
+        fix=fix if remediate is not None else None,
+        config_schema=config_schema,
     )
-    register(
-        policy,
-        PolicyInfo(
-            name=name,
-            description=description,
-            severity=severity,
-            refs=tuple(refs),
-            remediation=remediation,
-            kind="resource",
-            resource_types=tuple(types),
-            config_schema=dict(config_schema or {}),
-            remediates=remediate is not None,
-        ),
+
+
+def _provider_props(args: ResourceValidationArgs) -> Props | None:
+    return args.provider.props if args.provider is not None else None
+
+
+def provider_aware_policy(
+    name: str,
+    *,
+    description: str,
+    severity: Severity,
+    refs: Sequence[Ref],
+    remediation: str,
+    types: Sequence[str],
+    check: ProviderCheck,
+    config_schema: Mapping[str, Mapping[str, Any]] | None = None,
+    remediate: ProviderRemediation | None = None,
+) -> ResourceValidationPolicy:
+    """Like ``resource_policy``, for checks that also need the resource's type or its
+    provider's properties (default tags). ``types`` is what the docs list; the check decides
+    what is in scope."""
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        config = args.get_config()
+        for message in check(args.resource_type, args.props, _provider_props(args), config):
+            report_violation(message, None)
+
+    def fix(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+        if remediate is None:
+            return None
+        return remediate(args.resource_type, args.props, _provider_props(args), args.get_config())
+
+    return _resource_policy(
+        name,
+        description=description,
+        severity=severity,
+        refs=refs,
+        remediation=remediation,
+        types=types,
+        validate=validate,
+        fix=fix if remediate is not None else None,
+        config_schema=config_schema,
     )
-    return policy
 
 
 def stack_policy(
@@ -217,6 +292,41 @@ def stack_policy(
 def _is_list(value: Any) -> bool:
     # The engine hands policies read-only proxies: a list arrives as a Sequence, not a list.
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def plain(value: Any) -> Any:
+    """The engine's read-only proxies as plain dicts and lists (e.g. a policy document given
+    as an object rather than JSON text)."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if _is_list(value):
+        return [plain(item) for item in value]
+    return value
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def is_set(value: Any) -> bool:
+    """A value the engine sent and that is not empty (a secret arrives unwrapped or wrapped)."""
+    inner = getattr(value, "value", value)  # pulumi_policy.Secret keeps the plaintext in .value
+    if isinstance(inner, Mapping) and "value" in inner:
+        inner = inner["value"]
+    if isinstance(inner, str):
+        return inner.strip() != ""
+    if isinstance(inner, (Mapping, Sequence)):
+        return len(inner) > 0
+    return inner is not None
+
+
+def is_true(value: Any) -> bool:
+    # Some inputs are typed as strings by the provider (launch template ``ebs.encrypted``).
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def is_false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
 def get(props: Props, path: str, default: Any = None) -> Any:
@@ -277,11 +387,17 @@ __all__ = [
     "Ref",
     "Severity",
     "as_list",
+    "as_map",
     "cis",
     "document",
     "fsbp",
     "get",
+    "is_false",
+    "is_set",
+    "is_true",
+    "plain",
     "platform",
+    "provider_aware_policy",
     "register",
     "resource_policy",
     "stack_policy",

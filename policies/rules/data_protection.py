@@ -16,6 +16,7 @@ from ._base import (
     cis,
     fsbp,
     get,
+    is_true,
     platform,
     resource_policy,
 )
@@ -30,10 +31,6 @@ PUBLIC_ACCESS_FLAGS = {
     "restrictPublicBuckets": "a public bucket policy lets anyone in",
 }
 """Each flag of a public access block and what stays possible while it is off."""
-
-
-def _is_true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _number(value: Any) -> float | None:
@@ -83,7 +80,7 @@ resource_policy(
 def _s3_public_access_block(props: Props, config: Config) -> Iterator[str]:
     for flag, risk in PUBLIC_ACCESS_FLAGS.items():
         # An absent flag is false: the API leaves that kind of public access allowed.
-        if not _is_true(props.get(flag)):
+        if not is_true(props.get(flag)):
             yield f"`{flag}` is not true: {risk}"
 
 
@@ -104,7 +101,7 @@ resource_policy(
 
 
 def _s3_force_destroy(props: Props, config: Config) -> Iterator[str]:
-    if _is_true(props.get("forceDestroy")):
+    if is_true(props.get("forceDestroy")):
         yield (
             "`forceDestroy` is true: deleting the resource empties the bucket, every object "
             "version included"
@@ -164,11 +161,11 @@ resource_policy(
 
 
 def _elasticache_multi_az(props: Props, config: Config) -> Iterator[str]:
-    if not _is_true(props.get("automaticFailoverEnabled")):
+    if not is_true(props.get("automaticFailoverEnabled")):
         yield (
             "`automaticFailoverEnabled` is not true: a failed primary is not replaced by a replica"
         )
-    if not _is_true(props.get("multiAzEnabled")):
+    if not is_true(props.get("multiAzEnabled")):
         yield "`multiAzEnabled` is not true: replicas may share the primary's Availability Zone"
 
 
@@ -191,7 +188,7 @@ resource_policy(
 
 
 def _eks_deletion_protection(props: Props, config: Config) -> Iterator[str]:
-    if not _is_true(props.get("deletionProtection")):
+    if not is_true(props.get("deletionProtection")):
         yield "`deletionProtection` is not true: the cluster can be deleted by one API call"
 
 

@@ -8,16 +8,19 @@ second gate beside IAM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._base import (
     Config,
     Props,
     Severity,
+    as_list,
     cis,
     fsbp,
     get,
+    is_set,
+    is_true,
     platform,
     resource_policy,
     statements,
@@ -27,40 +30,13 @@ KMS_DELETION_WINDOW_DEFAULT_DAYS = 30
 """What AWS applies when ``deletionWindowInDays`` is not set (the maximum)."""
 
 
-def _set(value: Any) -> bool:
-    """A value the engine sent and that is not empty (a secret arrives unwrapped or wrapped)."""
-    inner = getattr(value, "value", value)  # pulumi_policy.Secret keeps the plaintext in .value
-    if isinstance(inner, Mapping) and "value" in inner:
-        inner = inner["value"]
-    if isinstance(inner, str):
-        return inner.strip() != ""
-    if isinstance(inner, (Mapping, Sequence)):
-        return len(inner) > 0
-    return inner is not None
-
-
-def _items(value: Any) -> list[Any]:
-    """The elements of a list input. The engine hands policies its lists wrapped in read-only
-    ``Sequence`` proxies (not ``list``), so ``_base.as_list`` would treat one as a single item."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _is_true(value: Any) -> bool:
-    # Some inputs are typed as strings by the provider (launch template ``ebs.encrypted``).
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
 def _aws_managed(key: Any) -> bool:
     return isinstance(key, str) and "alias/aws/" in key
 
 
 def _cmk_problem(key: Any, prop: str) -> str | None:
     """Why ``key`` (the value of ``prop``) is not a customer-managed key, or None."""
-    if not _set(key):
+    if not is_set(key):
         return f"`{prop}` is not set: no customer-managed key encrypts this data"
     if _aws_managed(key):
         return f"`{prop}` is the AWS-managed key {key}, not a customer-managed key"
@@ -129,12 +105,12 @@ resource_policy(
 def _wildcard_principal(principal: Any) -> bool:
     if principal == "*":
         return True
-    return isinstance(principal, Mapping) and "*" in _items(principal.get("AWS"))
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
 
 
 def _key_policy(props: Props, config: Config) -> Iterator[str]:
     raw = props.get("policy")
-    if not _set(raw):
+    if not is_set(raw):
         yield (
             "`policy` is not set: AWS applies its default key policy, which allows `kms:*` to "
             "the account root"
@@ -149,7 +125,7 @@ def _key_policy(props: Props, config: Config) -> Iterator[str]:
             continue
         sid = statement.get("Sid")
         label = f'statement "{sid}"' if sid else f"statement #{index}"
-        actions = {str(a).lower() for a in _items(statement.get("Action"))}
+        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
         for broad in sorted(actions & {"*", "kms:*"}):
             yield f"`policy` {label} allows `{broad}`: list the KMS actions it needs"
         if "NotAction" in statement:
@@ -202,7 +178,7 @@ resource_policy(
 
 
 def _elasticache_at_rest(props: Props, config: Config) -> Iterator[str]:
-    if not _is_true(props.get("atRestEncryptionEnabled")):
+    if not is_true(props.get("atRestEncryptionEnabled")):
         yield "`atRestEncryptionEnabled` is not true: data and snapshots are stored unencrypted"
     problem = _cmk_problem(props.get("kmsKeyId"), "kmsKeyId")
     if problem:
@@ -226,11 +202,11 @@ resource_policy(
 
 
 def _eks_secrets(props: Props, config: Config) -> Iterator[str]:
-    configs = [c for c in _items(props.get("encryptionConfig")) if isinstance(c, Mapping)]
+    configs = [c for c in as_list(props.get("encryptionConfig")) if isinstance(c, Mapping)]
     if not configs:
         yield "`encryptionConfig` is not set: Kubernetes Secrets have no envelope encryption"
         return
-    for_secrets = [c for c in configs if "secrets" in _items(c.get("resources"))]
+    for_secrets = [c for c in configs if "secrets" in as_list(c.get("resources"))]
     if not for_secrets:
         yield '`encryptionConfig.resources` does not include "secrets"'
         return
@@ -281,7 +257,7 @@ resource_policy(
 
 def _sns_topic(props: Props, config: Config) -> Iterator[str]:
     key = props.get("kmsMasterKeyId")
-    if not _set(key):
+    if not is_set(key):
         yield "`kmsMasterKeyId` is not set: messages are stored without KMS encryption"
     elif _aws_managed(key):
         yield f"`kmsMasterKeyId` is the AWS-managed key {key}, not a customer-managed key"
@@ -327,7 +303,7 @@ resource_policy(
 
 
 def _ebs_problems(ebs: Mapping[str, Any], where: str) -> Iterator[str]:
-    if not _is_true(ebs.get("encrypted")):
+    if not is_true(ebs.get("encrypted")):
         yield f"`{where}encrypted` is not true: the volume is stored unencrypted"
     problem = _cmk_problem(ebs.get("kmsKeyId"), f"{where}kmsKeyId")
     if problem:
@@ -341,7 +317,7 @@ def _ebs(props: Props, config: Config) -> Iterator[str]:
     if "availabilityZone" in set(props):
         yield from _ebs_problems(props, "")
         return
-    mappings = [m for m in _items(props.get("blockDeviceMappings")) if isinstance(m, Mapping)]
+    mappings = [m for m in as_list(props.get("blockDeviceMappings")) if isinstance(m, Mapping)]
     if not mappings:
         yield (
             "`blockDeviceMappings` is not set: the root volume follows the AMI's snapshot and the "
@@ -378,14 +354,14 @@ S3_ALGORITHMS = S3_KMS_ALGORITHMS | {"AES256"}
 
 
 def _s3_encryption(props: Props, config: Config) -> Iterator[str]:
-    rules = [r for r in _items(props.get("rules")) if isinstance(r, Mapping)]
+    rules = [r for r in as_list(props.get("rules")) if isinstance(r, Mapping)]
     if not rules:
         yield "`rules` is empty: the configuration sets no default encryption"
         return
     for index, rule in enumerate(rules):
         where = f"rules[{index}]"
         algorithm = get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
-        if not _set(algorithm):
+        if not is_set(algorithm):
             yield f"`{where}.applyServerSideEncryptionByDefault.sseAlgorithm` is not set"
             continue
         if algorithm not in S3_ALGORITHMS:
@@ -403,7 +379,7 @@ def _s3_encryption(props: Props, config: Config) -> Iterator[str]:
                 yield problem
         # S3 Bucket Keys cut KMS requests (cost, and the per-key request quota) by ~99%; DSSE-KMS
         # does not support them, so only plain SSE-KMS must turn them on.
-        if algorithm == "aws:kms" and not _is_true(rule.get("bucketKeyEnabled")):
+        if algorithm == "aws:kms" and not is_true(rule.get("bucketKeyEnabled")):
             yield f"`{where}.bucketKeyEnabled` is not true for an `aws:kms` rule"
 
 

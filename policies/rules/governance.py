@@ -4,30 +4,17 @@ and which instance families it runs on."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
-
-from pulumi_policy import (
-    PolicyComplianceFramework,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from ._base import (
-    CIS,
-    CIS_VERSION,
-    FSBP,
-    FSBP_VERSION,
     Config,
-    PolicyInfo,
     Props,
-    Ref,
     Severity,
+    as_list,
     get,
     platform,
-    register,
+    provider_aware_policy,
     resource_policy,
     tags_of,
 )
@@ -87,16 +74,6 @@ REQUIRED_TAGS = [
 DATA_CLASSIFICATIONS = ["public", "internal", "confidential", "restricted"]
 
 
-def _items(value: Any) -> list[Any]:
-    """A list property as a list. Unlike ``_base.as_list`` this also unwraps the analyzer's
-    read-only list proxy (a ``Sequence``, not a ``list``)."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
 def _is_taggable(resource_type: str, props: Props) -> bool:
     # Provider resources (`pulumi:providers:aws`) and other clouds' types are out of scope.
     # Keys only: `in` on the analyzer's proxy reads the value, which may be unknown in preview.
@@ -111,7 +88,7 @@ def _own_tags(props: Props) -> dict[str, str]:
     if isinstance(raw, Mapping):
         return {str(k): "" if v is None else str(v) for k, v in raw.items()}
     tags: dict[str, str] = {}
-    for block in _items(raw):
+    for block in as_list(raw):
         if isinstance(block, Mapping) and "key" in block:
             tags[str(block["key"])] = str(block.get("value") or "")
     return tags
@@ -133,78 +110,6 @@ def _missing_tags(tags: Mapping[str, str], required: Iterable[str]) -> list[str]
 
 
 # --- hand-built resource policies (they read the resource's provider) --------------------
-
-ProviderCheck = Callable[[str, Props, Props | None, Config], Iterable[str]]
-"""``(resource_type, props, provider_props, config)``: one message per problem."""
-ProviderRemediation = Callable[[str, Props, Props | None, Config], Mapping[str, Any] | None]
-
-
-def _framework(refs: tuple[Ref, ...]) -> PolicyComplianceFramework:
-    primary = refs[0]
-    version = {CIS: CIS_VERSION, FSBP: FSBP_VERSION}.get(primary.framework)
-    return PolicyComplianceFramework(
-        name=primary.framework, version=version, reference=primary.control
-    )
-
-
-def _provider_props(args: ResourceValidationArgs) -> Props | None:
-    provider = args.provider
-    return provider.props if provider is not None else None
-
-
-def _provider_aware_policy(
-    name: str,
-    *,
-    description: str,
-    severity: Severity,
-    refs: Sequence[Ref],
-    remediation: str,
-    types: Sequence[str],
-    check: ProviderCheck,
-    config_schema: Mapping[str, Mapping[str, Any]],
-    remediate: ProviderRemediation | None = None,
-) -> ResourceValidationPolicy:
-    """Like ``resource_policy``, for checks that also need the resource's type or its
-    provider's properties (default tags): ``resource_policy`` hands a check the properties
-    only. ``types`` is what the docs list; the check decides what is in scope."""
-
-    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        config = args.get_config()
-        for message in check(args.resource_type, args.props, _provider_props(args), config):
-            report_violation(message, None)
-
-    def fix(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
-        if remediate is None:
-            return None
-        return remediate(args.resource_type, args.props, _provider_props(args), args.get_config())
-
-    policy = ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        # pulumi_policy takes a plain mapping as well as an awaitable (its stubs say awaitable).
-        remediate=cast(Any, fix) if remediate is not None else None,
-        config_schema=PolicyConfigSchema({k: dict(v) for k, v in config_schema.items()}),
-        severity=severity,
-        framework=_framework(tuple(refs)),
-        tags=[str(ref) for ref in refs],
-        remediation_steps=remediation,
-    )
-    register(
-        policy,
-        PolicyInfo(
-            name=name,
-            description=description,
-            severity=severity,
-            refs=tuple(refs),
-            remediation=remediation,
-            kind="resource",
-            resource_types=tuple(types),
-            config_schema=dict(config_schema),
-            remediates=remediate is not None,
-        ),
-    )
-    return policy
 
 
 def _required_tags(
@@ -247,7 +152,7 @@ def _add_default_tags(
     return {**dict(raw), "tags": {**_own_tags(props), **additions}}
 
 
-_provider_aware_policy(
+provider_aware_policy(
     "required-tags",
     description="Every taggable AWS resource carries the platform's required tags, from its own "
     "tags or its provider's default tags.",
@@ -291,7 +196,7 @@ def _data_classification(
         yield (f"tag `data-classification` is {value!r}; allowed values: {', '.join(allowed)}")
 
 
-_provider_aware_policy(
+provider_aware_policy(
     "data-classification-values",
     description="The `data-classification` tag, on the resource or in the provider's default "
     "tags, names one of the platform's classification levels.",
@@ -352,7 +257,7 @@ def _region(
             )
 
 
-_provider_aware_policy(
+provider_aware_policy(
     "region-allowlist",
     description="Every AWS provider names its region explicitly, and neither it nor any resource "
     "overriding it deploys outside the allowed regions.",
@@ -382,7 +287,7 @@ def _account_ids(value: Any) -> list[str]:
             value = json.loads(value) if value.strip().startswith("[") else value
         except ValueError:
             return [value]
-    return [str(v) for v in _items(value) if str(v).strip()]
+    return [str(v) for v in as_list(value) if str(v).strip()]
 
 
 def _pinned_account(props: Props, config: Config) -> Iterator[str]:
@@ -442,7 +347,7 @@ def _family(instance_type: str) -> str | None:
 
 def _instance_types(props: Props) -> Iterator[tuple[str, str]]:
     """``(property, instance type)`` of whichever of the supported types ``props`` is."""
-    for i, value in enumerate(_items(props.get("instanceTypes"))):
+    for i, value in enumerate(as_list(props.get("instanceTypes"))):
         yield f"instanceTypes[{i}]", str(value)
     for path in ("instanceType", "nodeType", "brokerNodeGroupInfo.instanceType"):
         value = get(props, path)

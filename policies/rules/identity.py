@@ -8,7 +8,7 @@ does not import the project, so the list of data actions is copied here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -16,33 +16,14 @@ from ._base import (
     Config,
     Props,
     Severity,
+    as_list,
     cis,
     fsbp,
+    plain,
     platform,
     resource_policy,
     statements,
 )
-
-
-def _as_list(value: Any) -> list[Any]:
-    """Like ``_base.as_list``, but the engine hands lists to policies as read-only
-    ``Sequence`` proxies (pulumi_policy's unknown-checking proxy), not as ``list``."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _plain(value: Any) -> Any:
-    """The engine's read-only proxies as plain dicts and lists (policy documents given as
-    objects rather than JSON text)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(item) for item in value]
-    return value
-
 
 # Actions that read or write data, or use key material (components/iam_documents.py).
 DATA_ACTIONS = frozenset(
@@ -92,7 +73,7 @@ def _documents(props: Props) -> Iterator[tuple[str, Any]]:
     """``(where, document)`` for the identity policies a resource carries."""
     if "policy" in props:
         yield "`policy`", props.get("policy")
-    for index, block in enumerate(_as_list(props.get("inlinePolicies"))):
+    for index, block in enumerate(as_list(props.get("inlinePolicies"))):
         if isinstance(block, Mapping) and block.get("policy"):
             name = block.get("name") or f"#{index}"
             yield f"`inlinePolicies` {name}", block.get("policy")
@@ -101,7 +82,7 @@ def _documents(props: Props) -> Iterator[tuple[str, Any]]:
 def _allows(props: Props) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(where, statement)`` for every Allow statement; Deny may be as broad as it likes."""
     for where, document in _documents(props):
-        for index, statement in enumerate(statements(_plain(document))):
+        for index, statement in enumerate(statements(plain(document))):
             if statement.get("Effect") == "Allow":
                 yield f"{where} statement {statement.get('Sid') or f'#{index}'}", statement
 
@@ -110,7 +91,7 @@ def _no_wildcard_actions(props: Props, config: Config) -> Iterator[str]:
     for where, statement in _allows(props):
         if "NotAction" in statement:
             yield f"{where} allows `NotAction`: everything except a list, including future actions"
-        for action in _as_list(statement.get("Action")):
+        for action in as_list(statement.get("Action")):
             if isinstance(action, str) and ("*" in action or "?" in action):
                 yield f"{where} allows wildcard action {action!r}; list the actions"
 
@@ -160,7 +141,7 @@ def _data_actions(actions: list[Any]) -> list[str]:
 
 def _no_data_actions_on_all(props: Props, config: Config) -> Iterator[str]:
     for where, statement in _allows(props):
-        data = _data_actions(_as_list(statement.get("Action")))
+        data = _data_actions(as_list(statement.get("Action")))
         if not data:
             continue
         if "NotResource" in statement:
@@ -168,7 +149,7 @@ def _no_data_actions_on_all(props: Props, config: Config) -> Iterator[str]:
             continue
         broad = [
             r
-            for r in _as_list(statement.get("Resource"))
+            for r in as_list(statement.get("Resource"))
             if isinstance(r, str) and _every_resource(r)
         ]
         if broad:
@@ -195,11 +176,11 @@ def _trusted_services(statement: Mapping[str, Any]) -> list[str]:
     principal = statement.get("Principal")
     if not isinstance(principal, Mapping):
         return []
-    return [s for s in _as_list(principal.get("Service")) if isinstance(s, str)]
+    return [s for s in as_list(principal.get("Service")) if isinstance(s, str)]
 
 
 def _trust_allows(props: Props) -> Iterator[tuple[str, dict[str, Any]]]:
-    for index, statement in enumerate(statements(_plain(props.get("assumeRolePolicy")))):
+    for index, statement in enumerate(statements(plain(props.get("assumeRolePolicy")))):
         if statement.get("Effect") == "Allow":
             yield f"`assumeRolePolicy` statement {statement.get('Sid') or f'#{index}'}", statement
 
@@ -350,7 +331,7 @@ def _broad_managed_policy(arn: Any) -> bool:
 
 def _no_full_access_managed_policies(props: Props, config: Config) -> Iterator[str]:
     for key in ("policyArn", "policyArns", "managedPolicyArns"):
-        for arn in _as_list(props.get(key)):
+        for arn in as_list(props.get(key)):
             if _broad_managed_policy(arn):
                 yield f"`{key}` attaches {arn}: grants every action of a service or account"
 

@@ -6,10 +6,10 @@ Properties are the manifests pulumi-kubernetes sends (camelCase: ``metadata``, `
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._base import Config, Props, Severity, platform, resource_policy
+from ._base import Config, Props, Severity, as_list, as_map, platform, resource_policy
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
@@ -28,36 +28,23 @@ RESERVED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 """Namespaces EKS owns: its add-ons (VPC CNI, kube-proxy, EBS CSI) need host access there."""
 
 
-def _items(value: Any) -> list[Any]:
-    """A list property as a list (the analyzer's list proxy is a ``Sequence``, not a ``list``)."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _pod_spec(props: Props) -> Mapping[str, Any]:
     """The pod spec wherever the kind keeps it: a CronJob under ``spec.jobTemplate``, the
     controllers under ``spec.template``, a Pod in ``spec`` itself. Found by shape, so the
     check needs no resource type."""
-    spec = _map(props.get("spec"))
+    spec = as_map(props.get("spec"))
     if "jobTemplate" in list(spec):
-        spec = _map(_map(spec.get("jobTemplate")).get("spec"))
+        spec = as_map(as_map(spec.get("jobTemplate")).get("spec"))
     if "template" in list(spec):
-        return _map(_map(spec.get("template")).get("spec"))
+        return as_map(as_map(spec.get("template")).get("spec"))
     return spec
 
 
 def _containers(pod: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """``(label, container)`` for every container, init container and ephemeral container."""
     for field in ("containers", "initContainers", "ephemeralContainers"):
-        for i, item in enumerate(_items(pod.get(field))):
-            container = _map(item)
+        for i, item in enumerate(as_list(pod.get(field))):
+            container = as_map(item)
             name = container.get("name")
             yield f"{field}[{i}]" + (f" ({name})" if name else ""), container
 
@@ -68,11 +55,11 @@ ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 def _pod_security(props: Props, config: Config) -> Iterator[str]:
-    metadata = _map(props.get("metadata"))
+    metadata = as_map(props.get("metadata"))
     if metadata.get("name") in (config.get("exemptNamespaces") or RESERVED_NAMESPACES):
         return
     allowed = list(config.get("allowedLevels") or ["restricted"])
-    level = _map(metadata.get("labels")).get(ENFORCE_LABEL)
+    level = as_map(metadata.get("labels")).get(ENFORCE_LABEL)
     if level is None:
         yield (
             f"`metadata.labels` has no `{ENFORCE_LABEL}`: Pod Security admission enforces "
@@ -127,12 +114,12 @@ def _capability(name: Any) -> str:
 def _privileges(props: Props, config: Config) -> Iterator[str]:
     forbidden = {_capability(c) for c in config.get("forbiddenCapabilities") or []}
     for label, container in _containers(_pod_spec(props)):
-        context = _map(container.get("securityContext"))
+        context = as_map(container.get("securityContext"))
         if context.get("privileged") is True:
             yield f"{label}: `securityContext.privileged` is true"
         if context.get("allowPrivilegeEscalation") is True:
             yield f"{label}: `securityContext.allowPrivilegeEscalation` is true"
-        added = [_capability(c) for c in _items(_map(context.get("capabilities")).get("add"))]
+        added = [_capability(c) for c in as_list(as_map(context.get("capabilities")).get("add"))]
         for capability in added:
             if capability in forbidden:
                 yield f"{label}: `securityContext.capabilities.add` includes {capability}"
@@ -166,10 +153,10 @@ def _host_access(props: Props, config: Config) -> Iterator[str]:
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(field) is True:
             yield f"pod spec `{field}` is true: the pod shares the node's namespace"
-    for i, item in enumerate(_items(pod.get("volumes"))):
-        volume = _map(item)
+    for i, item in enumerate(as_list(pod.get("volumes"))):
+        volume = as_map(item)
         if volume.get("hostPath") is not None:
-            path = _map(volume.get("hostPath")).get("path")
+            path = as_map(volume.get("hostPath")).get("path")
             yield (
                 f"pod spec `volumes[{i}]` ({volume.get('name')}) mounts the node's "
                 f"filesystem with `hostPath` {path!r}"
@@ -194,8 +181,8 @@ def _limits(props: Props, config: Config) -> Iterator[str]:
     for label, container in _containers(_pod_spec(props)):
         if label.startswith("ephemeralContainers"):
             continue  # the API refuses resources on ephemeral (debug) containers
-        resources = _map(container.get("resources"))
-        limits, requests = _map(resources.get("limits")), _map(resources.get("requests"))
+        resources = as_map(container.get("resources"))
+        limits, requests = as_map(resources.get("limits")), as_map(resources.get("requests"))
         for path, block, key in (
             ("limits.cpu", limits, "cpu"),
             ("limits.memory", limits, "memory"),

@@ -3,20 +3,9 @@ and how long it keeps it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping
 
-from ._base import Config, Props, Severity, cis, fsbp, get, platform, resource_policy
-
-
-def _as_list(value: Any) -> list[Any]:
-    """Like ``_base.as_list``, but the engine hands lists to policies as read-only
-    ``Sequence`` proxies (pulumi_policy's unknown-checking proxy), not as ``list``."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
+from ._base import Config, Props, Severity, as_list, cis, fsbp, get, platform, resource_policy
 
 
 def _flow_logs_all_traffic(props: Props, config: Config) -> Iterator[str]:
@@ -42,7 +31,7 @@ _CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager"
 
 def _eks_control_plane_logs(props: Props, config: Config) -> Iterator[str]:
     required = list(config.get("requiredLogTypes") or _CONTROL_PLANE_LOG_TYPES)
-    enabled = set(_as_list(props.get("enabledClusterLogTypes")))
+    enabled = set(as_list(props.get("enabledClusterLogTypes")))
     missing = [log_type for log_type in required if log_type not in enabled]
     if missing:
         yield f"`enabledClusterLogTypes` lacks {', '.join(missing)}"
@@ -144,7 +133,7 @@ def _elasticache_log_delivery(props: Props, config: Config) -> Iterator[str]:
         return  # memcached has no log delivery; group members inherit the group's
     delivered = {
         block.get("logType")
-        for block in _as_list(props.get("logDeliveryConfigurations"))
+        for block in as_list(props.get("logDeliveryConfigurations"))
         if isinstance(block, Mapping) and block.get("destination")
     }
     for log_type in _CACHE_LOG_TYPES:

@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._base import (
     Config,
     Props,
     Severity,
+    as_list,
     cis,
     fsbp,
     get,
+    plain,
     platform,
     resource_policy,
     statements,
 )
-
-
-def _as_list(value: Any) -> list[Any]:
-    """Like ``_base.as_list``, but the engine hands lists to policies as read-only
-    ``Sequence`` proxies (pulumi_policy's unknown-checking proxy), not as ``list``."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _plain(value: Any) -> Any:
-    """The engine's read-only proxies as plain dicts and lists (policy documents given as
-    objects rather than JSON text)."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(item) for item in value]
-    return value
-
 
 _ALL_PROTOCOLS = {"-1", "all"}
 _PORT_PROTOCOLS = {"tcp", "udp", "6", "17"}
@@ -77,7 +58,7 @@ def _ports_allowed(protocol: str, low: int, high: int, allowed: set[int]) -> boo
 
 
 def _world_cidrs(block: Mapping[str, Any], *keys: str) -> list[tuple[str, str]]:
-    return [(key, cidr) for key in keys for cidr in _as_list(block.get(key)) if _is_world(cidr)]
+    return [(key, cidr) for key in keys for cidr in as_list(block.get(key)) if _is_world(cidr)]
 
 
 def _world_ingress(
@@ -113,7 +94,7 @@ def _sg_no_world_ingress(props: Props, config: Config) -> Iterator[str]:
                 "ingress rule", props, ("cidrBlocks", "ipv6CidrBlocks"), "protocol", allowed
             )
     else:  # aws.ec2.SecurityGroup with inline blocks
-        for index, block in enumerate(_as_list(props.get("ingress"))):
+        for index, block in enumerate(as_list(props.get("ingress"))):
             if isinstance(block, Mapping):
                 yield from _world_ingress(
                     f"ingress[{index}]",
@@ -155,7 +136,7 @@ resource_policy(
 
 def _sg_no_inline_rules(props: Props, config: Config) -> Iterator[str]:
     for key in ("ingress", "egress"):
-        if _as_list(props.get(key)):
+        if as_list(props.get(key)):
             yield (
                 f"`{key}` rules are inline; declare them as separate "
                 f"aws.vpc.SecurityGroup{key.capitalize()}Rule resources"
@@ -181,7 +162,7 @@ resource_policy(
 def _default_sg_no_rules(props: Props, config: Config) -> Iterator[str]:
     # Adopting the default group removes every rule not declared, so absent means none.
     for key in ("ingress", "egress"):
-        count = len(_as_list(props.get(key)))
+        count = len(as_list(props.get(key)))
         if count:
             yield f"the default security group declares {count} `{key}` rule(s); it must have none"
 
@@ -245,7 +226,7 @@ def _eks_endpoint_access(props: Props, config: Config) -> Iterator[str]:
     if not config.get("allowPublicEndpoint", False):
         yield "`vpcConfig.endpointPublicAccess` is not false: the API is open to the internet"
         return
-    cidrs = _as_list(get(props, "vpcConfig.publicAccessCidrs"))
+    cidrs = as_list(get(props, "vpcConfig.publicAccessCidrs"))
     if not cidrs:
         # EKS defaults an absent allowlist to 0.0.0.0/0.
         yield "`vpcConfig.publicAccessCidrs` is not set: EKS opens the public endpoint to 0.0.0.0/0"
@@ -303,7 +284,7 @@ resource_policy(
 def _launch_template_imdsv2(props: Props, config: Config) -> Iterator[str]:
     options = get(props, "metadataOptions") or {}
     if not isinstance(options, Mapping):  # a list of one block (older providers)
-        first = next(iter(_as_list(options)), None)
+        first = next(iter(as_list(options)), None)
         options = first if isinstance(first, Mapping) else {}
     if options.get("httpEndpoint") == "disabled":
         return  # no metadata service at all
@@ -353,8 +334,8 @@ _GATEWAY_SERVICES = (".s3", ".dynamodb")
 def _full_access(statement: Mapping[str, Any]) -> bool:
     return (
         statement.get("Effect") == "Allow"
-        and "*" in _as_list(statement.get("Action"))
-        and "*" in _as_list(statement.get("Resource"))
+        and "*" in as_list(statement.get("Action"))
+        and "*" in as_list(statement.get("Resource"))
         and not statement.get("Condition")
     )
 
@@ -370,7 +351,7 @@ def _vpc_endpoint_policy(props: Props, config: Config) -> Iterator[str]:
     if not policy:
         yield f"`policy` is not set on the {service} gateway endpoint: it defaults to full access"
         return
-    for index, statement in enumerate(statements(_plain(policy))):
+    for index, statement in enumerate(statements(plain(policy))):
         if _full_access(statement):
             sid = statement.get("Sid") or f"#{index}"
             yield f"`policy` statement {sid} allows every action on every resource"
@@ -393,7 +374,7 @@ resource_policy(
 
 
 def _lambda_in_vpc(props: Props, config: Config) -> Iterator[str]:
-    if not _as_list(get(props, "vpcConfig.subnetIds")):
+    if not as_list(get(props, "vpcConfig.subnetIds")):
         yield "`vpcConfig.subnetIds` is empty: the function runs outside the VPC"
 
 

@@ -15,6 +15,8 @@ from ._base import (
     Config,
     PolicyResource,
     Severity,
+    as_list,
+    as_map,
     cis,
     fsbp,
     get,
@@ -22,23 +24,12 @@ from ._base import (
     stack_policy,
     tags_of,
 )
+from .data_protection import PUBLIC_ACCESS_FLAGS
+from .kubernetes import RESERVED_NAMESPACES
 
 Finding = tuple[str, str | None]
 
 # --- linking ---------------------------------------------------------------------------------
-
-
-def _items(value: Any) -> list[Any]:
-    """A list property as a list (the analyzer's list proxy is a ``Sequence``, not a ``list``)."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _of_type(resources: Iterable[PolicyResource], types: Iterable[str]) -> list[PolicyResource]:
@@ -64,7 +55,7 @@ def _linked(
     linked = [d for d in resource.property_dependencies.get(key) or [] if d.urn in urns]
     if linked:
         return _unique(linked)
-    values = {str(v) for v in _items(get(resource.props, value_path or key)) if v}
+    values = {str(v) for v in as_list(get(resource.props, value_path or key)) if v}
     if not values:
         return []
     return [c for c in candidates if _identities(c) & values]
@@ -96,12 +87,6 @@ SSE_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
-PUBLIC_ACCESS_FLAGS = (
-    "blockPublicAcls",
-    "blockPublicPolicy",
-    "ignorePublicAcls",
-    "restrictPublicBuckets",
-)
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 ACCESS_LOG_BUCKET = "feature-platform-storage-access-logs-bucket"
 """The platform's server access log target (`Storage`), SSE-S3 by docs/adr/0002."""
@@ -121,8 +106,8 @@ def _log_targets(
 
 def _algorithms(sse: PolicyResource) -> list[str]:
     return [
-        str(get(_map(rule), "applyServerSideEncryptionByDefault.sseAlgorithm") or "")
-        for rule in _items(sse.props.get("rules"))
+        str(get(as_map(rule), "applyServerSideEncryptionByDefault.sseAlgorithm") or "")
+        for rule in as_list(sse.props.get("rules"))
     ]
 
 
@@ -236,18 +221,19 @@ stack_policy(
 
 K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-RESERVED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 
 
 def _denied_directions(policy: PolicyResource) -> set[str]:
     """The directions (Ingress, Egress) this NetworkPolicy denies for every pod."""
-    spec = _map(policy.props.get("spec"))
-    selector = _map(spec.get("podSelector"))
-    if _map(selector.get("matchLabels")) or _items(selector.get("matchExpressions")):
+    spec = as_map(policy.props.get("spec"))
+    selector = as_map(spec.get("podSelector"))
+    if as_map(selector.get("matchLabels")) or as_list(selector.get("matchExpressions")):
         return set()  # selects some pods only
-    rules = {"Ingress": _items(spec.get("ingress")), "Egress": _items(spec.get("egress"))}
+    rules = {"Ingress": as_list(spec.get("ingress")), "Egress": as_list(spec.get("egress"))}
     # Without policyTypes the API assumes Ingress, plus Egress when egress rules exist.
-    types = _items(spec.get("policyTypes")) or ["Ingress"] + (["Egress"] if rules["Egress"] else [])
+    types = as_list(spec.get("policyTypes")) or ["Ingress"] + (
+        ["Egress"] if rules["Egress"] else []
+    )
     return {t for t in ("Ingress", "Egress") if t in types and not rules[t]}
 
 
@@ -255,13 +241,13 @@ def _default_deny(resources: Sequence[PolicyResource], config: Config) -> Iterat
     exempt = config.get("exemptNamespaces") or RESERVED_NAMESPACES
     policies = _of_type(resources, (NETWORK_POLICY,))
     for namespace in _of_type(resources, (K8S_NAMESPACE,)):
-        name = _map(namespace.props.get("metadata")).get("name")
+        name = as_map(namespace.props.get("metadata")).get("name")
         if name in exempt:
             continue
         denied: set[str] = set()
         for policy in policies:
             in_namespace = bool(_linked(policy, "metadata", [namespace])) or (
-                name is not None and _map(policy.props.get("metadata")).get("namespace") == name
+                name is not None and as_map(policy.props.get("metadata")).get("namespace") == name
             )
             if in_namespace:
                 denied |= _denied_directions(policy)
@@ -322,7 +308,7 @@ def _store_groups(
     store: PolicyResource, groups: Sequence[PolicyResource]
 ) -> tuple[list[PolicyResource], list[Finding]]:
     key, path = _SG_FIELDS[store.resource_type]
-    listed = _items(get(store.props, path))
+    listed = as_list(get(store.props, path))
     linked = _linked(store, key, groups, path)
     findings: list[Finding] = []
     if not listed:
@@ -341,7 +327,7 @@ def _store_groups(
 
 
 def _cidr_sources(props: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
-    return [f"`{f}`" for f in fields if _items(props.get(f))]
+    return [f"`{f}`" for f in fields if as_list(props.get(f))]
 
 
 def _rule_findings(
@@ -362,10 +348,10 @@ def _rule_findings(
         if sources or not (rule.props.get("sourceSecurityGroupId") or rule.props.get("self")):
             shown = ", ".join(sources) or "no `sourceSecurityGroupId`"
             yield f"{where} admits {shown}; only security groups may be sources", rule.urn
-    for i, item in enumerate(_items(group.props.get("ingress"))):
-        block = _map(item)
+    for i, item in enumerate(as_list(group.props.get("ingress"))):
+        block = as_map(item)
         sources = _cidr_sources(block, ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds"))
-        if sources or not (_items(block.get("securityGroups")) or block.get("self")):
+        if sources or not (as_list(block.get("securityGroups")) or block.get("self")):
             shown = ", ".join(sources) or "no `securityGroups`"
             yield f"{where}: inline `ingress[{i}]` admits {shown}", group.urn
 
@@ -410,7 +396,7 @@ def _subnet_findings(
         str(config.get("dataTierTag") or "tier"),
         str(config.get("dataTierValue") or "data"),
     )
-    listed = _items(get(owner.props, path))
+    listed = as_list(get(owner.props, path))
     linked = _linked(owner, key, subnets, path)
     if not listed:
         yield f"`{path}` is empty", owner.urn

@@ -6,52 +6,26 @@ sure that a network path alone is never enough to read or write data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._base import (
     Config,
     Props,
     Severity,
+    as_list,
     cis,
     fsbp,
     get,
+    is_false,
+    is_set,
+    is_true,
     platform,
     resource_policy,
     statements,
 )
 
 MIN_TLS_VERSION = 1.2
-
-
-def _set(value: Any) -> bool:
-    """A value the engine sent and that is not empty (a secret arrives unwrapped or wrapped)."""
-    inner = getattr(value, "value", value)  # pulumi_policy.Secret keeps the plaintext in .value
-    if isinstance(inner, Mapping) and "value" in inner:
-        inner = inner["value"]
-    if isinstance(inner, str):
-        return inner.strip() != ""
-    if isinstance(inner, (Mapping, Sequence)):
-        return len(inner) > 0
-    return inner is not None
-
-
-def _items(value: Any) -> list[Any]:
-    """The elements of a list input. The engine hands policies its lists wrapped in read-only
-    ``Sequence`` proxies (not ``list``), so ``_base.as_list`` would treat one as a single item."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
-
-
-def _is_true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _is_false(value: Any) -> bool:
-    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
 # --- msk-tls-in-transit -------------------------------------------------------------------
@@ -68,7 +42,7 @@ def _msk_tls(props: Props, config: Config) -> Iterator[str]:
             f"`encryptionInfo.encryptionInTransit.clientBroker` is {client_broker!r}: clients may "
             "connect in plaintext"
         )
-    if _is_false(get(props, "encryptionInfo.encryptionInTransit.inCluster")):
+    if is_false(get(props, "encryptionInfo.encryptionInTransit.inCluster")):
         yield (
             "`encryptionInfo.encryptionInTransit.inCluster` is false: brokers replicate in "
             "plaintext"
@@ -93,19 +67,19 @@ resource_policy(
 
 
 def _msk_auth(props: Props, config: Config) -> Iterator[str]:
-    if not _is_true(get(props, "clientAuthentication.sasl.iam")):
+    if not is_true(get(props, "clientAuthentication.sasl.iam")):
         yield "`clientAuthentication.sasl.iam` is not true: clients do not authenticate with IAM"
-    if _is_true(get(props, "clientAuthentication.sasl.scram")):
+    if is_true(get(props, "clientAuthentication.sasl.scram")):
         yield (
             "`clientAuthentication.sasl.scram` is true: SCRAM users bypass IAM and need their own "
             "secrets and Kafka ACLs"
         )
-    if _is_true(get(props, "clientAuthentication.unauthenticated")):
+    if is_true(get(props, "clientAuthentication.unauthenticated")):
         yield (
             "`clientAuthentication.unauthenticated` is true: any client that reaches a broker "
             "may connect"
         )
-    if _items(get(props, "clientAuthentication.tls.certificateAuthorityArns")):
+    if as_list(get(props, "clientAuthentication.tls.certificateAuthorityArns")):
         yield (
             "`clientAuthentication.tls.certificateAuthorityArns` is set: mutual-TLS clients are "
             "authorised by Kafka ACLs, not IAM"
@@ -131,7 +105,7 @@ resource_policy(
 
 
 def _elasticache_tls(props: Props, config: Config) -> Iterator[str]:
-    if not _is_true(props.get("transitEncryptionEnabled")):
+    if not is_true(props.get("transitEncryptionEnabled")):
         yield "`transitEncryptionEnabled` is not true: clients connect in plaintext"
     mode = props.get("transitEncryptionMode")
     if mode == "preferred":
@@ -157,7 +131,7 @@ resource_policy(
 
 def _elasticache_auth(props: Props, config: Config) -> Iterator[str]:
     # The token usually arrives as a secret; any non-empty value counts as set.
-    if not _set(props.get("authToken")) and not _items(props.get("userGroupIds")):
+    if not is_set(props.get("authToken")) and not as_list(props.get("userGroupIds")):
         yield (
             "neither `authToken` nor `userGroupIds` is set: any client that reaches the port may "
             "run commands"
@@ -184,7 +158,7 @@ resource_policy(
 def _everyone(principal: Any) -> bool:
     if principal == "*":
         return True
-    return isinstance(principal, Mapping) and "*" in _items(principal.get("AWS"))
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
 
 
 def _condition_values(statement: Mapping[str, Any], operator: str, key: str) -> list[Any]:
@@ -197,12 +171,12 @@ def _condition_values(statement: Mapping[str, Any], operator: str, key: str) -> 
             continue
         for name, value in block.items():
             if name.lower() == key.lower():
-                return _items(value)
+                return as_list(value)
     return []
 
 
 def _denies_all_s3_to_everyone(statement: Mapping[str, Any]) -> bool:
-    actions = {str(a).lower() for a in _items(statement.get("Action"))}
+    actions = {str(a).lower() for a in as_list(statement.get("Action"))}
     return (
         statement.get("Effect") == "Deny"
         and _everyone(statement.get("Principal"))
@@ -211,7 +185,7 @@ def _denies_all_s3_to_everyone(statement: Mapping[str, Any]) -> bool:
 
 
 def _covers_bucket_and_objects(statement: Mapping[str, Any]) -> bool:
-    resources = [str(r) for r in _items(statement.get("Resource"))]
+    resources = [str(r) for r in as_list(statement.get("Resource"))]
     objects = any(r == "*" or r.endswith("/*") for r in resources)
     bucket = any(r == "*" or (r.startswith("arn:") and "/" not in r) for r in resources)
     return objects and bucket
@@ -233,7 +207,7 @@ def _bucket_policy_tls(props: Props, config: Config) -> Iterator[str]:
     insecure = [
         s
         for s in denies
-        if any(_is_false(v) for v in _condition_values(s, "Bool", "aws:SecureTransport"))
+        if any(is_false(v) for v in _condition_values(s, "Bool", "aws:SecureTransport"))
     ]
     if not insecure:
         yield (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from components.iam_documents import DATA_ACTIONS
 from policies.rules import CATALOGUE
+from policies.rules.identity import DATA_ACTIONS as PACK_DATA_ACTIONS
 from tests.policies.harness import FIXTURES, load_fixture, violating_names
 
 POLICY_NAMES = sorted(CATALOGUE)
@@ -34,3 +36,9 @@ def test_exactly_the_fail_fixtures_violate(name: str) -> None:
 
 def test_no_fixture_file_without_a_policy() -> None:
     assert {p.stem for p in FIXTURES.glob("*.yaml")} <= set(CATALOGUE)
+
+
+def test_the_packs_data_actions_are_the_programs() -> None:
+    """The pack runs in its own environment and cannot import the program, so it keeps a copy
+    of the list the program's IAM builder refuses on every resource; the two must agree."""
+    assert PACK_DATA_ACTIONS == DATA_ACTIONS
