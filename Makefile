@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean node-pack
+.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock
 
 install: $(STAMP)
 
@@ -38,7 +38,25 @@ $(NODE_PACK_STAMP): $(NODE_PACK)/package.json $(NODE_PACK)/package-lock.json
 	cd $(NODE_PACK) && npm ci --no-audit --no-fund
 	touch $@
 
-test: install node-pack
+# checkov lives in its own environment: its pins (packaging<24) conflict with pulumi's. The
+# version is chosen once, in policies/checkov/requirements.in; the lock carries hashes. The
+# stamp holds the lock's hash, as `blueprint check` expects when it bootstraps the same way.
+CHECKOV_ENV := $(TOOLS)/checkov
+CHECKOV_LOCK := policies/checkov/requirements.lock
+CHECKOV_STAMP := $(CHECKOV_ENV)/.synced
+
+checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): $(UV) $(CHECKOV_LOCK)
+	test -x $(CHECKOV_ENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_ENV)
+	$(UV) pip sync --quiet --compile-bytecode --require-hashes --python $(CHECKOV_ENV)/bin/python $(CHECKOV_LOCK)
+	sha256sum $(CHECKOV_LOCK) | cut -d' ' -f1 > $@
+
+checkov-lock: $(UV)
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		policies/checkov/requirements.in -o $(CHECKOV_LOCK)
+
+test: install node-pack checkov
 	$(BIN)/pytest
 
 lint: install

@@ -6,6 +6,7 @@ an installed copy, so what it shows is what ``pulumi up`` in that checkout would
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import time
@@ -26,7 +27,9 @@ from blueprint import diagram, plan_json
 from blueprint.audit.model import AuditContext, Status
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
 from blueprint.capture import Plan, ResourceError, capture
-from blueprint.check import CheckError, check_stack, show
+from blueprint.check import CheckError
+from blueprint.check.judge import Exports, judge_stack, show, write_reports
+from blueprint.check.verdict import SEVERITIES
 from blueprint.local.engine import LocalDeploy, deploy
 from blueprint.local.target import MOTO_CONFIG, MOTO_SERVER_ENVIRONMENT, AwsTarget
 from blueprint.stackfile import StackFileError
@@ -48,6 +51,19 @@ StackArgument = Annotated[
     str, typer.Argument(help="Stack name: a stacks/Pulumi.<stack>.yaml file.", show_default=False)
 ]
 DEFAULT_REGION = "eu-central-1"
+
+
+class Severity(enum.StrEnum):
+    """``--severity-threshold`` choices: the verdict's severities, lowest first."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+assert tuple(Severity) == SEVERITIES
 MOTO_AMIS = "MOTO_EC2_LOAD_DEFAULT_AMIS"
 
 
@@ -276,7 +292,7 @@ def audit(
 
 
 @app.command()
-def check(
+def check(  # noqa: PLR0917 (typer: one parameter per option)
     stack: StackArgument,
     project: ProjectOption = Path(),
     policy_packs: Annotated[
@@ -294,26 +310,76 @@ def check(
             "policies/: policies/config/STACK.json.",
         ),
     ] = None,
+    use_checkov: Annotated[
+        bool,
+        typer.Option(
+            "--checkov/--no-checkov",
+            help="Also scan the plan with checkov (its own environment, .tools/checkov).",
+        ),
+    ] = True,
+    threshold: Annotated[
+        Severity,
+        typer.Option(
+            "--severity-threshold",
+            help="Fail on unsuppressed failures at or above this severity.",
+            case_sensitive=False,
+        ),
+    ] = Severity.low,
     json_file: Annotated[
-        Path | None, typer.Option("--json", help="Write findings and remediations as JSON.")
+        Path | None, typer.Option("--json", help="Write the pack report and verdict as JSON.")
+    ] = None,
+    sarif_file: Annotated[
+        Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 (GitHub code scanning).")
+    ] = None,
+    junit_file: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Write JUnit XML (one case per check and resource)."),
+    ] = None,
+    markdown_file: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a pull-request comment (Markdown).")
+    ] = None,
+    export_tfplan: Annotated[
+        Path | None,
+        typer.Option("--export-tfplan", help="Write the Terraform plan JSON checkov judged."),
+    ] = None,
+    export_manifests: Annotated[
+        Path | None,
+        typer.Option("--export-manifests", help="Write the Kubernetes manifests checkov judged."),
     ] = None,
 ) -> None:
-    """Run CrossGuard policy packs on STACK's plan, as `pulumi preview --policy-pack` would.
+    """Judge STACK's plan with the policy pack and checkov: one verdict.
 
-    Exits 1 on a mandatory violation, 2 when the check cannot run.
+    Exits 1 on an unsuppressed failure at or above the threshold (a mandatory pack
+    violation, a failed checkov check) or an expired suppression; 2 when the check cannot run.
     """
     try:
         with _program_errors():
-            report = check_stack(
+            judgement = judge_stack(
                 project.resolve(),
                 stack,
                 packs=policy_packs or [],
                 configs=policy_pack_configs or [],
+                use_checkov=use_checkov,
+                threshold=threshold.value,
+                exports=Exports(tfplan=export_tfplan, manifests=export_manifests),
+                say=lambda message: errors.print(message, highlight=False),
             )
     except CheckError as exc:
         raise _fail(str(exc), 2) from None
-    show(report, console, json_file)
-    raise typer.Exit(report.exit_code)
+    show(judgement, console)
+    write_reports(
+        judgement,
+        console,
+        project_dir=project.resolve(),
+        json_file=json_file,
+        sarif_file=sarif_file,
+        junit_file=junit_file,
+        markdown_file=markdown_file,
+    )
+    for path, what in ((export_tfplan, "Terraform plan"), (export_manifests, "manifests")):
+        if path:
+            console.print(f"{what} written to {path}")
+    raise typer.Exit(judgement.verdict.exit_code)
 
 
 @app.command("moto-server")

@@ -1,0 +1,346 @@
+"""``blueprint check``: the policy pack and checkov on one captured plan, one verdict.
+
+The order overlaps the slow parts: policy packs and checkov's runner start first (checkov
+spends seconds importing its registries), the program is captured meanwhile, then the packs
+analyse the plan and checkov scans its translation (:mod:`blueprint.checkov.tfplan` and
+:mod:`blueprint.checkov.manifests`). Results of both become one :class:`Verdict`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from blueprint import diagram
+from blueprint.capture import Plan
+from blueprint.check import formats
+from blueprint.check.command import Capture, _capture, pack_requests, stack_target
+from blueprint.check.driver import WORKERS, evaluate, running
+from blueprint.check.report import CheckReport, findings_table, packs_table, remediations_table
+from blueprint.check.verdict import (
+    CHECKOV,
+    DEFAULT_THRESHOLD,
+    POLICY_PACK,
+    STACK_RESOURCE,
+    Passed,
+    Result,
+    Verdict,
+    severity_rank,
+)
+from blueprint.checkov import manifests as k8s
+from blueprint.checkov import scan, suppressions, tfplan
+
+PACK_SEVERITY = "medium"
+"""For a pack policy that declares no severity."""
+TFPLAN_NAME = "tfplan.json"
+MANIFESTS_NAME = "manifests"
+
+
+@dataclass
+class Judgement:
+    """What ``blueprint check`` shows: the pack's own report, checkov's, and the verdict."""
+
+    verdict: Verdict
+    pack_report: CheckReport
+    checkov: scan.CheckovReport | None
+
+
+@dataclass(frozen=True)
+class Exports:
+    tfplan: Path | None = None
+    manifests: Path | None = None
+
+
+def write_scan_inputs(
+    project_dir: Path,
+    translation: tfplan.Translation,
+    rendered: k8s.Manifests,
+    directory: Path,
+) -> None:
+    """What checkov scans, laid out as on disk: the plan, the manifests, CI workflows."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / TFPLAN_NAME).write_text(json.dumps(translation.document, indent=1) + "\n")
+    rendered.write(directory / MANIFESTS_NAME)
+    workflows = project_dir / ".github" / "workflows"
+    if workflows.is_dir():
+        shutil.copytree(workflows, directory / ".github" / "workflows")
+
+
+def judge_stack(
+    project_dir: Path,
+    stack: str,
+    *,
+    packs: Sequence[Path] = (),
+    configs: Sequence[Path] = (),
+    capture_plan: Capture = _capture,
+    workers: int = WORKERS,
+    use_checkov: bool = True,
+    threshold: str = DEFAULT_THRESHOLD,
+    exports: Exports = Exports(),
+    today: datetime.date | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> Judgement:
+    requests = pack_requests(project_dir, stack, packs, configs)
+    target = stack_target(project_dir, stack)
+    accepted = suppressions.load(project_dir / suppressions.SUPPRESSIONS_FILE)
+    checkov_report: scan.CheckovReport | None = None
+    translation: tfplan.Translation | None = None
+    rendered = k8s.Manifests()
+    with ExitStack() as context:
+        started = context.enter_context(running(requests, target, workers=workers))
+        checkov = context.enter_context(scan.session(project_dir, say)) if use_checkov else None
+        plan = capture_plan(project_dir, stack)
+        pack_report = evaluate(started.packs(), plan, target)
+        if checkov is not None or exports.tfplan or exports.manifests:
+            translation = tfplan.translate(plan)
+            rendered = k8s.render(plan)
+        if checkov is not None and translation is not None:
+            with tempfile.TemporaryDirectory(prefix="blueprint-checkov-") as tmp:
+                scan_dir = Path(tmp) / "scan"
+                write_scan_inputs(project_dir, translation, rendered, scan_dir)
+                checkov_report = checkov.scan(
+                    scan_dir, Path(tmp) / "out", project_dir / scan.CHECKS_DIR
+                )
+    if translation is not None and exports.tfplan:
+        exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
+        exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")
+    if exports.manifests:
+        rendered.write(exports.manifests)
+    verdict = build_verdict(
+        plan,
+        pack_report,
+        translation,
+        rendered,
+        checkov_report,
+        accepted,
+        threshold=threshold,
+        today=today or datetime.date.today(),
+    )
+    return Judgement(verdict, pack_report, checkov_report)
+
+
+def _pack_results(report: CheckReport) -> tuple[list[Result], list[Passed]]:
+    results = [
+        Result(
+            source=POLICY_PACK,
+            rule_id=f.policy,
+            rule_name=f.description or f.policy,
+            severity=f.severity
+            if f.severity in ("low", "medium", "high", "critical")
+            else PACK_SEVERITY,
+            urn=f.urn or STACK_RESOURCE,
+            message=f.detail,
+            blocking=f.enforcement_level == "mandatory",
+        )
+        for f in report.findings
+    ]
+    violated = {f.policy for f in report.findings}
+    passed = [
+        Passed(POLICY_PACK, name, name, "(every resource)")
+        for run in report.packs
+        for name, level in run.policies.items()
+        if level != "disabled" and name not in violated
+    ]
+    return results, passed
+
+
+def build_verdict(  # noqa: PLR0917 (the parts of one verdict)
+    plan: Plan,
+    pack_report: CheckReport,
+    translation: tfplan.Translation | None,
+    rendered: k8s.Manifests,
+    checkov_report: scan.CheckovReport | None,
+    accepted: suppressions.Suppressions,
+    *,
+    threshold: str,
+    today: datetime.date,
+) -> Verdict:
+    results, passed = _pack_results(pack_report)
+    verdict = Verdict(
+        project=plan.project,
+        stack=plan.stack,
+        threshold=threshold,
+        resource_counts=dict(sorted(Counter(r.type for r in plan.resources).items())),
+        diagram=diagram.render(plan),
+        sources={
+            POLICY_PACK: ", ".join(
+                f"{p.name}@{p.version}" if p.version else p.name for p in pack_report.packs
+            )
+        },
+    )
+    if checkov_report is not None and translation is not None:
+        verdict.sources[CHECKOV] = checkov_report.version
+        used: set[int] = set()
+        for record in checkov_report.records:
+            urn = _urn(record, translation, rendered)
+            if record.result == "PASSED":
+                passed.append(
+                    Passed(CHECKOV, record.check_id, record.check_name, urn, record.resource)
+                )
+                continue
+            if record.result != "FAILED":
+                continue
+            match = accepted.match(plan.stack, record.check_id, record.resource)
+            if match:
+                used.add(match[0])
+            results.append(
+                Result(
+                    source=CHECKOV,
+                    rule_id=record.check_id,
+                    rule_name=record.check_name,
+                    severity=record.severity,
+                    urn=urn,
+                    address=record.resource,
+                    message=record.check_name,
+                    help_uri=record.guideline,
+                    suppressed=match[1].reason if match else "",
+                    framework=record.framework,
+                )
+            )
+        verdict.errors += accepted.expired(plan.stack, today)
+        verdict.notes += [
+            f"{accepted.path}: suppression #{i} ({s.label()}) matched nothing in {plan.stack}: "
+            "remove it if the finding is gone"
+            for i, s in accepted.for_stack(plan.stack)
+            if i not in used
+        ]
+        verdict.notes += _coverage_notes(translation, checkov_report)
+    verdict.results = results
+    verdict.passed_checks = passed
+    return verdict
+
+
+def _urn(record: scan.CheckRecord, translation: tfplan.Translation, rendered: k8s.Manifests) -> str:
+    if record.framework == "terraform_plan":
+        return translation.addresses.get(record.resource, record.resource)
+    if record.framework == "kubernetes":
+        return rendered.ids.get(record.resource, record.resource)
+    return record.file_path or record.resource
+
+
+def _coverage_notes(translation: tfplan.Translation, report: scan.CheckovReport) -> list[str]:
+    notes = [
+        f"not scanned by checkov: {type_} x{count} (no Terraform type in the translation map)"
+        for type_, count in sorted(translation.unmapped.items())
+    ]
+    if report.known_aws_types:
+        notes += [
+            f"{type_}: checkov knows no checks for this Terraform type (translated, not judged)"
+            for type_ in sorted(translation.types - report.known_aws_types)
+        ]
+    return notes
+
+
+# --- showing it ------------------------------------------------------------------------------
+
+
+def checkov_table(verdict: Verdict) -> Table:
+    """checkov's failed checks that count or were suppressed, worst first."""
+    table = Table(title=f"{verdict.stack}: checkov findings")
+    table.add_column("check")
+    table.add_column("severity")
+    table.add_column("resource", overflow="fold")
+    table.add_column("status", overflow="fold")
+    mine = [r for r in verdict.results if r.source == CHECKOV]
+    for result in sorted(mine, key=lambda r: (bool(r.suppressed), -severity_rank(r.severity))):
+        if result.suppressed:
+            status = f"[dim]suppressed: {result.suppressed}[/dim]"
+        elif result.counts_at(verdict.threshold):
+            status = f"[red]failed[/red]: {result.rule_name}"
+        else:
+            status = f"[yellow]below threshold[/yellow]: {result.rule_name}"
+        table.add_row(result.rule_id, result.severity, result.address, status)
+    return table
+
+
+def verdict_line(verdict: Verdict) -> str:
+    parts = []
+    for source, counts in verdict.by_source().items():
+        if source not in verdict.sources:
+            continue
+        extras = [
+            f"{counts[key]} {label}"
+            for key, label in (
+                ("advisory", "advisory"),
+                ("suppressed", "suppressed"),
+                ("belowThreshold", "below threshold"),
+            )
+            if counts[key]
+        ]
+        detail = f" ({', '.join(extras)})" if extras else ""
+        parts.append(f"{source} {counts['failed']} failed{detail}")
+    summary = "; ".join(parts) + f"; threshold {verdict.threshold}"
+    if verdict.passed:
+        return f"[green]check passed[/green]: {summary}"
+    return f"[red]check failed[/red]: {summary}" + (
+        f"; {len(verdict.errors)} error(s)" if verdict.errors else ""
+    )
+
+
+def show(judgement: Judgement, console: Console) -> None:
+    verdict = judgement.verdict
+    console.print(packs_table(judgement.pack_report))
+    if judgement.pack_report.findings:
+        console.print(findings_table(judgement.pack_report))
+    if judgement.pack_report.remediations:
+        console.print(remediations_table(judgement.pack_report))
+    console.print(judgement.pack_report.verdict())
+    if any(r.source == CHECKOV for r in verdict.results):
+        console.print(checkov_table(verdict))
+    for note in verdict.notes:
+        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+    for error in verdict.errors:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+    console.print(verdict_line(verdict))
+
+
+def write_reports(
+    judgement: Judgement,
+    console: Console,
+    *,
+    project_dir: Path,
+    json_file: Path | None = None,
+    sarif_file: Path | None = None,
+    junit_file: Path | None = None,
+    markdown_file: Path | None = None,
+) -> None:
+    verdict = judgement.verdict
+    stack_file = f"stacks/Pulumi.{verdict.stack}.yaml"
+    outputs: list[tuple[Path | None, Callable[[], str]]] = [
+        (
+            json_file,
+            lambda: (
+                json.dumps(
+                    {
+                        **judgement.pack_report.as_json(),
+                        "passed": verdict.passed,
+                        "verdict": verdict.as_json(),
+                    },
+                    indent=2,
+                )
+                + "\n"
+            ),
+        ),
+        (
+            sarif_file,
+            lambda: json.dumps(formats.sarif(verdict, artifact=stack_file), indent=2) + "\n",
+        ),
+        (junit_file, lambda: formats.junit(verdict)),
+        (markdown_file, lambda: formats.markdown(verdict)),
+    ]
+    for path, render in outputs:
+        if path is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render())
+        console.print(f"report written to {path}")

@@ -1,0 +1,267 @@
+"""checkov in its own environment: bootstrap it, warm it up, scan, read its report.
+
+checkov pins ``packaging<24`` and pulumi needs ``packaging>=26``, so checkov lives in
+``.tools/checkov``, synced from ``policies/checkov/requirements.lock`` (hashes; the version is
+chosen once, in ``requirements.in``). ``make checkov`` builds it; the CLI builds it on first
+use the same way, and rebuilds it when the lock changes (the stamp holds the lock's hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from blueprint.check.errors import CheckError
+
+ENV_DIR = Path(".tools/checkov")
+LOCK_FILE = Path("policies/checkov/requirements.lock")
+CHECKS_DIR = Path("policies/checkov/checks")
+STAMP = ".synced"
+RUNNER = Path(__file__).with_name("runner.py")
+READY_TIMEOUT = 120.0
+SCAN_TIMEOUT = 600.0
+STDERR_TAIL = 6000
+FRAMEWORKS = ("terraform_plan", "kubernetes")
+DEFAULT_SEVERITY = "high"
+"""checkov's open-source checks carry no severity; an unrated failure is treated as high, so a
+real finding never slips under a medium threshold. Custom checks set their own."""
+
+
+@dataclass(frozen=True)
+class CheckovEnvironment:
+    project_dir: Path
+
+    @property
+    def directory(self) -> Path:
+        return self.project_dir / ENV_DIR
+
+    @property
+    def python(self) -> Path:
+        return self.directory / "bin" / "python"
+
+    @property
+    def lock(self) -> Path:
+        return self.project_dir / LOCK_FILE
+
+    def lock_hash(self) -> str:
+        return hashlib.sha256(self.lock.read_bytes()).hexdigest()
+
+    def is_current(self) -> bool:
+        stamp = self.directory / STAMP
+        return (
+            self.python.exists()
+            and stamp.is_file()
+            and stamp.read_text().strip() == self.lock_hash()
+        )
+
+    def ensure(self, say: Callable[[str], None] = lambda _: None) -> Path:
+        """The environment's interpreter, built (or rebuilt for a changed lock) when needed."""
+        if not self.lock.is_file():
+            raise CheckError(f"{self.lock} is missing: checkov's pinned requirements")
+        if self.is_current():
+            return self.python
+        say(f"installing checkov into {ENV_DIR} from {LOCK_FILE} (once)")
+        uv = self.project_dir / ".tools" / "bin" / "uv"
+        uv_cmd = str(uv) if uv.exists() else shutil.which("uv")
+        if uv_cmd:
+            steps = [
+                [uv_cmd, "venv", "--quiet", "--clear", "--python", sys.executable,
+                 str(self.directory)],
+                [
+                    uv_cmd, "pip", "sync", "--quiet", "--compile-bytecode", "--require-hashes",
+                    "--python", str(self.python), str(self.lock),
+                ],
+            ]  # fmt: skip
+        else:
+            steps = [
+                [sys.executable, "-m", "venv", "--clear", str(self.directory)],
+                [
+                    str(self.python), "-m", "pip", "install", "--quiet", "--require-hashes",
+                    "-r", str(self.lock),
+                ],
+            ]  # fmt: skip
+        if self.python.exists():
+            steps = steps[1:]  # the environment is there, only its packages are stale
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise CheckError(
+                    f"installing checkov failed ({' '.join(step[:3])} ...): "
+                    f"{done.stderr.strip()[-2000:]}\nfix the cause, or run `make checkov`"
+                )
+        (self.directory / STAMP).write_text(self.lock_hash() + "\n")
+        return self.python
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One check on one resource as checkov reported it."""
+
+    check_id: str
+    check_name: str
+    result: str
+    """``PASSED``, ``FAILED`` or ``SKIPPED``."""
+    framework: str
+    resource: str
+    file_path: str
+    severity: str
+    guideline: str = ""
+
+
+@dataclass
+class CheckovReport:
+    version: str
+    records: list[CheckRecord] = field(default_factory=list)
+    known_aws_types: frozenset[str] = frozenset()
+    argv: list[str] = field(default_factory=list)
+
+    def failed(self) -> list[CheckRecord]:
+        return [r for r in self.records if r.result == "FAILED"]
+
+
+def parse_report(document: Any) -> list[CheckRecord]:
+    """Records from checkov's JSON output (one object per framework, or a list of them)."""
+    reports = document if isinstance(document, list) else [document]
+    records: list[CheckRecord] = []
+    for report in reports:
+        framework = report.get("check_type", "")
+        results = report.get("results", {})
+        for key, outcome in (
+            ("passed_checks", "PASSED"),
+            ("failed_checks", "FAILED"),
+            ("skipped_checks", "SKIPPED"),
+        ):
+            for item in results.get(key, []):
+                severity = item.get("severity")
+                records.append(
+                    CheckRecord(
+                        check_id=item["check_id"],
+                        check_name=item.get("check_name", ""),
+                        result=outcome,
+                        framework=framework,
+                        resource=item.get("resource", ""),
+                        file_path=item.get("file_path", ""),
+                        severity=str(severity).lower() if severity else DEFAULT_SEVERITY,
+                        guideline=item.get("guideline") or "",
+                    )
+                )
+    return records
+
+
+class CheckovSession:
+    """checkov's runner in its own interpreter, importing while the caller works."""
+
+    def __init__(self, python: Path, cwd: Path) -> None:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.pop("PYTHONPATH", None)
+        try:
+            self.popen = subprocess.Popen(
+                [str(python), str(RUNNER)],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                text=True,
+            )
+        except OSError as exc:
+            raise CheckError(f"could not start checkov ({python}): {exc}") from None
+        assert self.popen.stdout is not None
+        threading.Thread(target=self._read, args=(self.popen.stdout,), daemon=True).start()
+        self._ready: dict[str, Any] | None = None
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _next(self, timeout: float, waiting_for: str) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise CheckError(
+                f"checkov did not answer within {timeout:.0f} s ({waiting_for})"
+            ) from None
+        if line is None:
+            self.popen.wait()
+            raise CheckError(
+                f"checkov exited with {self.popen.returncode} ({waiting_for}):\n{self.stderr()}"
+            )
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-STDERR_TAIL:]
+
+    def ready(self) -> dict[str, Any]:
+        if self._ready is None:
+            self._ready = self._next(READY_TIMEOUT, "starting")
+        return self._ready
+
+    def scan(self, scan_dir: Path, out_dir: Path, checks_dir: Path | None) -> CheckovReport:
+        """Scan ``scan_dir`` (a plan and manifests) and parse the report."""
+        ready = self.ready()
+        argv = checkov_argv(scan_dir, out_dir, checks_dir)
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(json.dumps({"argv": argv}) + "\n")
+        self.popen.stdin.flush()
+        self._next(SCAN_TIMEOUT, "scanning")
+        result_file = out_dir / "results_json.json"
+        if not result_file.is_file():
+            raise CheckError(f"checkov wrote no report to {out_dir}:\n{self.stderr()}")
+        return CheckovReport(
+            version=str(ready.get("version", "")),
+            records=parse_report(json.loads(result_file.read_text())),
+            known_aws_types=frozenset(ready.get("awsTypes", [])),
+            argv=argv,
+        )
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        for stream in (self.popen.stdin, self.popen.stdout):
+            if stream:
+                stream.close()
+        self._stderr.close()
+
+
+def checkov_argv(scan_dir: Path, out_dir: Path, checks_dir: Path | None) -> list[str]:
+    """checkov's command line for a scan (what ``--export-*`` users re-run by hand)."""
+    frameworks = list(FRAMEWORKS)
+    if (scan_dir / ".github" / "workflows").is_dir():
+        frameworks.append("github_actions")
+    argv = ["--directory", str(scan_dir), "--framework", *frameworks]
+    if checks_dir is not None and checks_dir.is_dir():
+        argv += ["--external-checks-dir", str(checks_dir)]
+    # Offline: no Prisma Cloud guidelines download; the exit code is ours to decide.
+    argv += ["--output", "json", "--output-file-path", str(out_dir), "--skip-download"]
+    return [*argv, "--soft-fail"]
+
+
+@contextmanager
+def session(
+    project_dir: Path, say: Callable[[str], None] = lambda _: None
+) -> Iterator[CheckovSession]:
+    """checkov, bootstrapped if needed and started now; always stopped on the way out."""
+    python = CheckovEnvironment(project_dir).ensure(say)
+    started = CheckovSession(python, project_dir)
+    try:
+        yield started
+    finally:
+        started.close()

@@ -1,0 +1,117 @@
+"""``policies/checkov/suppressions.yaml``: the one place a checkov finding may be accepted.
+
+Each entry names one check, the resources it covers (an exact address or an ``fnmatch``
+pattern: ``aws_s3_bucket.*``), optionally the stacks, a mandatory reason and optionally an
+expiry date. A malformed file stops the check (naming the entry and key); an expired entry
+fails it; an entry that matched nothing is reported, so stale ones get removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from blueprint.check.errors import CheckError
+
+SUPPRESSIONS_FILE = Path("policies/checkov/suppressions.yaml")
+MAX_SUPPRESSIONS = 15
+"""A governance budget: past it, fix findings rather than accept more."""
+MIN_REASON = 20
+"""A reason says why the finding is acceptable here, not just "false positive"."""
+
+
+class Suppression(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str = Field(pattern=r"^CKV2?_[A-Z0-9_]+$")
+    resource: str = Field(min_length=1)
+    """A checkov resource (Terraform address, ``Kind.namespace.name``) or fnmatch pattern."""
+    reason: str
+    stacks: tuple[str, ...] = ()
+    """Stacks it applies to; empty: every stack."""
+    expires: datetime.date | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if len(value.strip()) < MIN_REASON:
+            raise ValueError(
+                f"must say why the finding is acceptable here (at least {MIN_REASON} characters)"
+            )
+        return value.strip()
+
+    def applies_to(self, stack: str) -> bool:
+        return not self.stacks or stack in self.stacks
+
+    def covers(self, check_id: str, resource: str) -> bool:
+        return check_id == self.check and fnmatchcase(resource, self.resource)
+
+    def expired(self, today: datetime.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+    def label(self) -> str:
+        return f"{self.check} on {self.resource}"
+
+
+class SuppressionFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    suppressions: list[Suppression] = Field(default_factory=list, max_length=MAX_SUPPRESSIONS)
+
+
+@dataclass(frozen=True)
+class Suppressions:
+    path: Path
+    entries: tuple[Suppression, ...]
+
+    def for_stack(self, stack: str) -> list[tuple[int, Suppression]]:
+        """(1-based entry number, entry) of the entries that apply to ``stack``."""
+        return [(i, s) for i, s in enumerate(self.entries, 1) if s.applies_to(stack)]
+
+    def match(self, stack: str, check_id: str, resource: str) -> tuple[int, Suppression] | None:
+        return next(
+            ((i, s) for i, s in self.for_stack(stack) if s.covers(check_id, resource)), None
+        )
+
+    def expired(self, stack: str, today: datetime.date) -> list[str]:
+        return [
+            f"{self.path}: suppression #{i} ({s.label()}) expired on {s.expires}: fix the "
+            "finding, or renew the entry with a new date and a reason that still holds"
+            for i, s in self.for_stack(stack)
+            if s.expired(today)
+        ]
+
+
+def load(path: Path) -> Suppressions:
+    """The suppressions file; :class:`CheckError` names the entry, key and what is allowed."""
+    if not path.is_file():
+        return Suppressions(path, ())
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise CheckError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        parsed = SuppressionFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = list(error["loc"])
+            if location[:1] == ["suppressions"] and len(location) > 1:
+                key = ".".join(str(part) for part in location[2:]) or "(entry)"
+                where = f"suppression #{int(location[1]) + 1}, key {key!r}"
+            else:
+                where = "key " + (".".join(str(p) for p in location) or "(top level)")
+            message = error["msg"]
+            if error["type"] == "too_long":
+                message = (
+                    f"{len(raw.get('suppressions', []))} suppressions exceed the budget of "
+                    f"{MAX_SUPPRESSIONS}: fix findings in the components instead"
+                )
+            problems.append(f"{where}: {message}")
+        raise CheckError(f"{path}: " + "; ".join(problems)) from None
+    return Suppressions(path, tuple(parsed.suppressions))
