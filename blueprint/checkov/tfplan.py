@@ -157,6 +157,8 @@ class Translation:
     document: dict[str, Any]
     addresses: dict[str, str] = field(default_factory=dict)
     """Terraform address → URN."""
+    list_blocks: dict[str, set[str]] = field(default_factory=dict)
+    """Terraform type → names of its list blocks written (after :data:`RENAMES`)."""
     unmapped: Counter[str] = field(default_factory=Counter)
     """Custom resource types with no Terraform type (and not Kubernetes): not scanned."""
 
@@ -249,7 +251,12 @@ def _number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _values(args: type | None, inputs: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+def _values(
+    args: type | None,
+    inputs: dict[str, Any],
+    renames: dict[str, str],
+    list_blocks: set[str] | None = None,
+) -> dict[str, Any]:
     props = properties(args) if args else {}
     values: dict[str, Any] = {}
     for key, value in inputs.items():
@@ -262,10 +269,13 @@ def _values(args: type | None, inputs: dict[str, Any], renames: dict[str, str]) 
         if prop.shape == "map" or (prop.shape == "scalar" and isinstance(value, dict)):
             values[name] = value
         elif prop.shape == "block" and isinstance(value, dict):
-            values[name] = [_values(prop.args, value, renames)]
+            values[name] = [_values(prop.args, value, renames, list_blocks)]
         elif prop.shape in ("block", "blocks") and isinstance(value, list):
+            if list_blocks is not None:
+                list_blocks.add(name)
             values[name] = [
-                _values(prop.args, v, renames) if isinstance(v, dict) else v for v in value
+                _values(prop.args, v, renames, list_blocks) if isinstance(v, dict) else v
+                for v in value
             ]
         elif isinstance(value, list):
             values[name] = [_number(v) for v in value]
@@ -390,7 +400,9 @@ def translate(plan: Plan) -> Translation:
         secret = set(resource.secret_inputs)
         args = resource_args(resource.type)
         public = {k: (SECRET_PLACEHOLDER if k in secret else v) for k, v in resource.inputs.items()}
-        values = _values(args, public, renames)
+        values = _values(
+            args, public, renames, translation.list_blocks.setdefault(address.type, set())
+        )
         expressions: dict[str, Any] = {}
         for key, urns in resource.property_dependencies.items():
             sources = [
