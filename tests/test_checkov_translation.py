@@ -135,7 +135,9 @@ def test_pluralised_blocks_get_terraforms_singular_names(
     assert "rules" not in lifecycle and isinstance(lifecycle["rule"], list)
     tiering = next(r for r in lifecycle["rule"] if "transition" in r)
     assert tiering["transition"][0]["storage_class"] == "INTELLIGENT_TIERING"
-    sse = _one(prod_translation, "aws_s3_bucket_server_side_encryption_configuration", "_registry_sse")
+    sse = _one(
+        prod_translation, "aws_s3_bucket_server_side_encryption_configuration", "_registry_sse"
+    )
     rule = sse["values"]["rule"][0]
     assert rule["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
     group = _one(prod_translation, "aws_elasticache_parameter_group", "")["values"]
@@ -175,7 +177,9 @@ def test_tags_all_merges_provider_default_tags_only_where_the_type_has_tags(
     vpc = _one(prod_translation, "aws_vpc", "")["values"]
     assert vpc["tags_all"]["managed-by"] == "pulumi"  # from the provider's default tags
     assert vpc["tags_all"]["Name"] == vpc["tags"]["Name"]
-    pab = _one(prod_translation, "aws_s3_bucket_public_access_block", "_registry_public_access_block")
+    pab = _one(
+        prod_translation, "aws_s3_bucket_public_access_block", "_registry_public_access_block"
+    )
     assert "tags_all" not in pab["values"]
 
 
