@@ -7,15 +7,18 @@ stacks are judged end to end. Suppressions and the verdict are tested without ch
 from __future__ import annotations
 
 import datetime
+import functools
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pulumi
 import pytest
 from typer.testing import CliRunner
 
-from blueprint.capture import capture_program
+from blueprint.capture import capture, capture_program
 from blueprint.check.errors import CheckError
 from blueprint.check.judge import build_verdict, judge_stack, write_scan_inputs
 from blueprint.check.report import CheckReport
@@ -268,3 +271,57 @@ def test_unrated_checkov_failures_count_as_high() -> None:
     }
     (record,) = scan.parse_report(document)
     assert record.severity == scan.DEFAULT_SEVERITY == "high"
+
+
+def test_governance_doc_names_every_suppression_and_custom_check() -> None:
+    doc = (PROJECT_DIR / "docs" / "governance.md").read_text()
+    accepted = suppressions.load(PROJECT_DIR / suppressions.SUPPRESSIONS_FILE)
+    assert [s.check for s in accepted.entries if s.check not in doc] == []
+    assert f"Today there are {len(accepted.entries)}," in doc
+    checks = sorted((PROJECT_DIR / scan.CHECKS_DIR).glob("fp_*.py"))
+    ids = [i for p in checks for i in re.findall(r'id="(CKV_FP_\w+)"', p.read_text())]
+    assert len(ids) == len(CUSTOM_CHECKS) and set(ids) == set(CUSTOM_CHECKS)
+    assert [i for i in CUSTOM_CHECKS if f"| {i} |" not in doc] == []
+
+
+def test_workflows_add_the_github_actions_framework(tmp_path: Path) -> None:
+    assert "github_actions" not in scan.checkov_argv(tmp_path, tmp_path / "out", None)
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    argv = scan.checkov_argv(tmp_path, tmp_path / "out", None)
+    assert argv[argv.index("--framework") + 1 :][:3] == [
+        "terraform_plan",
+        "kubernetes",
+        "github_actions",
+    ]
+    assert "--skip-download" in argv and "--external-checks-dir" not in argv
+
+
+def _open_kafka(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult | None:
+    """A regression: Kafka clients without authentication, in plain text."""
+    if args.type_ != "aws:msk/cluster:Cluster":
+        return None
+    props = dict(args.props)
+    props["client_authentication"] = {"unauthenticated": True, "sasl": {"iam": True}}
+    encryption = props["encryption_info"]
+    props["encryption_info"] = {
+        "encryption_at_rest_kms_key_arn": encryption.encryption_at_rest_kms_key_arn,
+        "encryption_in_transit": {"client_broker": "TLS_PLAINTEXT", "in_cluster": True},
+    }
+    return pulumi.ResourceTransformationResult(props, args.opts)
+
+
+@pytest.mark.checkov
+def test_a_regression_fails_naming_the_check_and_the_pulumi_resource() -> None:
+    mutated = functools.partial(capture, preview=True, transformations=[_open_kafka])
+    judgement = judge_stack(PROJECT_DIR, "prod", capture_plan=mutated, threshold="critical")
+    verdict = judgement.verdict
+    assert not verdict.passed
+    failing = {(r.source, r.rule_id, r.resource_name) for r in verdict.failures}
+    # checkov's own checks count as high: under a critical threshold only ours fail.
+    assert failing == {(CHECKOV, "CKV_FP_AWS_1", "feature-platform-streaming-cluster")}
+    below = {r.rule_id for r in verdict.results if r.blocking and not r.counts_at("critical")}
+    assert "CKV_AWS_81" in below  # MSK data in transit: checkov's, high
+    pack = {r.rule_id for r in verdict.results if r.source == "policy-pack"}
+    assert {"msk-tls-in-transit", "msk-iam-auth-only"} <= pack, pack

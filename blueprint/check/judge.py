@@ -245,22 +245,26 @@ def _coverage_notes(translation: tfplan.Translation, report: scan.CheckovReport)
 
 
 def checkov_table(verdict: Verdict) -> Table:
-    """checkov's failed checks that count or were suppressed, worst first."""
+    """checkov's unsuppressed failures, worst first (suppressed ones are counted apart)."""
     table = Table(title=f"{verdict.stack}: checkov findings")
     table.add_column("check")
     table.add_column("severity")
     table.add_column("resource", overflow="fold")
     table.add_column("status", overflow="fold")
-    mine = [r for r in verdict.results if r.source == CHECKOV]
-    for result in sorted(mine, key=lambda r: (bool(r.suppressed), -severity_rank(r.severity))):
-        if result.suppressed:
-            status = f"[dim]suppressed: {result.suppressed}[/dim]"
-        elif result.counts_at(verdict.threshold):
+    mine = [r for r in verdict.results if r.source == CHECKOV and not r.suppressed]
+    for result in sorted(mine, key=lambda r: -severity_rank(r.severity)):
+        if result.counts_at(verdict.threshold):
             status = f"[red]failed[/red]: {result.rule_name}"
         else:
             status = f"[yellow]below threshold[/yellow]: {result.rule_name}"
         table.add_row(result.rule_id, result.severity, result.address, status)
     return table
+
+
+def suppressed_line(verdict: Verdict) -> str:
+    counts = Counter(r.rule_id for r in verdict.results if r.source == CHECKOV and r.suppressed)
+    listed = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items()))
+    return f"[dim]suppressed ({suppressions.SUPPRESSIONS_FILE}): {listed}[/dim]"
 
 
 def verdict_line(verdict: Verdict) -> str:
@@ -295,8 +299,10 @@ def show(judgement: Judgement, console: Console) -> None:
     if judgement.pack_report.remediations:
         console.print(remediations_table(judgement.pack_report))
     console.print(judgement.pack_report.verdict())
-    if any(r.source == CHECKOV for r in verdict.results):
+    if any(r.source == CHECKOV and not r.suppressed for r in verdict.results):
         console.print(checkov_table(verdict))
+    if any(r.source == CHECKOV and r.suppressed for r in verdict.results):
+        console.print(suppressed_line(verdict), highlight=False)
     for note in verdict.notes:
         console.print(f"[dim]note:[/dim] {note}", highlight=False)
     for error in verdict.errors:
