@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 from typer.testing import CliRunner
 
@@ -304,7 +305,7 @@ def _open_kafka(
         return None
     props = dict(args.props)
     props["client_authentication"] = {"unauthenticated": True, "sasl": {"iam": True}}
-    encryption = props["encryption_info"]
+    encryption: aws.msk.ClusterEncryptionInfoArgs = props["encryption_info"]
     props["encryption_info"] = {
         "encryption_at_rest_kms_key_arn": encryption.encryption_at_rest_kms_key_arn,
         "encryption_in_transit": {"client_broker": "TLS_PLAINTEXT", "in_cluster": True},
