@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import typing
 from pathlib import Path
 
 import pulumi
@@ -305,7 +306,7 @@ def _open_kafka(
         return None
     props = dict(args.props)
     props["client_authentication"] = {"unauthenticated": True, "sasl": {"iam": True}}
-    encryption: aws.msk.ClusterEncryptionInfoArgs = props["encryption_info"]
+    encryption = typing.cast(aws.msk.ClusterEncryptionInfoArgs, props["encryption_info"])
     props["encryption_info"] = {
         "encryption_at_rest_kms_key_arn": encryption.encryption_at_rest_kms_key_arn,
         "encryption_in_transit": {"client_broker": "TLS_PLAINTEXT", "in_cluster": True},
