@@ -1,4 +1,5 @@
-"""Offline CrossGuard: run Pulumi policy packs over a captured plan, as the engine would.
+"""Offline CrossGuard: run Pulumi policy packs over a captured plan, as the engine would;
+with checkov (:mod:`blueprint.checkov`), the one verdict of ``blueprint check``.
 
 - :mod:`~blueprint.check.pack`: a pack directory and the command that serves it;
 - :mod:`~blueprint.check.process`: start it, read its port, always stop it;
@@ -6,7 +7,10 @@
 - :mod:`~blueprint.check.wire`: the plan as the engine sends it (secrets, providers, stack);
 - :mod:`~blueprint.check.driver`: the RPCs, in the engine's order;
 - :mod:`~blueprint.check.report`: findings, remediations, the verdict, tables and JSON;
-- :mod:`~blueprint.check.command`: ``blueprint check STACK``.
+- :mod:`~blueprint.check.command`: the packs on a stack's plan;
+- :mod:`~blueprint.check.judge`: ``blueprint check STACK``: the packs and checkov, one verdict;
+- :mod:`~blueprint.check.verdict`: results of both sources, severities, the threshold;
+- :mod:`~blueprint.check.formats`: the verdict as SARIF, JUnit and Markdown.
 """
 
 from blueprint.check.command import check_stack, pack_requests, show, stack_target

@@ -77,7 +77,7 @@ def stack_target(project_dir: Path, stack: str) -> StackTarget:
     )
 
 
-def _capture(project_dir: Path, stack: str) -> Plan:
+def preview_capture(project_dir: Path, stack: str) -> Plan:
     return capture(project_dir, stack, preview=True)
 
 
@@ -87,7 +87,7 @@ def check_stack(
     *,
     packs: Sequence[Path] = (),
     configs: Sequence[Path] = (),
-    capture_plan: Capture = _capture,
+    capture_plan: Capture = preview_capture,
     workers: int = WORKERS,
 ) -> CheckReport:
     """Capture ``stack`` once and run the packs over it (they start while it is captured)."""

@@ -24,7 +24,7 @@ from rich.table import Table
 from blueprint import diagram
 from blueprint.capture import Plan
 from blueprint.check import formats
-from blueprint.check.command import Capture, _capture, pack_requests, stack_target
+from blueprint.check.command import Capture, pack_requests, preview_capture, stack_target
 from blueprint.check.driver import WORKERS, evaluate, running
 from blueprint.check.report import CheckReport, findings_table, packs_table, remediations_table
 from blueprint.check.verdict import (
@@ -82,7 +82,7 @@ def judge_stack(
     *,
     packs: Sequence[Path] = (),
     configs: Sequence[Path] = (),
-    capture_plan: Capture = _capture,
+    capture_plan: Capture = preview_capture,
     workers: int = WORKERS,
     use_checkov: bool = True,
     threshold: str = DEFAULT_THRESHOLD,
