@@ -111,6 +111,9 @@ def test_every_stack_has_zero_unsuppressed_checkov_failures(stack: str) -> None:
     assert checkov and all(r.suppressed for r in checkov)
     assert not [n for n in verdict.notes if "matched nothing" in n]
     assert judgement.checkov is not None and len(judgement.checkov.records) > 300
+    # The plan, the manifests and the pull-request workflow were all judged.
+    frameworks = {r.framework for r in judgement.checkov.records}
+    assert frameworks == {"terraform_plan", "kubernetes", "github_actions"}
 
 
 def test_suppressions_stay_within_budget_and_each_has_a_reason() -> None:
