@@ -330,3 +330,45 @@ def test_a_regression_fails_naming_the_check_and_the_pulumi_resource() -> None:
     assert "CKV_AWS_81" in below  # MSK data in transit: checkov's, high
     pack = {r.rule_id for r in verdict.results if r.source == "policy-pack"}
     assert {"msk-tls-in-transit", "msk-iam-auth-only"} <= pack, pack
+
+
+def test_checkov_that_dies_at_start_reports_why(tmp_path: Path) -> None:
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: checkov' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    checkov = scan.CheckovSession(broken, tmp_path)
+    try:
+        with pytest.raises(CheckError) as error:
+            checkov.ready()
+    finally:
+        checkov.close()
+    assert "checkov exited with 3 (starting)" in str(error.value)
+    assert "ModuleNotFoundError: checkov" in str(error.value)
+
+
+def test_the_environment_is_rebuilt_when_the_lock_changes(tmp_path: Path) -> None:
+    environment = scan.CheckovEnvironment(tmp_path)
+    environment.lock.parent.mkdir(parents=True)
+    environment.lock.write_text("checkov==1\n")
+    assert not environment.is_current()  # nothing installed
+    environment.python.parent.mkdir(parents=True)
+    environment.python.touch()
+    (environment.directory / scan.STAMP).write_text(environment.lock_hash() + "\n")
+    assert environment.is_current()
+    environment.lock.write_text("checkov==2\n")
+    assert not environment.is_current()
+
+
+def test_cli_names_a_bad_suppression_file_and_exits_2(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "node_modules", "tests"),
+    )
+    (project / suppressions.SUPPRESSIONS_FILE).write_text(
+        "suppressions:\n  - check: CKV_AWS_7\n    resource: aws_kms_key.*\n"
+    )
+    result = runner.invoke(app, ["check", "dev", "--no-checkov", "--project", str(project)])
+    assert result.exit_code == 2, result.output
+    assert "suppressions.yaml: suppression #1, key 'reason'" in result.output
