@@ -14,25 +14,27 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pulumi
 import typer
-from moto import mock_aws
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
 from blueprint import diagram, plan_json
-from blueprint.audit.model import AuditContext, Status
-from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
 from blueprint.capture import Plan, ResourceError, capture
 from blueprint.check import CheckError
 from blueprint.check.judge import Exports, judge_stack, show, write_reports
 from blueprint.check.verdict import SEVERITIES
-from blueprint.local.engine import LocalDeploy, deploy
-from blueprint.local.target import MOTO_CONFIG, MOTO_SERVER_ENVIRONMENT, AwsTarget
 from blueprint.stackfile import StackFileError
+
+if TYPE_CHECKING:
+    # Imported where used: boto3, moto and the audit cost about half a second at start-up
+    # that `check` and `preview` never need.
+    from blueprint.audit.runner import AuditReport
+    from blueprint.local.engine import LocalDeploy
+    from blueprint.local.target import AwsTarget
 
 app = typer.Typer(
     name="blueprint",
@@ -171,6 +173,8 @@ def render_report(report: AuditReport, title: str) -> Table:
     table.add_column("resource", overflow="fold")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
+    from blueprint.audit.model import Status  # noqa: PLC0415 (see TYPE_CHECKING above)
+
     style = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow"}
     for finding in report.findings:
         table.add_row(
@@ -183,6 +187,8 @@ def render_report(report: AuditReport, title: str) -> Table:
 
 
 def _report_and_exit(report: AuditReport, title: str, json_file: Path | None) -> None:
+    from blueprint.audit.model import Status  # noqa: PLC0415 (see TYPE_CHECKING above)
+
     console.print(render_report(report, title))
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
     console.print(f"audit: {counts}")
@@ -218,6 +224,10 @@ def up(
 
 
 def _up(project: Path, stack: str, target: AwsTarget, json_file: Path | None) -> None:
+    from blueprint.audit.model import AuditContext  # noqa: PLC0415 (see TYPE_CHECKING above)
+    from blueprint.audit.runner import DEFAULT_SCOPE, run_audit  # noqa: PLC0415
+    from blueprint.local.engine import deploy  # noqa: PLC0415
+
     started = time.perf_counter()
     with _program_errors():
         result = deploy(project.resolve(), stack, target)
@@ -235,6 +245,10 @@ def _environment(plan: Plan) -> str:
 
 def _with_moto(endpoint: str | None, action: Callable[[AwsTarget], None]) -> None:
     """Run ``action(target)`` against in-process moto, or the moto server at ``endpoint``."""
+    from moto import mock_aws  # noqa: PLC0415 (see TYPE_CHECKING above)
+
+    from blueprint.local.target import MOTO_CONFIG, AwsTarget  # noqa: PLC0415
+
     if endpoint:
         action(AwsTarget(region=DEFAULT_REGION, endpoint_url=endpoint))
         return
@@ -284,6 +298,10 @@ def audit(
             "(`blueprint moto-server`), or --profile NAME for a real account",
             2,
         )
+    from blueprint.audit.model import AuditContext  # noqa: PLC0415 (see TYPE_CHECKING above)
+    from blueprint.audit.runner import DEFAULT_SCOPE, run_audit  # noqa: PLC0415
+    from blueprint.local.target import AwsTarget  # noqa: PLC0415
+
     target = AwsTarget(region=region, endpoint_url=endpoint, profile=profile, emulated=not profile)
     scope = {} if all_resources else DEFAULT_SCOPE
     report = run_audit(AuditContext(target=target, scope=scope))
@@ -389,6 +407,8 @@ def moto_server(
     """Run a moto server on 127.0.0.1 until interrupted (for --endpoint)."""
     # Imported here: the server pulls in Flask and Werkzeug (0.4 s) that no other command needs.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    from blueprint.local.target import MOTO_SERVER_ENVIRONMENT  # noqa: PLC0415
 
     os.environ.update(MOTO_SERVER_ENVIRONMENT)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

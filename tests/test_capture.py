@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.capture import Plan
+from blueprint.capture import Plan, capture_program
 from blueprint.stackfile import SECRET_PLACEHOLDER, StackFileError, read_project, read_stack
 from components.network import INTERFACE_ENDPOINT_SERVICES
 from tests.conftest import PROJECT_DIR, stack_config
@@ -114,3 +114,18 @@ def test_unknown_stack_lists_the_stacks_that_exist() -> None:
 def test_a_directory_without_pulumi_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackFileError, match=r"no Pulumi\.yaml"):
         read_project(tmp_path)
+
+
+def test_capture_restores_the_sdks_source_positions() -> None:
+    """The capture skips the SDK's per-resource stack walk, and only while it runs."""
+    import pulumi.runtime.resource as pulumi_resource  # noqa: PLC0415
+
+    original = pulumi_resource._get_stack_trace
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi_resource._get_stack_trace)
+
+    capture_program(program)
+    assert seen and seen[0] is not original
+    assert pulumi_resource._get_stack_trace is original

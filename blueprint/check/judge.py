@@ -83,7 +83,7 @@ def judge_stack(
     packs: Sequence[Path] = (),
     configs: Sequence[Path] = (),
     capture_plan: Capture = preview_capture,
-    workers: int = WORKERS,
+    workers: int | None = None,
     use_checkov: bool = True,
     threshold: str = DEFAULT_THRESHOLD,
     exports: Exports = Exports(),
@@ -92,6 +92,9 @@ def judge_stack(
 ) -> Judgement:
     requests = pack_requests(project_dir, stack, packs, configs)
     target = stack_target(project_dir, stack)
+    if workers is None:
+        # checkov imports, then scans, in a process of its own: leave it a core.
+        workers = max(1, WORKERS - 1) if use_checkov else WORKERS
     accepted = suppressions.load(project_dir / suppressions.SUPPRESSIONS_FILE)
     checkov_report: scan.CheckovReport | None = None
     translation: tfplan.Translation | None = None
@@ -100,17 +103,17 @@ def judge_stack(
         started = context.enter_context(running(requests, target, workers=workers))
         checkov = context.enter_context(scan.session(project_dir, say)) if use_checkov else None
         plan = capture_plan(project_dir, stack)
-        pack_report = evaluate(started.packs(), plan, target)
         if checkov is not None or exports.tfplan or exports.manifests:
             translation = tfplan.translate(plan)
             rendered = k8s.render(plan)
         if checkov is not None and translation is not None:
-            with tempfile.TemporaryDirectory(prefix="blueprint-checkov-") as tmp:
-                scan_dir = Path(tmp) / "scan"
-                write_scan_inputs(project_dir, translation, rendered, scan_dir)
-                checkov_report = checkov.scan(
-                    scan_dir, Path(tmp) / "out", project_dir / scan.CHECKS_DIR
-                )
+            tmp = Path(context.enter_context(tempfile.TemporaryDirectory(prefix="blueprint-")))
+            write_scan_inputs(project_dir, translation, rendered, tmp / "scan")
+            # checkov scans in its own process while the packs analyse in theirs.
+            checkov.start(tmp / "scan", tmp / "out", project_dir / scan.CHECKS_DIR)
+        pack_report = evaluate(started.packs(), plan, target)
+        if checkov is not None:
+            checkov_report = checkov.result()
     if translation is not None and exports.tfplan:
         exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
         exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")

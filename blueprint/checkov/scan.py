@@ -183,6 +183,8 @@ class CheckovSession:
         assert self.popen.stdout is not None
         threading.Thread(target=self._read, args=(self.popen.stdout,), daemon=True).start()
         self._ready: dict[str, Any] | None = None
+        self._argv: list[str] = []
+        self._out_dir = Path()
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
@@ -213,23 +215,36 @@ class CheckovSession:
             self._ready = self._next(READY_TIMEOUT, "starting")
         return self._ready
 
-    def scan(self, scan_dir: Path, out_dir: Path, checks_dir: Path | None) -> CheckovReport:
-        """Scan ``scan_dir`` (a plan and manifests) and parse the report."""
-        ready = self.ready()
-        argv = checkov_argv(scan_dir, out_dir, checks_dir)
+    def start(self, scan_dir: Path, out_dir: Path, checks_dir: Path | None) -> None:
+        """Hand checkov the scan and return at once: it runs in its own process (the request
+        waits in the pipe if checkov is still importing) while the caller goes on."""
+        self._argv = checkov_argv(scan_dir, out_dir, checks_dir)
+        self._out_dir = out_dir
         assert self.popen.stdin is not None
-        self.popen.stdin.write(json.dumps({"argv": argv}) + "\n")
-        self.popen.stdin.flush()
+        try:
+            self.popen.stdin.write(json.dumps({"argv": self._argv}) + "\n")
+            self.popen.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: result() reports why, with its stderr
+
+    def result(self) -> CheckovReport:
+        """Wait for the scan :meth:`start` handed over and parse its report."""
+        ready = self.ready()
         self._next(SCAN_TIMEOUT, "scanning")
-        result_file = out_dir / "results_json.json"
+        result_file = self._out_dir / "results_json.json"
         if not result_file.is_file():
-            raise CheckError(f"checkov wrote no report to {out_dir}:\n{self.stderr()}")
+            raise CheckError(f"checkov wrote no report to {self._out_dir}:\n{self.stderr()}")
         return CheckovReport(
             version=str(ready.get("version", "")),
             records=parse_report(json.loads(result_file.read_text())),
             known_aws_types=frozenset(ready.get("awsTypes", [])),
-            argv=argv,
+            argv=self._argv,
         )
+
+    def scan(self, scan_dir: Path, out_dir: Path, checks_dir: Path | None) -> CheckovReport:
+        """Scan ``scan_dir`` (a plan, manifests, workflows) and parse the report."""
+        self.start(scan_dir, out_dir, checks_dir)
+        return self.result()
 
     def close(self) -> None:
         if self.popen.poll() is None:
