@@ -90,6 +90,11 @@ def judge_stack(
     today: datetime.date | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Judgement:
+    """Judge ``stack`` with its policy packs and (unless ``use_checkov`` is off) checkov.
+
+    Invalid inputs (a pack, a config file, the suppressions file) raise :class:`CheckError`
+    before anything starts; ``exports`` receive exactly what checkov scanned.
+    """
     requests = pack_requests(project_dir, stack, packs, configs)
     target = stack_target(project_dir, stack)
     if workers is None:
