@@ -149,20 +149,94 @@ def test_pluralised_blocks_get_terraforms_singular_names(
     }
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_no_list_block_keeps_a_pulumi_plural(stack: str) -> None:
-    """A list of blocks named in the plural is a name the bridge pluralised (Terraform names
-    blocks in the singular), unless Terraform's own name is plural: add new ones to RENAMES."""
-    translation = tfplan.translate(stack_plan(stack))
-    plural = {
-        f"{tf_type}.{name}"
-        for tf_type, names in translation.list_blocks.items()
-        for name in names
-        if name.endswith("s") and name not in tfplan.TERRAFORM_PLURALS
-    }
-    assert plural == set()
-    renamed = translation.list_blocks["aws_s3_bucket_lifecycle_configuration"]
-    assert {"rule", "transition"} <= renamed
+def test_every_plural_list_block_of_every_mapped_type_is_explained() -> None:
+    """Walk each mapped type's SDK input types (not a plan): every list block named in the
+    plural is either renamed to Terraform's singular or known to be plural in Terraform."""
+    unexplained: set[str] = set()
+    for token, tf_type in tfplan.TYPE_MAP.items():
+        pending = [tfplan.resource_args(token)]
+        seen: set[type] = set()
+        while pending:
+            args = pending.pop()
+            if args is None or args in seen:
+                continue
+            seen.add(args)
+            for prop in tfplan.properties(args).values():
+                name = tfplan.RENAMES.get(tf_type, {}).get(prop.python_name, prop.python_name)
+                plural = tfplan.TERRAFORM_PLURALS.get(tf_type, frozenset())
+                looks_plural = name.endswith("s") and not name.endswith("ss")  # not "address"
+                if prop.shape == "blocks" and looks_plural and name not in plural:
+                    unexplained.add(f"{tf_type}.{prop.python_name}")
+                assert not name.endswith("_"), f"{tf_type}.{name}"
+                pending.append(prop.args)
+    assert unexplained == set()
+
+
+def test_python_keywords_get_terraforms_names_back() -> None:
+    def program() -> None:
+        import pulumi_aws as aws  # noqa: PLC0415
+
+        aws.s3.BucketLifecycleConfiguration(
+            "tmp",
+            bucket="b",
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="tmp",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        and_=aws.s3.BucketLifecycleConfigurationRuleFilterAndArgs(
+                            prefix="tmp/", object_size_greater_than=1
+                        )
+                    ),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=1),
+                )
+            ],
+        )
+
+    translation = tfplan.translate(capture_program(program))
+    rule = _planned(translation, "aws_s3_bucket_lifecycle_configuration.tmp")["values"]["rule"][0]
+    assert rule["filter"][0]["and"] == [{"prefix": "tmp/", "object_size_greater_than": 1}]
+
+
+def test_attributes_the_bridge_renamed_get_terraforms_names() -> None:
+    def program() -> None:
+        import pulumi  # noqa: PLC0415
+        import pulumi_aws as aws  # noqa: PLC0415
+
+        function = aws.lambda_.Function(
+            "fn",
+            name="rotate",
+            role="arn:aws:iam::111111111111:role/r",
+            runtime="python3.13",
+            handler="handler.main",
+            code=pulumi.AssetArchive({"handler.py": pulumi.StringAsset("def main(): ...")}),
+        )
+        aws.lambda_.Permission(
+            "allow",
+            function=function.name,
+            action="lambda:InvokeFunction",
+            principal="s3.amazonaws.com",
+        )
+        aws.cloudwatch.MetricAlarm(
+            "freshness",
+            name="feature-freshness",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=1,
+            metric_name="Age",
+            namespace="FeaturePlatform",
+            period=60,
+            statistic="Maximum",
+            threshold=300,
+        )
+
+    translation = tfplan.translate(capture_program(program))
+    assert _planned(translation, "aws_lambda_function.fn")["values"]["function_name"] == "rotate"
+    # The function's id is its name: Terraform's conventional reference, unknown at plan time.
+    assert _configured(translation, "aws_lambda_permission.allow")["expressions"][
+        "function_name"
+    ] == {"references": ["aws_lambda_function.fn.id", "aws_lambda_function.fn"]}
+    alarm = _planned(translation, "aws_cloudwatch_metric_alarm.freshness")["values"]
+    assert alarm["alarm_name"] == "feature-freshness" and "name" not in alarm
 
 
 def test_whole_numbers_are_integers(prod_translation: tfplan.Translation) -> None:
@@ -209,6 +283,29 @@ def test_inputs_from_other_resources_are_references_as_terraform_writes_them(
     assert role.startswith("aws_iam_role.") and role.endswith(".arn")
 
 
+def test_reference_shapes_follow_terraform(prod_translation: tfplan.Translation) -> None:
+    # A map with a value from another resource: one expression for the whole attribute.
+    rotation = next(a for a in prod_translation.addresses if a.endswith("_online_store_rotation"))
+    environment = _configured(prod_translation, rotation)["expressions"]["environment"][0]
+    (reference, group) = environment["variables"]["references"]
+    assert group.startswith("aws_elasticache_replication_group.") and reference.startswith(group)
+    # A value the source sets itself (the VPC's CIDR) is known at plan time: kept, and referenced.
+    https = next(a for a in prod_translation.addresses if a.endswith("_endpoints_https"))
+    assert _planned(prod_translation, https)["values"]["cidr_ipv4"].endswith("/16")
+    refs = _configured(prod_translation, https)["expressions"]["cidr_ipv4"]["references"]
+    assert refs[0].startswith("aws_vpc.") and refs[0].endswith(".cidr_block")
+    # A nested output (the cluster's own security group) is a reference into its block.
+    templates = [a for a in prod_translation.addresses if a.startswith("aws_launch_template.")]
+    nested = [
+        r
+        for t in templates
+        for r in _configured(prod_translation, t)["expressions"]
+        .get("vpc_security_group_ids", {})
+        .get("references", [])
+    ]
+    assert any(r.endswith(".vpc_config[0].cluster_security_group_id") for r in nested), nested
+
+
 def test_values_not_from_another_resource_stay_values(
     prod_translation: tfplan.Translation,
 ) -> None:
@@ -242,6 +339,32 @@ def test_secret_inputs_are_marked_sensitive_and_never_written() -> None:
 
 
 # --- the insecure fixture: what its translation must carry --------------------------------
+
+
+def test_secret_blocks_and_maps_keep_their_shape() -> None:
+    def program() -> None:
+        import pulumi  # noqa: PLC0415
+        import pulumi_aws as aws  # noqa: PLC0415
+
+        aws.lambda_.Function(
+            "fn",
+            role="arn:aws:iam::111111111111:role/r",
+            runtime="python3.13",
+            handler="handler.main",
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"TOKEN": pulumi.Output.secret("s3cr3t-token"), "MODE": "x"}
+            ),
+            tags=pulumi.Output.secret({"team": "s3cr3t-team"}),
+        )
+
+    translation = tfplan.translate(capture_program(program))
+    function = _planned(translation, "aws_lambda_function.fn")
+    assert function["values"]["environment"] == [
+        {"variables": {"TOKEN": tfplan.SECRET_PLACEHOLDER, "MODE": tfplan.SECRET_PLACEHOLDER}}
+    ]
+    assert function["values"]["tags_all"]["team"] == tfplan.SECRET_PLACEHOLDER
+    assert function["sensitive_values"] == {"environment": True, "tags": True}
+    assert "s3cr3t" not in json.dumps(translation.document)
 
 
 def test_insecure_fixture_translation(insecure: tuple[Plan, tfplan.Translation]) -> None:
@@ -293,6 +416,6 @@ def test_secret_kubernetes_inputs_are_replaced() -> None:
 
     rendered = k8s.render(capture_program(program))
     (document,) = rendered.documents.values()
-    assert document["stringData"] == k8s.SECRET_PLACEHOLDER
+    assert document["stringData"] == {"token": k8s.SECRET_PLACEHOLDER}  # keys kept
     assert "s3cr3t-value" not in json.dumps(document)
     assert rendered.ids == {"Secret.ingestion.token": next(iter(rendered.ids.values()))}

@@ -1,10 +1,10 @@
 """The plan's Kubernetes resources as YAML manifests, for checkov's ``kubernetes`` framework.
 
 pulumi-kubernetes inputs are the Kubernetes objects themselves (``apiVersion``, ``kind``,
-``metadata``, ``spec``/``data``), so a manifest is the inputs as they are. Secret inputs
-(``data`` of a Secret, say) are replaced by a placeholder: manifests are attached to pull
-requests. checkov names a Kubernetes resource ``Kind.namespace.name``; :attr:`Manifests.ids`
-maps that back to the URN.
+``metadata``, ``spec``/``data``), so a manifest is the inputs as they are. Every value in a
+secret input (``data`` of a Secret, say) is replaced by a placeholder, its keys kept:
+manifests are attached to pull requests. checkov names a Kubernetes resource
+``Kind.namespace.name``; :attr:`Manifests.ids` maps that back to the URN.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from blueprint.capture import Plan, PlannedResource
-from blueprint.checkov.tfplan import is_kubernetes
+from blueprint.checkov.tfplan import SECRET_PLACEHOLDER, is_kubernetes, mask
 
-SECRET_PLACEHOLDER = "[secret]"
+__all__ = ["SECRET_PLACEHOLDER", "Manifests", "checkov_id", "manifest", "render"]
 CLUSTER_SCOPED = frozenset(
     {"Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
 )
@@ -56,7 +56,7 @@ def manifest(resource: PlannedResource) -> dict[str, Any]:
     for key, value in resource.inputs.items():
         if key in ("apiVersion", "kind") or key.startswith("__"):
             continue
-        document[key] = SECRET_PLACEHOLDER if key in resource.secret_inputs else value
+        document[key] = mask(value) if key in resource.secret_inputs else value
     metadata = dict(document.get("metadata") or {})
     metadata.setdefault("name", resource.name)
     document["metadata"] = metadata

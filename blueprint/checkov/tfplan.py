@@ -1,8 +1,8 @@
 """The captured Pulumi plan as Terraform plan JSON, for checkov's ``terraform_plan`` framework.
 
 pulumi-aws is bridged from the Terraform AWS provider: every ``aws:*`` resource *is* a
-Terraform resource with camelCased property names, single-item blocks flattened to objects and
-list blocks pluralised. This module undoes exactly that:
+Terraform resource with camelCased property names, single-item blocks flattened to objects,
+list blocks pluralised and a few attributes renamed. This module undoes that:
 
 - the type token maps to the Terraform type through :data:`TYPE_MAP` (explicit, no guessing;
   a type not in it is reported as unmapped, never dropped silently);
@@ -10,19 +10,22 @@ list blocks pluralised. This module undoes exactly that:
   beside its snake_case name), so ``ipv6CidrBlock`` is ``ipv6_cidr_block`` as Terraform spells
   it, and the SDK tells a block (an ``...Args`` type, written as a list, as Terraform writes
   every nested block) from a map (``tags``, ``variables``: kept as an object);
-- the names the bridge pluralised go back to Terraform's singular through :data:`RENAMES`;
+- the names the bridge pluralised or renamed go back to Terraform's through :data:`RENAMES`
+  (and a Python keyword's trailing underscore, ``and_``, is dropped);
 - an input taken from another resource's output (Pulumi's property dependencies) is written as
   Terraform writes a value unknown at plan time: left out of ``values`` (``null`` inside a list)
   with a ``references`` expression in ``configuration``, so checkov's graph connects the two
   (a bucket and its public access block: CKV2_AWS_6);
-- secret inputs never leave the process: they are left out of ``values`` and marked in
-  ``sensitive_values``, as Terraform marks a sensitive attribute.
+- secret inputs never leave the process: every value in them is written as ``[secret]``
+  (their shape kept, so a check sees a token set or a block present) and the attribute is
+  marked in ``sensitive_values``, as Terraform marks a sensitive attribute.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import keyword
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,35 +106,77 @@ TYPE_MAP: dict[str, str] = {
 """Pulumi type token → Terraform resource type, for every AWS type the program may register."""
 
 RENAMES: dict[str, dict[str, str]] = {
+    # Plural list blocks back to Terraform's singular block names.
+    "aws_appautoscaling_policy": {
+        "step_adjustments": "step_adjustment",
+        "metric_data_queries": "metric_data_query",
+        "metric_specifications": "metric_specification",
+    },
+    "aws_cloudwatch_metric_alarm": {"metric_queries": "metric_query", "name": "alarm_name"},
+    "aws_eks_addon": {"pod_identity_associations": "pod_identity_association"},
+    "aws_eks_node_group": {"taints": "taint"},
+    "aws_elasticache_parameter_group": {"parameters": "parameter"},
+    "aws_elasticache_replication_group": {
+        "log_delivery_configurations": "log_delivery_configuration",
+        "node_group_configurations": "node_group_configuration",
+    },
+    "aws_flow_log": {"tag_field_specifications": "tag_field_specification"},
+    "aws_iam_role": {"inline_policies": "inline_policy"},
+    "aws_instance": {
+        "ebs_block_devices": "ebs_block_device",
+        "ephemeral_block_devices": "ephemeral_block_device",
+        "network_interfaces": "network_interface",
+        "secondary_network_interfaces": "secondary_network_interface",
+    },
+    "aws_launch_template": {
+        "license_specifications": "license_specification",
+        "secondary_interfaces": "secondary_interface",
+    },
+    "aws_nat_gateway": {"availability_zone_addresses": "availability_zone_address"},
+    "aws_route_table": {"routes": "route"},
+    "aws_s3_bucket": {
+        "cors_rules": "cors_rule",
+        "grants": "grant",
+        "lifecycle_rules": "lifecycle_rule",
+        "noncurrent_version_transitions": "noncurrent_version_transition",
+        "transitions": "transition",
+    },
     "aws_s3_bucket_lifecycle_configuration": {
         "rules": "rule",
         "transitions": "transition",
         "noncurrent_version_transitions": "noncurrent_version_transition",
     },
+    "aws_s3_bucket_logging": {"target_grants": "target_grant"},
     "aws_s3_bucket_server_side_encryption_configuration": {"rules": "rule"},
-    "aws_elasticache_parameter_group": {"parameters": "parameter"},
-    "aws_elasticache_replication_group": {
-        "log_delivery_configurations": "log_delivery_configuration"
+    "aws_secretsmanager_secret": {"replicas": "replica"},
+    "aws_secretsmanager_secret_rotation": {
+        "external_secret_rotation_metadatas": "external_secret_rotation_metadata"
     },
-    "aws_eks_node_group": {"taints": "taint"},
-    "aws_eks_addon": {"pod_identity_associations": "pod_identity_association"},
-    "aws_iam_role": {"inline_policies": "inline_policy"},
-    "aws_instance": {"ebs_block_devices": "ebs_block_device"},
-    "aws_cloudwatch_metric_alarm": {"metric_queries": "metric_query"},
-    "aws_msk_cluster": {},
-    "aws_security_group": {},
+    "aws_vpc_endpoint": {"subnet_configurations": "subnet_configuration"},
+    # Attributes the bridge renamed outright.
+    "aws_lambda_function": {"name": "function_name"},
+    "aws_lambda_permission": {"function": "function_name"},
 }
-"""Per Terraform type: list blocks the bridge pluralised (SDK name → Terraform block name).
+"""Per Terraform type: SDK names the bridge changed → Terraform's (applied at any depth).
 
-Names Terraform itself writes in the plural (``block_device_mappings``, ``subnet_ids``,
-``ingress``) are not here; ``tests/test_checkov_tfplan.py`` fails on a plural list block of a
-mapped type that is neither here nor known to be plural in Terraform.
+The bridge pluralises Terraform's singular list names (``rule`` → ``rules``) and renames a few
+attributes (``function_name`` → ``name``). ``tests/test_checkov_translation.py`` walks every
+mapped type's SDK input types and fails on a plural list block that is neither renamed here
+nor in :data:`TERRAFORM_PLURALS`.
 """
 
-TERRAFORM_PLURALS = frozenset(
-    {"block_device_mappings", "tag_specifications", "ingress", "egress", "network_interfaces"}
-)
-"""List blocks whose Terraform name is already plural (kept as they are)."""
+TERRAFORM_PLURALS: dict[str, frozenset[str]] = {
+    "aws_appautoscaling_policy": frozenset({"dimensions", "metrics"}),
+    "aws_default_security_group": frozenset({"ingress", "egress"}),
+    "aws_security_group": frozenset({"ingress", "egress"}),
+    "aws_eks_cluster": frozenset({"resources"}),
+    "aws_eks_node_group": frozenset({"node_repair_config_overrides"}),
+    "aws_launch_template": frozenset(
+        {"block_device_mappings", "network_interfaces", "tag_specifications"}
+    ),
+    "aws_s3_bucket": frozenset({"rules"}),  # replication_configuration.rules
+}
+"""Per Terraform type: list blocks whose Terraform name is itself plural (kept as they are)."""
 
 SECRET_PLACEHOLDER = "[secret]"
 """Written for a secret input: checkov sees it set (an auth token, say), never its value."""
@@ -205,7 +250,10 @@ def properties(args: type) -> dict[str, Property]:
     """Pulumi name → :class:`Property` for one SDK input type."""
     module = importlib.import_module(args.__module__.rsplit(".", 1)[0])
     found: dict[str, Property] = {}
-    for python_name, pulumi_name, prop in _py_properties(args):
+    for sdk_name, pulumi_name, prop in _py_properties(args):
+        # A Python keyword gets a trailing underscore in the SDK (``and_``); Terraform's is ``and``.
+        keyword_clash = sdk_name.endswith("_") and keyword.iskeyword(sdk_name[:-1])
+        python_name = sdk_name[:-1] if keyword_clash else sdk_name
         annotation = str(prop.fget.__annotations__.get("return", "") if prop.fget else "")
         nested = _ARGS.search(annotation)
         head = annotation.removeprefix("typing.Union[")
@@ -233,6 +281,16 @@ def resource_args(token: str) -> type | None:
     module = importlib.import_module(resource.__module__)
     exported = [n for n in getattr(module, "__all__", []) if n.endswith("Args")]
     return getattr(module, exported[0]) if len(exported) == 1 else None
+
+
+def mask(value: Any) -> Any:
+    """A secret input with its shape kept (blocks stay blocks, maps keep their keys) and
+    every value replaced by :data:`SECRET_PLACEHOLDER`."""
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 @cache
@@ -287,43 +345,86 @@ def _values(
 # --- references --------------------------------------------------------------------------------
 
 
-def _output_attributes(resource: PlannedResource) -> list[tuple[str, str]]:
-    """(Terraform attribute, value) pairs another resource may take from ``resource``."""
-    pairs = [("id", resource.id)] if resource.id else []
-    for key, value in resource.outputs.items():
-        if isinstance(value, str) and value and key not in UNKNOWN_OUTPUTS and key != "id":
-            pairs.append((snake(key), value))
-    return pairs
+@dataclass(frozen=True)
+class Output:
+    """An attribute another resource may take from a resource: its Terraform path, its value,
+    and whether Terraform knows it at plan time (the source's own input) or not (computed)."""
+
+    attribute: str
+    value: str
+    known: bool
 
 
-def _unknowns(value: Any, sources: list[tuple[Address, list[tuple[str, str]]]]) -> tuple[Any, Any]:
-    """Replace values taken from ``sources`` by ``None``; return (value, expression)."""
-    if isinstance(value, str):
-        for address, outputs in sources:
-            for attribute, output in outputs:
-                if value == output:
-                    return None, {"references": [f"{address}.{attribute}", str(address)]}
-        return value, None
-    if isinstance(value, list):
-        pairs = [_unknowns(v, sources) for v in value]
-        refs = [
-            ref for _, expression in pairs if expression for ref in expression.get("references", [])
-        ]
-        if all(isinstance(v, dict) for v in value) and value:
-            blocks = [expression or {} for _, expression in pairs]
-            return [v for v, _ in pairs], (blocks if any(blocks) else None)
-        return [v for v, _ in pairs], ({"references": refs} if refs else None)
-    if isinstance(value, dict):
-        translated: dict[str, Any] = {}
-        expressions: dict[str, Any] = {}
-        for key, inner in value.items():
-            new, expression = _unknowns(inner, sources)
-            if new is not None:
-                translated[key] = new
-            if expression:
-                expressions[key] = expression
-        return translated, (expressions or None)
-    return value, None
+def _output_attributes(resource: PlannedResource, tf_type: str) -> list[Output]:
+    """What ``resource`` offers for references: its id, then its string outputs, nested
+    single blocks as Terraform paths (``vpc_config[0].cluster_security_group_id``)."""
+    renames = RENAMES.get(tf_type, {})
+    found = [Output("id", resource.id, known=False)] if resource.id else []
+
+    def walk(outputs: dict[str, Any], inputs: dict[str, Any], prefix: str) -> None:
+        for key, value in outputs.items():
+            if key in UNKNOWN_OUTPUTS or (key == "id" and not prefix):
+                continue
+            name = renames.get(snake(key), snake(key))
+            given = inputs.get(key) if isinstance(inputs, dict) else None
+            if isinstance(value, str) and value:
+                found.append(Output(f"{prefix}{name}", value, known=given == value))
+            elif isinstance(value, dict):
+                walk(value, given if isinstance(given, dict) else {}, f"{prefix}{name}[0].")
+
+    walk(resource.outputs, resource.inputs, "")
+    return found
+
+
+Sources = list[tuple[Address, list[Output]]]
+
+
+def _reference(value: str, sources: Sources) -> tuple[list[str], bool] | None:
+    """The references for ``value`` if it is taken from a source, and whether it is known."""
+    for address, outputs in sources:
+        for output in outputs:
+            if value == output.value:
+                return [f"{address}.{output.attribute}", str(address)], output.known
+    return None
+
+
+def _scalar(value: Any, sources: Sources) -> tuple[Any, list[str]]:
+    """A scalar: ``None`` (unknown at plan time) when computed by a source, else itself."""
+    found = _reference(value, sources) if isinstance(value, str) else None
+    if found is None:
+        return value, []
+    references, known = found
+    return (value if known else None), references
+
+
+def _block(body: dict[str, Any], sources: Sources) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One block's attributes and its expressions, as Terraform writes them."""
+    values: dict[str, Any] = {}
+    expressions: dict[str, Any] = {}
+    for key, value in body.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            pairs = [_block(v, sources) for v in value]
+            values[key] = [v for v, _ in pairs]
+            if any(e for _, e in pairs):
+                expressions[key] = [e for _, e in pairs]
+            continue
+        references: list[str] = []
+        if isinstance(value, list):  # a list of scalars: unknown elements become null
+            scalars = [_scalar(v, sources) for v in value]
+            new: Any = [v for v, _ in scalars]
+            references = [r for _, refs in scalars for r in refs]
+        elif isinstance(value, dict):  # a map: an unknown value leaves its key out
+            entries = {k: _scalar(v, sources) for k, v in value.items()}
+            new = {k: v for k, (v, _) in entries.items() if v is not None}
+            references = [r for _, refs in entries.values() for r in refs]
+        else:
+            new, references = _scalar(value, sources)
+        if new is not None:
+            values[key] = new
+        if references:
+            # One expression per attribute, as Terraform writes it (checkov reads no deeper).
+            expressions[key] = {"references": references}
+    return values, expressions
 
 
 # --- the document ----------------------------------------------------------------------------
@@ -399,27 +500,23 @@ def translate(plan: Plan) -> Translation:
         renames = RENAMES.get(address.type, {})
         secret = set(resource.secret_inputs)
         args = resource_args(resource.type)
-        public = {k: (SECRET_PLACEHOLDER if k in secret else v) for k, v in resource.inputs.items()}
+        public = {k: (mask(v) if k in secret else v) for k, v in resource.inputs.items()}
         values = _values(
             args, public, renames, translation.list_blocks.setdefault(address.type, set())
         )
         expressions: dict[str, Any] = {}
         for key, urns in resource.property_dependencies.items():
             sources = [
-                (addresses[urn], _output_attributes(by_urn[urn]))
+                (addresses[urn], _output_attributes(by_urn[urn], addresses[urn].type))
                 for urn in urns
                 if urn in addresses and urn in by_urn
             ]
             name = _tf_key(resource, key, renames)
             if not sources or name not in values:
                 continue
-            new, expression = _unknowns(values[name], sources)
-            if new is None or new == []:
-                del values[name]
-            else:
-                values[name] = new
-            if expression:
-                expressions[name] = expression
+            new, expression = _block({name: values.pop(name)}, sources)
+            values.update(new)
+            expressions.update(expression)
         if args and "tagsAll" in _outputs_of(resource.type):
             # Terraform's tags_all: the provider's default tags under the resource's own.
             values["tags_all"] = {**_provider_tags(resource, by_urn), **values.get("tags", {})}
