@@ -116,12 +116,6 @@ def test_every_stack_has_zero_unsuppressed_checkov_failures(stack: str) -> None:
     assert frameworks == {"terraform_plan", "kubernetes", "github_actions"}
 
 
-def test_suppressions_stay_within_budget_and_each_has_a_reason() -> None:
-    accepted = suppressions.load(PROJECT_DIR / suppressions.SUPPRESSIONS_FILE)
-    assert 0 < len(accepted.entries) <= suppressions.MAX_SUPPRESSIONS
-    assert all(len(s.reason) >= suppressions.MIN_REASON for s in accepted.entries)
-
-
 @pytest.mark.checkov
 def test_cli_writes_reports_and_exports_that_rescan_to_the_same_result(tmp_path: Path) -> None:
     files = {
@@ -174,6 +168,14 @@ BAD_FILES = [
         f"suppressions:\n  - check: CKV_AWS_1\n    resource: a.b\n    reason: {REASON}\n"
         "    expires: someday\n",
         "'expires'",
+    ),
+    (
+        f"suppressions:\n  - check: CKV_AWS_1\n    resource: '*'\n    reason: {REASON}\n",
+        "could match any resource: name the type",
+    ),
+    (
+        f"suppressions:\n  - check: CKV_AWS_1\n    resource: aws_*.x\n    reason: {REASON}\n",
+        "could match any resource",
     ),
     (
         "suppressions:\n" + f"  - check: CKV_AWS_1\n    resource: a.b\n    reason: {REASON}\n" * 16,
@@ -346,7 +348,7 @@ def test_checkov_that_dies_at_start_reports_why(tmp_path: Path) -> None:
     assert "ModuleNotFoundError: checkov" in str(error.value)
 
 
-def test_the_environment_is_rebuilt_when_the_lock_changes(tmp_path: Path) -> None:
+def test_the_environment_is_stale_when_the_lock_changes(tmp_path: Path) -> None:
     environment = scan.CheckovEnvironment(tmp_path)
     environment.lock.parent.mkdir(parents=True)
     environment.lock.write_text("checkov==1\n")
@@ -372,3 +374,36 @@ def test_cli_names_a_bad_suppression_file_and_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "dev", "--no-checkov", "--project", str(project)])
     assert result.exit_code == 2, result.output
     assert "suppressions.yaml: suppression #1, key 'reason'" in result.output
+
+
+def test_a_scan_that_judged_nothing_cannot_pass() -> None:
+    def report(summaries: dict[str, dict[str, int]], ids: list[str]) -> scan.CheckovReport:
+        records = [_record(i, "a.b") for i in ids]
+        return scan.CheckovReport(version="3", records=records, summaries=summaries)
+
+    expected = {"terraform_plan": 150, "kubernetes": 30}
+    good = {"terraform_plan": {"resource_count": 150}, "kubernetes": {"resource_count": 30}}
+    assert report(good, ["CKV_FP_AWS_1"]).problems(expected, custom_checks=True) == []
+    # checkov skipped the plan (no terraform_version, say): zero resources, zero failures.
+    skipped = {**good, "terraform_plan": {"resource_count": 0}}
+    (problem,) = report(skipped, ["CKV_FP_AWS_1"]).problems(expected, custom_checks=True)
+    assert "judged none of the 150 terraform_plan resources" in problem
+    broken = {**good, "kubernetes": {"resource_count": 30, "parsing_errors": 2}}
+    (problem,) = report(broken, ["CKV_FP_AWS_1"]).problems(expected, custom_checks=True)
+    assert problem == "checkov could not parse 2 kubernetes file(s)"
+    (problem,) = report(good, ["CKV_AWS_7"]).problems(expected, custom_checks=True)
+    assert "no CKV_FP_* check ran" in problem
+
+
+def test_a_runner_that_breaks_the_protocol_is_an_error(tmp_path: Path) -> None:
+    noisy = tmp_path / "python"
+    noisy.write_text("#!/bin/sh\necho 'Loading checks...'\nsleep 5\n")
+    noisy.chmod(0o755)
+    checkov = scan.CheckovSession(noisy, tmp_path)
+    try:
+        with pytest.raises(CheckError) as error:
+            checkov.ready()
+    finally:
+        checkov.close()
+    assert "wrote 'Loading checks...' (starting), not its protocol" in str(error.value)
+    assert checkov.popen.returncode is not None  # stopped, not left running

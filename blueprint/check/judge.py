@@ -26,6 +26,7 @@ from blueprint.capture import Plan
 from blueprint.check import formats
 from blueprint.check.command import Capture, pack_requests, preview_capture, stack_target
 from blueprint.check.driver import WORKERS, evaluate, running
+from blueprint.check.errors import CheckError
 from blueprint.check.report import CheckReport, findings_table, packs_table, remediations_table
 from blueprint.check.verdict import (
     CHECKOV,
@@ -109,21 +110,17 @@ def judge_stack(
         checkov = context.enter_context(scan.session(project_dir, say)) if use_checkov else None
         plan = capture_plan(project_dir, stack)
         if checkov is not None or exports.tfplan or exports.manifests:
-            translation = tfplan.translate(plan)
-            rendered = k8s.render(plan)
+            translation, rendered = _translate(plan)
+            _export(translation, rendered, exports)  # also when the scan then fails
         if checkov is not None and translation is not None:
             tmp = Path(context.enter_context(tempfile.TemporaryDirectory(prefix="blueprint-")))
             write_scan_inputs(project_dir, translation, rendered, tmp / "scan")
             # checkov scans in its own process while the packs analyse in theirs.
             checkov.start(tmp / "scan", tmp / "out", project_dir / scan.CHECKS_DIR)
         pack_report = evaluate(started.packs(), plan, target)
-        if checkov is not None:
+        if checkov is not None and translation is not None:
             checkov_report = checkov.result()
-    if translation is not None and exports.tfplan:
-        exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
-        exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")
-    if exports.manifests:
-        rendered.write(exports.manifests)
+            _trust(checkov_report, translation, rendered, project_dir)
     verdict = build_verdict(
         plan,
         pack_report,
@@ -135,6 +132,41 @@ def judge_stack(
         today=today or datetime.date.today(),
     )
     return Judgement(verdict, pack_report, checkov_report)
+
+
+def _translate(plan: Plan) -> tuple[tfplan.Translation, k8s.Manifests]:
+    try:
+        return tfplan.translate(plan), k8s.render(plan)
+    except Exception as exc:  # a bug here must not read as "violations found" (exit 1)
+        raise CheckError(
+            f"translating the plan for checkov failed: {type(exc).__name__}: {exc} "
+            "(a bug in blueprint/checkov; --no-checkov runs the policy packs alone)"
+        ) from exc
+
+
+def _export(translation: tfplan.Translation, rendered: k8s.Manifests, exports: Exports) -> None:
+    if exports.tfplan:
+        exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
+        exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")
+    if exports.manifests:
+        # Manifests of an earlier export would be judged by a re-run as if they were ours.
+        for stale in exports.manifests.glob(k8s.FILE_PATTERN):
+            stale.unlink()
+        rendered.write(exports.manifests)
+
+
+def _trust(
+    report: scan.CheckovReport,
+    translation: tfplan.Translation,
+    rendered: k8s.Manifests,
+    project_dir: Path,
+) -> None:
+    """A scan that judged nothing must not pass: name why, and stop (exit 2)."""
+    expected = {"terraform_plan": len(translation.addresses), "kubernetes": len(rendered.documents)}
+    custom = any((project_dir / scan.CHECKS_DIR).glob("fp_*.py"))
+    problems = report.problems(expected, custom_checks=custom)
+    if problems:
+        raise CheckError("checkov's report cannot be trusted: " + "; ".join(problems))
 
 
 def _pack_results(report: CheckReport) -> tuple[list[Result], list[Passed]]:

@@ -20,6 +20,8 @@ from blueprint.capture import Plan, PlannedResource
 from blueprint.checkov.tfplan import SECRET_PLACEHOLDER, is_kubernetes, mask
 
 __all__ = ["SECRET_PLACEHOLDER", "Manifests", "checkov_id", "manifest", "render"]
+FILE_PATTERN = "[0-9][0-9][0-9]-*.yaml"
+"""The manifests' file names (``NNN-kind-name.yaml``)."""
 CLUSTER_SCOPED = frozenset(
     {"Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
 )

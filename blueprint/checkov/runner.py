@@ -18,12 +18,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import sys
 import warnings
 
 
 def main() -> int:
-    protocol = sys.stdout
+    # The protocol gets its own copy of stdout; fd 1 itself then points at stderr, so nothing
+    # else (checkov's console output, its forked workers, C code) can write into the protocol.
+    protocol = os.fdopen(os.dup(1), "w")
+    sys.stdout.flush()
+    os.dup2(2, 1)
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         checkov_main = importlib.import_module("checkov.main")

@@ -8,11 +8,13 @@ use the same way, and rebuilds it when the lock changes (the stamp holds the loc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,17 @@ READY_TIMEOUT = 120.0
 SCAN_TIMEOUT = 600.0
 STDERR_TAIL = 6000
 FRAMEWORKS = ("terraform_plan", "kubernetes")
+CUSTOM_PREFIX = "CKV_FP_"
+CHECKOV_SEVERITIES = {
+    "INFO": "info",
+    "LOW": "low",
+    "MEDIUM": "medium",
+    "MODERATE": "medium",
+    "HIGH": "high",
+    "IMPORTANT": "high",
+    "CRITICAL": "critical",
+}
+"""checkov's severity names (its ``BcSeverities``) → the verdict's."""
 DEFAULT_SEVERITY = "high"
 """checkov's open-source checks carry no severity; an unrated failure is treated as high, so a
 real finding never slips under a medium threshold. Custom checks set their own."""
@@ -126,9 +139,36 @@ class CheckovReport:
     records: list[CheckRecord] = field(default_factory=list)
     known_aws_types: frozenset[str] = frozenset()
     argv: list[str] = field(default_factory=list)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Framework → checkov's summary (``resource_count``, ``parsing_errors``, …)."""
 
     def failed(self) -> list[CheckRecord]:
         return [r for r in self.records if r.result == "FAILED"]
+
+    def problems(self, expected: dict[str, int], custom_checks: bool) -> list[str]:
+        """Why this report cannot be trusted: a file checkov could not parse, a framework
+        that judged none of the resources it was given, custom checks that never ran."""
+        found = []
+        for framework, summary in sorted(self.summaries.items()):
+            if summary.get("parsing_errors"):
+                found.append(
+                    f"checkov could not parse {summary['parsing_errors']} {framework} file(s)"
+                )
+        for framework, count in sorted(expected.items()):
+            judged = self.summaries.get(framework, {}).get("resource_count", 0)
+            if count and not judged:
+                found.append(
+                    f"checkov judged none of the {count} {framework} resources it was given: "
+                    "it did not read the file (a changed plan format or checkov version?)"
+                )
+        if custom_checks and not any(r.check_id.startswith(CUSTOM_PREFIX) for r in self.records):
+            found.append(f"no {CUSTOM_PREFIX}* check ran: checkov did not load {CHECKS_DIR}")
+        return found
+
+
+def summaries_of(document: Any) -> dict[str, dict[str, Any]]:
+    reports = document if isinstance(document, list) else [document]
+    return {r.get("check_type", ""): dict(r.get("summary", {})) for r in reports}
 
 
 def parse_report(document: Any) -> list[CheckRecord]:
@@ -144,7 +184,7 @@ def parse_report(document: Any) -> list[CheckRecord]:
             ("skipped_checks", "SKIPPED"),
         ):
             for item in results.get(key, []):
-                severity = item.get("severity")
+                severity = CHECKOV_SEVERITIES.get(str(item.get("severity")).upper())
                 records.append(
                     CheckRecord(
                         check_id=item["check_id"],
@@ -153,7 +193,7 @@ def parse_report(document: Any) -> list[CheckRecord]:
                         framework=framework,
                         resource=item.get("resource", ""),
                         file_path=item.get("file_path", ""),
-                        severity=str(severity).lower() if severity else DEFAULT_SEVERITY,
+                        severity=severity or DEFAULT_SEVERITY,
                         guideline=item.get("guideline") or "",
                     )
                 )
@@ -177,6 +217,8 @@ class CheckovSession:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 text=True,
+                # Its own process group: checkov forks workers, and close() stops them all.
+                start_new_session=True,
             )
         except OSError as exc:
             raise CheckError(f"could not start checkov ({python}): {exc}") from None
@@ -203,7 +245,13 @@ class CheckovSession:
             raise CheckError(
                 f"checkov exited with {self.popen.returncode} ({waiting_for}):\n{self.stderr()}"
             )
-        parsed: dict[str, Any] = json.loads(line)
+        try:
+            parsed: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            raise CheckError(
+                f"checkov's runner wrote {line.strip()[:200]!r} ({waiting_for}), not its protocol:"
+                f"\n{self.stderr()}"
+            ) from None
         return parsed
 
     def stderr(self) -> str:
@@ -234,9 +282,11 @@ class CheckovSession:
         result_file = self._out_dir / "results_json.json"
         if not result_file.is_file():
             raise CheckError(f"checkov wrote no report to {self._out_dir}:\n{self.stderr()}")
+        document = json.loads(result_file.read_text())
         return CheckovReport(
             version=str(ready.get("version", "")),
-            records=parse_report(json.loads(result_file.read_text())),
+            records=parse_report(document),
+            summaries=summaries_of(document),
             known_aws_types=frozenset(ready.get("awsTypes", [])),
             argv=self._argv,
         )
@@ -247,9 +297,9 @@ class CheckovSession:
         return self.result()
 
     def close(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # the runner and any worker left
+        self.popen.wait()
         for stream in (self.popen.stdin, self.popen.stdout):
             if stream:
                 stream.close()

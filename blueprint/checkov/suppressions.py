@@ -36,6 +36,19 @@ class Suppression(BaseModel):
     """Stacks it applies to; empty: every stack."""
     expires: datetime.date | None = None
 
+    @field_validator("resource")
+    @classmethod
+    def _resource(cls, value: str) -> str:
+        head, dot, _ = value.partition(".")
+        if any(c in value for c in "*?[") and (
+            not dot or not head or any(c in head for c in "*?[")
+        ):
+            raise ValueError(
+                f"{value!r} could match any resource: name the type before a pattern "
+                "(aws_s3_bucket.*, Namespace.*)"
+            )
+        return value
+
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
