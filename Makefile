@@ -50,7 +50,7 @@ checkov: $(CHECKOV_STAMP)
 $(CHECKOV_STAMP): $(UV) $(CHECKOV_LOCK)
 	test -x $(CHECKOV_ENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_ENV)
 	$(UV) pip sync --quiet --compile-bytecode --require-hashes --python $(CHECKOV_ENV)/bin/python $(CHECKOV_LOCK)
-	sha256sum $(CHECKOV_LOCK) | cut -d' ' -f1 > $@
+	$(PYTHON) -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' $(CHECKOV_LOCK) > $@
 
 checkov-lock: $(UV)
 	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \

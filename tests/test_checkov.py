@@ -136,7 +136,9 @@ def test_cli_writes_reports_and_exports_that_rescan_to_the_same_result(tmp_path:
     verdict = json.loads(files["--json"].read_text())["verdict"]
     judged = {(r["rule"], r["address"]) for r in verdict["results"] if r["source"] == CHECKOV}
     assert judged and files["--markdown"].read_text().startswith("#")
-    # Re-run checkov by hand on the exports: the same failures, no more, no fewer.
+    # Re-run checkov by hand on the exports (beside the repository's workflows, as the check
+    # lays them out): the same failures, no more, no fewer.
+    shutil.copytree(PROJECT_DIR / ".github", tmp_path / "export" / ".github")
     out = tmp_path / "rerun"
     argv = scan.checkov_argv(tmp_path / "export", out, PROJECT_DIR / scan.CHECKS_DIR)
     python = scan.CheckovEnvironment(PROJECT_DIR).python
