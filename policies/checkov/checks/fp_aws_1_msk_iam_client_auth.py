@@ -15,31 +15,10 @@ from typing import Any
 from checkov.common.bridgecrew.severities import BcSeverities, Severities
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from fp_plan_values import block, first, is_set, is_true  # beside this file (see its docstring)
 
 AUTH = "client_authentication/[0]"
 TRANSIT = "encryption_info/[0]/encryption_in_transit/[0]/client_broker"
-
-
-def _first(value: Any) -> Any:
-    """A plan attribute's value: checkov wraps every attribute (and block) in a list."""
-    return (value[0] if value else None) if isinstance(value, list) else value
-
-
-def _block(conf: Any, key: str) -> dict[str, Any] | None:
-    block = _first(conf.get(key)) if isinstance(conf, dict) else None
-    return block if isinstance(block, dict) else None
-
-
-def _is_true(value: Any) -> bool:
-    value = _first(value)
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _is_set(value: Any) -> bool:
-    """Any non-empty value, however deeply listed (an ARN, a list of ARNs, a reference)."""
-    if isinstance(value, list):
-        return any(_is_set(item) for item in value)
-    return value is not None and value != ""
 
 
 class MSKClusterIamClientAuthOnly(BaseResourceCheck):
@@ -62,20 +41,20 @@ class MSKClusterIamClientAuthOnly(BaseResourceCheck):
             TRANSIT,
         ]
         problems: list[str] = []
-        auth = _block(conf, "client_authentication")
-        sasl = _block(auth, "sasl") if auth else None
-        if not sasl or not _is_true(sasl.get("iam")):
+        auth = block(conf, "client_authentication")
+        sasl = block(auth, "sasl") if auth else None
+        if not sasl or not is_true(sasl.get("iam")):
             problems.append("SASL/IAM client authentication is not enabled")
-        if sasl and _is_true(sasl.get("scram")):
+        if sasl and is_true(sasl.get("scram")):
             problems.append("SASL/SCRAM client authentication is enabled")
-        if auth and _is_true(auth.get("unauthenticated")):
+        if auth and is_true(auth.get("unauthenticated")):
             problems.append("unauthenticated client access is enabled")
-        tls = _block(auth, "tls") if auth else None
-        if tls and _is_set(tls.get("certificate_authority_arns")):
+        tls = block(auth, "tls") if auth else None
+        if tls and is_set(tls.get("certificate_authority_arns")):
             problems.append("mutual-TLS client authentication is enabled")
 
-        in_transit = _block(_block(conf, "encryption_info"), "encryption_in_transit")
-        client_broker = _first(in_transit.get("client_broker")) if in_transit else None
+        in_transit = block(block(conf, "encryption_info"), "encryption_in_transit")
+        client_broker = first(in_transit.get("client_broker")) if in_transit else None
         if client_broker != "TLS":
             problems.append(f"client_broker is {client_broker or 'not set'}, not TLS")
 

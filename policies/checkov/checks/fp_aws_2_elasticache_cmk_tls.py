@@ -16,23 +16,7 @@ from typing import Any
 from checkov.common.bridgecrew.severities import BcSeverities, Severities
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-
-
-def _first(value: Any) -> Any:
-    """A plan attribute's value: checkov wraps every attribute (and block) in a list."""
-    return (value[0] if value else None) if isinstance(value, list) else value
-
-
-def _is_true(value: Any) -> bool:
-    value = _first(value)
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _is_set(value: Any) -> bool:
-    """Any non-empty value, however deeply listed (a key ARN, or a reference to the key)."""
-    if isinstance(value, list):
-        return any(_is_set(item) for item in value)
-    return value is not None and value != ""
+from fp_plan_values import first, is_set, is_true  # beside this file (see its docstring)
 
 
 class ElastiCacheCmkAndTlsRequired(BaseResourceCheck):
@@ -57,13 +41,13 @@ class ElastiCacheCmkAndTlsRequired(BaseResourceCheck):
             "transit_encryption_mode",
         ]
         problems: list[str] = []
-        if not _is_true(conf.get("at_rest_encryption_enabled")):
+        if not is_true(conf.get("at_rest_encryption_enabled")):
             problems.append("encryption at rest is not enabled")
-        if not _is_set(conf.get("kms_key_id")):
+        if not is_set(conf.get("kms_key_id")):
             problems.append("no customer-managed KMS key (kms_key_id)")
-        if not _is_true(conf.get("transit_encryption_enabled")):
+        if not is_true(conf.get("transit_encryption_enabled")):
             problems.append("encryption in transit is not enabled")
-        mode = _first(conf.get("transit_encryption_mode"))
+        mode = first(conf.get("transit_encryption_mode"))
         if mode not in (None, "", "required"):
             problems.append(f"transit_encryption_mode is {mode!r}: plain-text clients accepted")
 

@@ -21,35 +21,13 @@ from typing import Any
 from checkov.common.bridgecrew.severities import BcSeverities, Severities
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from fp_plan_values import block, first, is_set, is_true  # beside this file (see its docstring)
 
 HOP_LIMIT = 1
 
 
-def _first(value: Any) -> Any:
-    """A plan attribute's value: checkov wraps every attribute (and block) in a list."""
-    return (value[0] if value else None) if isinstance(value, list) else value
-
-
-def _block(conf: Any, key: str) -> dict[str, Any] | None:
-    block = _first(conf.get(key)) if isinstance(conf, dict) else None
-    return block if isinstance(block, dict) else None
-
-
-def _is_true(value: Any) -> bool:
-    """Terraform writes launch-template ``encrypted`` as the string "true"; accept a bool too."""
-    value = _first(value)
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _is_set(value: Any) -> bool:
-    """Any non-empty value, however deeply listed (a key ARN, or a reference to the key)."""
-    if isinstance(value, list):
-        return any(_is_set(item) for item in value)
-    return value is not None and value != ""
-
-
 def _as_int(value: Any) -> int | None:
-    value = _first(value)
+    value = first(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -81,8 +59,8 @@ class LaunchTemplateImdsV2AndEncryptedEbs(BaseResourceCheck):
             "metadata_options/[0]/http_put_response_hop_limit",
         ]
         problems: list[str] = []
-        metadata = _block(conf, "metadata_options")
-        tokens = _first(metadata.get("http_tokens")) if metadata else None
+        metadata = block(conf, "metadata_options")
+        tokens = first(metadata.get("http_tokens")) if metadata else None
         if tokens != "required":
             problems.append(f"http_tokens is {tokens or 'not set'}, not required (IMDSv2)")
         hop_limit = _as_int(metadata.get("http_put_response_hop_limit")) if metadata else None
@@ -94,16 +72,16 @@ class LaunchTemplateImdsV2AndEncryptedEbs(BaseResourceCheck):
         mappings = conf.get("block_device_mappings")
         ebs_count = 0
         for index, mapping in enumerate(mappings if isinstance(mappings, list) else []):
-            ebs = _block(mapping, "ebs")
+            ebs = block(mapping, "ebs")
             if ebs is None:
                 continue  # instance store or no_device: no EBS volume
             ebs_count += 1
             path = f"block_device_mappings/[{index}]/ebs/[0]"
             self.evaluated_keys += [f"{path}/encrypted", f"{path}/kms_key_id"]
-            device = _first(mapping.get("device_name")) or f"mapping {index}"
-            if not _is_true(ebs.get("encrypted")):
+            device = first(mapping.get("device_name")) or f"mapping {index}"
+            if not is_true(ebs.get("encrypted")):
                 problems.append(f"EBS volume {device} is not encrypted")
-            if not _is_set(ebs.get("kms_key_id")):
+            if not is_set(ebs.get("kms_key_id")):
                 problems.append(f"EBS volume {device} has no customer-managed KMS key")
         if not ebs_count:
             self.evaluated_keys.append("block_device_mappings")

@@ -16,30 +16,9 @@ from typing import Any
 from checkov.common.bridgecrew.severities import BcSeverities, Severities
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+from fp_plan_values import block, first, is_false, strings  # beside this file (see its docstring)
 
 ACCESS = "access_config/[0]"
-
-
-def _first(value: Any) -> Any:
-    """A plan attribute's value: checkov wraps every attribute (and block) in a list."""
-    return (value[0] if value else None) if isinstance(value, list) else value
-
-
-def _block(conf: Any, key: str) -> dict[str, Any] | None:
-    block = _first(conf.get(key)) if isinstance(conf, dict) else None
-    return block if isinstance(block, dict) else None
-
-
-def _is_false(value: Any) -> bool:
-    value = _first(value)
-    return value is False or (isinstance(value, str) and value.lower() == "false")
-
-
-def _strings(value: Any) -> list[str]:
-    """Every string in a (possibly nested) list: a plan's list attribute is wrapped once more."""
-    if isinstance(value, list):
-        return [item for inner in value for item in _strings(inner)]
-    return [value] if isinstance(value, str) else []
 
 
 class EksApiAuthNoCreatorAdminSecretsEncrypted(BaseResourceCheck):
@@ -63,19 +42,19 @@ class EksApiAuthNoCreatorAdminSecretsEncrypted(BaseResourceCheck):
             "encryption_config",
         ]
         problems: list[str] = []
-        access = _block(conf, "access_config")
-        mode = _first(access.get("authentication_mode")) if access else None
+        access = block(conf, "access_config")
+        mode = first(access.get("authentication_mode")) if access else None
         if mode != "API":
             problems.append(f"authentication_mode is {mode or 'not set'}, not API")
         bootstrap = access.get("bootstrap_cluster_creator_admin_permissions") if access else None
-        if not _is_false(bootstrap):
+        if not is_false(bootstrap):
             problems.append(
                 "bootstrap_cluster_creator_admin_permissions is not false (its default is true)"
             )
 
         configs = conf.get("encryption_config")
         encrypted = any(
-            "secrets" in _strings(config.get("resources"))
+            "secrets" in strings(config.get("resources"))
             for config in (configs if isinstance(configs, list) else [])
             if isinstance(config, dict)
         )
