@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from blueprint.capture import capture
-from blueprint.check import command
+from blueprint.check.judge import judge_stack
 from tests.conftest import PROJECT_DIR
 
 # Cost and availability rules that dev runs advisory (policies/config/dev.json) and breaks
@@ -19,7 +19,7 @@ DEV_ADVISORY = {"s3-bucket-no-force-destroy", "elasticache-multi-az", "eks-delet
 @pytest.mark.policy
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_stack_passes_its_environments_policies(stack: str) -> None:
-    report = command.check_stack(PROJECT_DIR, stack)
+    report = judge_stack(PROJECT_DIR, stack, use_checkov=False).pack_report
     assert report.passed, [(f.policy, f.urn, f.message) for f in report.at_level("mandatory")]
     advisory = {f.policy for f in report.at_level("advisory")}
     expected = {"dev": DEV_ADVISORY, "staging": {"eks-deletion-protection"}, "prod": set()}
@@ -48,7 +48,7 @@ def _mutate(
 @pytest.mark.policy
 def test_regressions_in_prod_fail_naming_the_policy_and_the_resource() -> None:
     mutated = functools.partial(capture, transformations=[_mutate])
-    report = command.check_stack(PROJECT_DIR, "prod", capture_plan=mutated)
+    report = judge_stack(PROJECT_DIR, "prod", capture_plan=mutated, use_checkov=False).pack_report
     assert not report.passed
     found = {(f.policy, (f.urn or "").rsplit("::", 1)[-1]) for f in report.at_level("mandatory")}
     assert found == {

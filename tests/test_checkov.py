@@ -336,18 +336,24 @@ def test_a_regression_fails_naming_the_check_and_the_pulumi_resource() -> None:
     assert {"msk-tls-in-transit", "msk-iam-auth-only"} <= pack, pack
 
 
-def test_checkov_that_dies_at_start_reports_why(tmp_path: Path) -> None:
-    broken = tmp_path / "python"
-    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: checkov' >&2\nexit 3\n")
-    broken.chmod(0o755)
-    checkov = scan.CheckovSession(broken, tmp_path)
+def _start_fake_runner(tmp_path: Path, script: str) -> tuple[scan.CheckovSession, str]:
+    """A stand-in for checkov's interpreter; the error ready() raises for it."""
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\n{script}\n")
+    python.chmod(0o755)
+    checkov = scan.CheckovSession(python, tmp_path)
     try:
         with pytest.raises(CheckError) as error:
             checkov.ready()
     finally:
         checkov.close()
-    assert "checkov exited with 3 (starting)" in str(error.value)
-    assert "ModuleNotFoundError: checkov" in str(error.value)
+    return checkov, str(error.value)
+
+
+def test_checkov_that_dies_at_start_reports_why(tmp_path: Path) -> None:
+    _, error = _start_fake_runner(tmp_path, "echo 'ModuleNotFoundError: checkov' >&2\nexit 3")
+    assert "checkov exited with 3 (starting)" in error
+    assert "ModuleNotFoundError: checkov" in error
 
 
 def test_the_environment_is_stale_when_the_lock_changes(tmp_path: Path) -> None:
@@ -398,14 +404,6 @@ def test_a_scan_that_judged_nothing_cannot_pass() -> None:
 
 
 def test_a_runner_that_breaks_the_protocol_is_an_error(tmp_path: Path) -> None:
-    noisy = tmp_path / "python"
-    noisy.write_text("#!/bin/sh\necho 'Loading checks...'\nsleep 5\n")
-    noisy.chmod(0o755)
-    checkov = scan.CheckovSession(noisy, tmp_path)
-    try:
-        with pytest.raises(CheckError) as error:
-            checkov.ready()
-    finally:
-        checkov.close()
-    assert "wrote 'Loading checks...' (starting), not its protocol" in str(error.value)
+    checkov, error = _start_fake_runner(tmp_path, "echo 'Loading checks...'\nsleep 5")
+    assert "wrote 'Loading checks...' (starting), not its protocol" in error
     assert checkov.popen.returncode is not None  # stopped, not left running

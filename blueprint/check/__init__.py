@@ -7,13 +7,13 @@ with checkov (:mod:`blueprint.checkov`), the one verdict of ``blueprint check``.
 - :mod:`~blueprint.check.wire`: the plan as the engine sends it (secrets, providers, stack);
 - :mod:`~blueprint.check.driver`: the RPCs, in the engine's order;
 - :mod:`~blueprint.check.report`: findings, remediations, the verdict, tables and JSON;
-- :mod:`~blueprint.check.command`: the packs on a stack's plan;
+- :mod:`~blueprint.check.command`: which packs, which config files, the stack they see;
 - :mod:`~blueprint.check.judge`: ``blueprint check STACK``: the packs and checkov, one verdict;
 - :mod:`~blueprint.check.verdict`: results of both sources, severities, the threshold;
 - :mod:`~blueprint.check.formats`: the verdict as SARIF, JUnit and Markdown.
 """
 
-from blueprint.check.command import check_stack, pack_requests, show, stack_target
+from blueprint.check.command import pack_requests, stack_target
 from blueprint.check.driver import PackRequest, StackTarget, check_plan, evaluate, running
 from blueprint.check.errors import CheckError, PackError, PolicyConfigError
 from blueprint.check.pack import PolicyPackDir, load_pack
@@ -30,11 +30,9 @@ __all__ = [
     "Remediation",
     "StackTarget",
     "check_plan",
-    "check_stack",
     "evaluate",
     "load_pack",
     "pack_requests",
     "running",
-    "show",
     "stack_target",
 ]

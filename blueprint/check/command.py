@@ -1,5 +1,6 @@
-"""``blueprint check STACK``: the stack's plan through policy packs, as ``pulumi preview
---policy-pack`` would run them, with no Pulumi CLI.
+"""Which policy packs ``blueprint check STACK`` runs, with which config, on what stack:
+as ``pulumi preview --policy-pack`` would run them, with no Pulumi CLI
+(:mod:`blueprint.check.judge` runs them).
 
 Without ``--policy-pack`` the project's own pack runs (``policies/``) with its enforcement
 file for the stack (``policies/config/<stack>.json``). ``--policy-pack`` replaces that with
@@ -10,22 +11,13 @@ schema defaults and initial config.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from blueprint.capture import Plan, capture
-from blueprint.check.driver import WORKERS, PackRequest, StackTarget, evaluate, running
+from blueprint.check.driver import PackRequest, StackTarget
 from blueprint.check.errors import CheckError
 from blueprint.check.pack import load_pack
-from blueprint.check.report import (
-    CheckReport,
-    findings_table,
-    packs_table,
-    remediations_table,
-)
 from blueprint.stackfile import read_project, read_stack
 
 PACK_DIR = Path("policies")
@@ -79,32 +71,3 @@ def stack_target(project_dir: Path, stack: str) -> StackTarget:
 
 def preview_capture(project_dir: Path, stack: str) -> Plan:
     return capture(project_dir, stack, preview=True)
-
-
-def check_stack(
-    project_dir: Path,
-    stack: str,
-    *,
-    packs: Sequence[Path] = (),
-    configs: Sequence[Path] = (),
-    capture_plan: Capture = preview_capture,
-    workers: int = WORKERS,
-) -> CheckReport:
-    """Capture ``stack`` once and run the packs over it (they start while it is captured)."""
-    requests = pack_requests(project_dir, stack, packs, configs)
-    target = stack_target(project_dir, stack)
-    with running(requests, target, workers=workers) as started:
-        plan = capture_plan(project_dir, stack)
-        return evaluate(started.packs(), plan, target)
-
-
-def show(report: CheckReport, console: Console, json_file: Path | None) -> None:
-    console.print(packs_table(report))
-    if report.findings:
-        console.print(findings_table(report))
-    if report.remediations:
-        console.print(remediations_table(report))
-    console.print(report.verdict())
-    if json_file:
-        json_file.write_text(json.dumps(report.as_json(), indent=2) + "\n")
-        console.print(f"report written to {json_file}")

@@ -142,9 +142,6 @@ class CheckovReport:
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Framework → checkov's summary (``resource_count``, ``parsing_errors``, …)."""
 
-    def failed(self) -> list[CheckRecord]:
-        return [r for r in self.records if r.result == "FAILED"]
-
     def problems(self, expected: dict[str, int], custom_checks: bool) -> list[str]:
         """Why this report cannot be trusted: a file checkov could not parse, a framework
         that judged none of the resources it was given, custom checks that never ran."""
@@ -269,11 +266,10 @@ class CheckovSession:
         self._argv = checkov_argv(scan_dir, out_dir, checks_dir)
         self._out_dir = out_dir
         assert self.popen.stdin is not None
-        try:
+        # If it already died, result() reports why, with its stderr.
+        with contextlib.suppress(BrokenPipeError):
             self.popen.stdin.write(json.dumps({"argv": self._argv}) + "\n")
             self.popen.stdin.flush()
-        except BrokenPipeError:
-            pass  # it died: result() reports why, with its stderr
 
     def result(self) -> CheckovReport:
         """Wait for the scan :meth:`start` handed over and parse its report."""
