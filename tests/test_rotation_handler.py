@@ -14,10 +14,16 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
+from moto.elasticache.models import elasticache_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 from functions.online_store_rotation import handler
-from functions.online_store_rotation.handler import RotationError, auth_ping, lambda_handler
+from functions.online_store_rotation.handler import (
+    RotationError,
+    accepts,
+    auth_ping,
+    lambda_handler,
+)
 
 pytestmark = pytest.mark.moto
 
@@ -47,6 +53,19 @@ class Rotation:
         self.token = self.start_rotation()
         self.auth_calls: list[dict[str, Any]] = []
         self.probed: list[tuple[str, int, str]] = []
+        self.accepted = {OLD_TOKEN}
+        """Tokens the group accepts: ROTATE adds one, SET leaves only the one it sets."""
+
+    def modified(self, params: dict[str, Any]) -> None:
+        self.auth_calls.append(dict(params))
+        token = params["AuthToken"]
+        self.accepted = (
+            {token} if params["AuthTokenUpdateStrategy"] == "SET" else self.accepted | {token}
+        )
+
+    def accepts(self, host: str, port: int, token: str, *, use_tls: bool = True) -> bool:
+        self.probed.append((host, port, token))
+        return token in self.accepted
 
     def start_rotation(self) -> str:
         """The state RotateSecret leaves before it invokes the function: rotation enabled and
@@ -90,7 +109,8 @@ def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
     monkeypatch.setenv("REPLICATION_GROUP_ID", GROUP)
     with mock_aws():
         state = Rotation()
-        # moto accepts but does not keep AuthToken changes: record what the function asks.
+        # moto accepts but does not keep AuthToken changes: record what the function asks
+        # and keep the set of tokens the group would accept.
         real_client: Any = boto3.client
 
         def client(service: str, *args: Any, **kwargs: Any) -> Any:
@@ -98,14 +118,13 @@ def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
             if service == "elasticache":
                 made.meta.events.register(
                     "provide-client-params.elasticache.ModifyReplicationGroup",
-                    lambda params, **_: state.auth_calls.append(dict(params)),
+                    lambda params, **_: state.modified(params),
                 )
             return made
 
         monkeypatch.setattr(boto3, "client", client)
-        monkeypatch.setattr(
-            handler, "auth_ping", lambda host, port, token: state.probed.append((host, port, token))
-        )
+        monkeypatch.setattr(handler, "accepts", state.accepts)
+        monkeypatch.setattr(handler, "WAIT_DELAY_SECONDS", 0)
         yield state
 
 
@@ -123,8 +142,50 @@ def test_full_rotation_replaces_the_token_everywhere(rotation: Rotation) -> None
     assert all(
         c["ReplicationGroupId"] == GROUP and c["ApplyImmediately"] for c in rotation.auth_calls
     )
-    (probe,) = rotation.probed
-    assert probe[2] == new
+    # setSecret: pending not yet accepted; testSecret: now it is; finishSecret: old still is.
+    assert [token for _, _, token in rotation.probed] == [new, new, OLD_TOKEN]
+    assert rotation.accepted == {new}
+
+
+def test_set_secret_after_an_applied_rotate_does_not_rotate_again(rotation: Rotation) -> None:
+    """Secrets Manager retries the whole rotation after a failed step: the retry's setSecret
+    must find the pending token already accepted and leave the group alone."""
+    rotation.run("createSecret")
+    rotation.run("setSecret")
+    rotation.run("createSecret")  # the retry starts over
+    rotation.run("setSecret")
+    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE"]
+
+
+def test_finish_after_an_applied_set_only_moves_the_stage(rotation: Rotation) -> None:
+    for step in ("createSecret", "setSecret", "testSecret"):
+        rotation.run(step)
+    new = rotation.secrets.get_secret_value(
+        SecretId=rotation.arn, VersionId=rotation.token, VersionStage="AWSPENDING"
+    )["SecretString"]
+    rotation.accepted = {json.loads(new)["password"]}  # an earlier attempt's SET took effect
+    rotation.run("finishSecret")
+    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE"]
+    assert "AWSCURRENT" in rotation.stages()[rotation.token]
+
+
+class Remaining:
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+def test_a_group_still_modifying_fails_the_step_within_the_lambda_budget(
+    rotation: Rotation,
+) -> None:
+    rotation.run("createSecret")
+    group = elasticache_backends[ACCOUNT][REGION].replication_groups[GROUP]
+    group.status = "modifying"
+    with pytest.raises(RotationError, match="still modifying"):
+        lambda_handler(rotation.event("setSecret"), Remaining(handler.WAIT_MARGIN_SECONDS * 1000))
+    assert rotation.auth_calls == []  # nothing modified while another change applies
 
 
 def test_create_secret_is_idempotent_and_keeps_other_fields(rotation: Rotation) -> None:
@@ -188,13 +249,10 @@ def test_a_secret_without_rotation_is_refused(rotation: Rotation) -> None:
 def test_a_failing_probe_stops_the_rotation_before_finish(
     rotation: Rotation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(host: str, port: int, token: str) -> None:
-        raise RotationError("AUTH was answered '-WRONGPASS'")
-
-    monkeypatch.setattr(handler, "auth_ping", refuse)
     rotation.run("createSecret")
     rotation.run("setSecret")
-    with pytest.raises(RotationError, match="WRONGPASS"):
+    rotation.accepted = {OLD_TOKEN}  # the ROTATE did not take
+    with pytest.raises(RotationError, match="refused AUTH with the pending token"):
         rotation.run("testSecret")
     assert rotation.value("AWSCURRENT") == OLD_TOKEN
 
@@ -241,5 +299,14 @@ def test_probe_accepts_the_right_token(resp_server: tuple[int, str]) -> None:
 
 def test_probe_rejects_a_wrong_token(resp_server: tuple[int, str]) -> None:
     port, _ = resp_server
-    with pytest.raises(RotationError, match="WRONGPASS"):
+    assert not accepts("127.0.0.1", port, "not-the-token", use_tls=False)
+    with pytest.raises(RotationError, match="refused AUTH"):
         auth_ping("127.0.0.1", port, "not-the-token", use_tls=False)
+
+
+def test_probe_that_cannot_connect_is_an_error_not_a_refusal() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    with pytest.raises(RotationError, match="cannot reach"):
+        accepts("127.0.0.1", port, "any-token", use_tls=False)

@@ -1,16 +1,22 @@
 """Secrets Manager rotation for the online store's AUTH token (ElastiCache for Valkey/Redis).
 
-The four steps of the rotation protocol, each safe to run again:
+The four steps of the rotation protocol. Secrets Manager retries the **whole** rotation,
+from ``createSecret``, when any step fails, so every step finds out what an earlier attempt
+already did instead of doing it again:
 
 * ``createSecret``: generate a new token and store it as ``AWSPENDING`` (once per version);
 * ``setSecret``: add it to the replication group beside the current token
-  (``AuthTokenUpdateStrategy=ROTATE``), so clients holding the old one keep working;
+  (``AuthTokenUpdateStrategy=ROTATE``), so clients holding the old one keep working. Skipped
+  when the group already accepts the pending token (an earlier attempt's ROTATE applied).
+  The step that changed the group waits until it is ``available`` again: a token change
+  passes through ``modifying``, and no later step may start on a group in that state;
 * ``testSecret``: ``AUTH`` and ``PING`` against the group with the pending token, over TLS;
-* ``finishSecret``: move ``AWSCURRENT`` to the new version, then retire the old token
-  (``AuthTokenUpdateStrategy=SET``) so only the new one is accepted.
+* ``finishSecret``: retire the old token (``AuthTokenUpdateStrategy=SET``, skipped when the
+  group already refuses it), wait for ``available``, then move ``AWSCURRENT`` to the new
+  version, which also clears ``AWSPENDING`` from the rotation's point of view.
 
 Environment: ``REPLICATION_GROUP_ID`` (the online store). The function runs in the VPC's
-private subnets (it must reach the cache for ``testSecret``) and its role may only read and
+private subnets (it must reach the cache for the AUTH probes) and its role may only read and
 stage this one secret and modify this one replication group.
 """
 
@@ -21,10 +27,10 @@ import os
 import socket
 import ssl
 import string
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 TOKEN_KEY = "password"
 TOKEN_LENGTH = 64
@@ -35,12 +41,24 @@ EXCLUDED_CHARACTERS = "".join(c for c in string.punctuation if c not in SAFE_SPE
 PROBE_TIMEOUT_SECONDS = 5.0
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
+WAIT_DELAY_SECONDS = 15
+"""Polling interval while the group is ``modifying`` (boto3's own waiter default)."""
+DEFAULT_WAIT_BUDGET_SECONDS = 840
+"""Wait budget when no Lambda context tells the time left (900 s timeout less a margin)."""
+WAIT_MARGIN_SECONDS = 30
+"""Kept back from the Lambda's remaining time to fail cleanly (and be retried) instead of
+being killed mid-call by the timeout."""
+
 
 class RotationError(Exception):
     """The rotation cannot proceed; Secrets Manager retries or leaves the secret as it was."""
 
 
-def lambda_handler(event: dict[str, Any], context: object = None) -> None:
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext | None = None) -> None:
     secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
     if step not in STEPS:
         raise RotationError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
@@ -55,66 +73,122 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> None:
         return  # already finished: a retry after success
     if "AWSPENDING" not in stages[token]:
         raise RotationError(f"version {token} of {secret_id} is not staged as AWSPENDING")
-    group_id = os.environ["REPLICATION_GROUP_ID"]
-    STEP_FUNCTIONS[step](secrets, secret_id, token, group_id)
-
-
-def create_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
-    try:
-        secrets.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
-        return  # created by an earlier attempt
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-    current = _value(secrets, secret_id, "AWSCURRENT")
-    new_token = secrets.get_random_password(
-        PasswordLength=TOKEN_LENGTH,
-        ExcludeCharacters=EXCLUDED_CHARACTERS,
-        RequireEachIncludedType=True,
-    )["RandomPassword"]
-    secrets.put_secret_value(
-        SecretId=secret_id,
-        ClientRequestToken=token,
-        SecretString=json.dumps({**current, TOKEN_KEY: new_token}),
-        VersionStages=["AWSPENDING"],
+    rotation = Rotation(
+        secrets=secrets,
+        secret_id=secret_id,
+        token=token,
+        group_id=os.environ["REPLICATION_GROUP_ID"],
+        wait_budget_seconds=_wait_budget(context),
     )
+    getattr(rotation, STEP_METHODS[step])()
 
 
-def set_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
-    pending = _value(secrets, secret_id, "AWSPENDING", token)
-    _group(group_id, available=True)
-    _modify_auth(group_id, pending[TOKEN_KEY], strategy="ROTATE")
+def _wait_budget(context: LambdaContext | None) -> int:
+    if context is None:
+        return DEFAULT_WAIT_BUDGET_SECONDS
+    return max(0, context.get_remaining_time_in_millis() // 1000 - WAIT_MARGIN_SECONDS)
 
 
-def test_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
-    pending = _value(secrets, secret_id, "AWSPENDING", token)
-    # The ROTATE of setSecret takes effect only once the group is available again.
-    _group(group_id, available=True)
-    host, port = endpoint(group_id)
-    auth_ping(host, port, pending[TOKEN_KEY])
+class Rotation:
+    """One invocation's view of the rotation of one secret version."""
+
+    def __init__(
+        self, *, secrets: Any, secret_id: str, token: str, group_id: str, wait_budget_seconds: int
+    ) -> None:
+        self.secrets = secrets
+        self.secret_id = secret_id
+        self.token = token
+        self.group_id = group_id
+        self.wait_budget_seconds = wait_budget_seconds
+
+    def create_secret(self) -> None:
+        try:
+            self.secrets.get_secret_value(
+                SecretId=self.secret_id, VersionId=self.token, VersionStage="AWSPENDING"
+            )
+            return  # created by an earlier attempt
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        current = _value(self.secrets, self.secret_id, "AWSCURRENT")
+        new_token = self.secrets.get_random_password(
+            PasswordLength=TOKEN_LENGTH,
+            ExcludeCharacters=EXCLUDED_CHARACTERS,
+            RequireEachIncludedType=True,
+        )["RandomPassword"]
+        self.secrets.put_secret_value(
+            SecretId=self.secret_id,
+            ClientRequestToken=self.token,
+            SecretString=json.dumps({**current, TOKEN_KEY: new_token}),
+            VersionStages=["AWSPENDING"],
+        )
+
+    def set_secret(self) -> None:
+        pending = self._pending()
+        # A change still applying (an earlier attempt's ROTATE, maintenance) must finish
+        # first: ElastiCache refuses a modification while the group is ``modifying``.
+        self._wait_available()
+        if accepts(*endpoint(self.group_id), pending):
+            return  # an earlier attempt's ROTATE took effect
+        _modify_auth(self.group_id, pending, strategy="ROTATE")
+        self._wait_available()
+
+    def test_secret(self) -> None:
+        pending = self._pending()
+        self._wait_available()
+        auth_ping(*endpoint(self.group_id), pending)
+
+    def finish_secret(self) -> None:
+        # SET before moving AWSCURRENT: a version already current is skipped on a retry, so if
+        # the stage moved first and SET then failed, the old token would stay valid for good.
+        pending = self._pending()
+        current_version, current = self._current()
+        self._wait_available()
+        if current != pending and accepts(*endpoint(self.group_id), current):
+            _modify_auth(self.group_id, pending, strategy="SET")
+            self._wait_available()
+        self.secrets.update_secret_version_stage(
+            SecretId=self.secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=self.token,
+            RemoveFromVersionId=current_version,
+        )
+
+    def _pending(self) -> str:
+        return str(_value(self.secrets, self.secret_id, "AWSPENDING", self.token)[TOKEN_KEY])
+
+    def _current(self) -> tuple[str, str]:
+        stages = self.secrets.describe_secret(SecretId=self.secret_id)["VersionIdsToStages"]
+        version = next(v for v, s in stages.items() if "AWSCURRENT" in s)
+        return version, str(_value(self.secrets, self.secret_id, "AWSCURRENT")[TOKEN_KEY])
+
+    def _wait_available(self) -> None:
+        """Wait (within this invocation's budget) until the group is ``available``.
+
+        On timeout the step fails; Secrets Manager then retries the whole rotation, and the
+        steps above skip what is already done.
+        """
+        delay = max(WAIT_DELAY_SECONDS, 0)
+        attempts = max(1, self.wait_budget_seconds // max(delay, 1))
+        waiter = boto3.client("elasticache").get_waiter("replication_group_available")
+        try:
+            waiter.wait(
+                ReplicationGroupId=self.group_id,
+                WaiterConfig={"Delay": delay, "MaxAttempts": attempts},
+            )
+        except WaiterError as exc:
+            status = _group(self.group_id).get("Status", "unknown")
+            raise RotationError(
+                f"replication group {self.group_id} is still {status} after "
+                f"{attempts} checks; Secrets Manager retries the rotation"
+            ) from exc
 
 
-def finish_secret(secrets: Any, secret_id: str, token: str, group_id: str) -> None:
-    # SET before moving AWSCURRENT: a version already current is skipped on a retry, so if
-    # the stage moved first and SET then failed, the old token would stay valid for good.
-    pending = _value(secrets, secret_id, "AWSPENDING", token)
-    _group(group_id, available=True)
-    _modify_auth(group_id, pending[TOKEN_KEY], strategy="SET")
-    stages = secrets.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
-    current = next(v for v, s in stages.items() if "AWSCURRENT" in s)
-    secrets.update_secret_version_stage(
-        SecretId=secret_id,
-        VersionStage="AWSCURRENT",
-        MoveToVersionId=token,
-        RemoveFromVersionId=current,
-    )
-
-
-STEP_FUNCTIONS = {
-    "createSecret": create_secret,
-    "setSecret": set_secret,
-    "testSecret": test_secret,
-    "finishSecret": finish_secret,
+STEP_METHODS = {
+    "createSecret": "create_secret",
+    "setSecret": "set_secret",
+    "testSecret": "test_secret",
+    "finishSecret": "finish_secret",
 }
 
 
@@ -136,18 +210,10 @@ def _modify_auth(group_id: str, auth_token: str, *, strategy: str) -> None:
     )
 
 
-def _group(group_id: str, *, available: bool = False) -> dict[str, Any]:
-    """The replication group; with ``available``, refuse while a change is still applying.
-
-    ElastiCache rejects a modification while the group is ``modifying``; raising lets
-    Secrets Manager retry the step later instead of failing the rotation for good.
-    """
+def _group(group_id: str) -> dict[str, Any]:
     (group,) = boto3.client("elasticache").describe_replication_groups(ReplicationGroupId=group_id)[
         "ReplicationGroups"
     ]
-    status = group.get("Status", "available")
-    if available and status != "available":
-        raise RotationError(f"replication group {group_id} is {status}; retrying later")
     return dict(group)
 
 
@@ -164,16 +230,35 @@ def _command(*parts: str) -> bytes:
     return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
 
 
-def auth_ping(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> None:
-    """Authenticate with the token and PING; raise RotationError unless both succeed."""
-    raw = socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS)
+def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> bool:
+    """Whether the server accepts the token (``AUTH`` then ``PING``).
+
+    False when the server answers ``AUTH`` with an error (``WRONGPASS``, ``ERR invalid
+    password``); a connection that fails, or any other answer, raises RotationError: only a
+    server that was reached and said no may count as "not accepted".
+    """
+    try:
+        raw = socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS)
+    except OSError as exc:
+        raise RotationError(f"cannot reach {host}:{port}: {exc}") from exc
     connection = (
         ssl.create_default_context().wrap_socket(raw, server_hostname=host) if use_tls else raw
     )
     with connection:
         reader = connection.makefile("rb")
-        for command, expected in ((("AUTH", auth_token), b"+OK"), (("PING",), b"+PONG")):
-            connection.sendall(_command(*command))
-            reply = reader.readline().rstrip(b"\r\n")
-            if reply != expected:
-                raise RotationError(f"{command[0]} was answered {reply.decode(errors='replace')!r}")
+        connection.sendall(_command("AUTH", auth_token))
+        reply = reader.readline().rstrip(b"\r\n")
+        if reply.startswith(b"-"):
+            return False
+        connection.sendall(_command("PING"))
+        pong = reader.readline().rstrip(b"\r\n")
+        if reply != b"+OK" or pong != b"+PONG":
+            answered = (reply + b" / " + pong).decode(errors="replace")
+            raise RotationError(f"AUTH/PING was answered {answered!r}")
+        return True
+
+
+def auth_ping(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> None:
+    """Raise RotationError unless the server accepts the token."""
+    if not accepts(host, port, auth_token, use_tls=use_tls):
+        raise RotationError(f"{host}:{port} refused AUTH with the pending token")
