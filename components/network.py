@@ -64,6 +64,9 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     data_subnet_ids: pulumi.Output[list[str]]
     endpoint_security_group_id: pulumi.Output[str]
+    interface_endpoints: dict[str, aws.ec2.VpcEndpoint]
+    """By service; resources that call an API from the VPC depend on its endpoint."""
+    interface_endpoint_ids: dict[str, pulumi.Output[str]]
     flow_log_group_name: pulumi.Output[str]
 
     def __init__(
@@ -223,8 +226,9 @@ class Network(pulumi.ComponentResource):
             description="HTTPS from the VPC",
             opts=child(self),
         )
+        interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
         for service in INTERFACE_ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
+            interface_endpoints[service] = aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}",
@@ -293,6 +297,8 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["private"]])
         self.data_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["data"]])
         self.endpoint_security_group_id = endpoint_sg.id
+        self.interface_endpoints = interface_endpoints
+        self.interface_endpoint_ids = {s: e.id for s, e in interface_endpoints.items()}
         self.flow_log_group_name = flow_group.name
         self.register_outputs(
             {
@@ -302,6 +308,7 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "data_subnet_ids": self.data_subnet_ids,
                 "endpoint_security_group_id": self.endpoint_security_group_id,
+                "interface_endpoint_ids": self.interface_endpoint_ids,
                 "flow_log_group_name": self.flow_log_group_name,
             }
         )

@@ -2,11 +2,14 @@
 
 Clients on EKS reach the cache over TLS with a shared AUTH token. The token lives in Secrets
 Manager; a rotation Lambda (``functions/online_store_rotation``) replaces it on schedule in
-the live group, so after creation Secrets Manager, not Pulumi, owns its value.
+the live group, so after creation Secrets Manager, not Pulumi, owns its value. The first
+token reaches the group and the secret through write-only inputs only, and the first
+rotation (at once, on creation) retires it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -15,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config.data_stores import OnlineStoreSettings
-from components.iam_documents import Statement, identity_policy, service_trust
+from components.iam_documents import PolicyDocument, Statement, identity_policy, service_trust
 from components.log_group import encrypted_log_group
 from components.network import HTTPS, INTERFACE_ENDPOINT_SERVICES
 from components.options import child, stateful
@@ -30,8 +33,10 @@ TRANSIT_ENCRYPTION_MODE = "required"
 AUTH_TOKEN_UPDATE_STRATEGY = "ROTATE"
 """How a changed token is applied: added beside the current one, never replacing it."""
 
-AUTH_TOKEN_PROPERTY = "authToken"
-"""Engine name of the token input; Pulumi leaves it alone after creation."""
+INITIAL_TOKEN_VERSION = 1
+"""``auth_token_wo_version`` of the group (and of the secret's first version): write-only
+inputs are sent only when their version changes, so the group never gets a token from Pulumi
+again after creation. Secrets Manager's rotation owns the live token."""
 
 CACHE_LOG_TYPES = ("slow-log", "engine-log")
 """Every log type ElastiCache for Valkey/Redis can deliver."""
@@ -48,11 +53,14 @@ ROTATION_HANDLER = "handler.lambda_handler"
 ROTATION_RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 ROTATION_ARCHITECTURE = "arm64"
 """Graviton: cheaper per millisecond; the handler is pure Python (boto3 is in the runtime)."""
-ROTATION_TIMEOUT_SECONDS = 60
-"""Each step makes at most three API calls and one 5-second TLS probe; a minute is ample."""
+ROTATION_TIMEOUT_SECONDS = 900
+"""Lambda's maximum. setSecret and finishSecret wait inside the step for the group to leave
+``modifying`` (a token change is applied node by node, minutes on a sharded group); a step
+that still times out is retried with the whole rotation, and each step skips what is done.
+No reserved concurrency: Secrets Manager refuses a second rotation while one is pending
+(AWSPENDING staged), and a reservation fails in accounts whose concurrency limit leaves no
+100 unreserved executions (new accounts often have 10)."""
 ROTATION_MEMORY_MB = 128
-ROTATION_CONCURRENCY = 1
-"""Two rotations running at once could each ROTATE in a token and then SET away the other's."""
 
 ROTATION_APIS = ("secretsmanager", "elasticache")
 """AWS APIs the rotation handler calls (boto3 clients in handler.py)."""
@@ -60,6 +68,8 @@ ROTATION_APIS = ("secretsmanager", "elasticache")
 # calls must have one, or rotation fails with a connect timeout.
 if missing := [s for s in ROTATION_APIS if s not in INTERFACE_ENDPOINT_SERVICES]:
     raise RuntimeError(f"the rotation function needs interface endpoints for {missing}")
+
+PARAMETER_GROUP_DESCRIPTION = "Online store parameters"
 
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
@@ -71,6 +81,8 @@ class OnlineStoreArgs:
     """The environment's account (trust and invoke conditions, ENI ARNs)."""
     region: str
     """Region of the group (ENI ARNs in the rotation role)."""
+    replication_group_id: str
+    """Explicit group id, e.g. ``feature-platform-dev-online`` (at most 40 characters)."""
     settings: OnlineStoreSettings
     """Engine, size, topology, windows and token rotation, validated by the config."""
     multi_az: bool
@@ -83,6 +95,8 @@ class OnlineStoreArgs:
     """Subnets of the cache nodes (no internet route)."""
     private_subnet_ids: pulumi.Input[list[str]]
     """Subnets of the rotation function (NAT and the Secrets Manager endpoint)."""
+    interface_endpoints: Mapping[str, pulumi.Resource]
+    """The VPC's interface endpoints by service; the rotation waits for those it calls."""
     client_security_group_id: pulumi.Input[str]
     """The only security group whose members may connect (the EKS nodes and pods)."""
     data_key_arn: pulumi.Input[str]
@@ -111,6 +125,7 @@ class OnlineStore(pulumi.ComponentResource):
     port: pulumi.Output[int]
     auth_secret_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    parameter_group_name: pulumi.Output[str]
     rotation_function_arn: pulumi.Output[str]
     rotation_security_group_id: pulumi.Output[str]
 
@@ -118,15 +133,51 @@ class OnlineStore(pulumi.ComponentResource):
         self, name: str, args: OnlineStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("featureplatform:data:OnlineStore", name, None, opts)
-        settings = args.settings
-        if args.multi_az and settings.replicas_per_shard < 1:
+        if args.multi_az and args.settings.replicas_per_shard < 1:
             # AWS rejects Multi-AZ without a replica to fail over to.
             raise ValueError(
                 f"{name}: multi-AZ needs at least one replica per shard "
-                f"(replicas_per_shard={settings.replicas_per_shard})"
+                f"(replicas_per_shard={args.settings.replicas_per_shard})"
             )
+        self._name, self._args = name, args
+        network = self._security_groups()
+        auth = self._auth_token()
+        parameter_group = self._parameter_group()
+        group = self._replication_group(network, auth, parameter_group)
+        function = self._rotation(network, auth, group)
 
-        # --- network ---------------------------------------------------------------------
+        self.replication_group_id = group.id
+        self.replication_group_arn = group.arn
+        self.endpoint = (
+            group.configuration_endpoint_address
+            if args.settings.cluster_mode
+            else group.primary_endpoint_address
+        )
+        # Set explicitly, so never None.
+        self.port = cast(pulumi.Output[int], group.port)
+        self.auth_secret_arn = auth.secret_arn
+        self.security_group_id = network.cache.id
+        self.parameter_group_name = parameter_group.name
+        self.rotation_function_arn = function.arn
+        self.rotation_security_group_id = network.rotation.id
+        self.register_outputs(
+            {
+                "replication_group_id": self.replication_group_id,
+                "replication_group_arn": self.replication_group_arn,
+                "endpoint": self.endpoint,
+                "port": self.port,
+                "auth_secret_arn": self.auth_secret_arn,
+                "security_group_id": self.security_group_id,
+                "parameter_group_name": self.parameter_group_name,
+                "rotation_function_arn": self.rotation_function_arn,
+                "rotation_security_group_id": self.rotation_security_group_id,
+            }
+        )
+
+    # --- network ------------------------------------------------------------------------
+
+    def _security_groups(self) -> _Network:
+        name, args = self._name, self._args
         cache_sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -154,19 +205,19 @@ class OnlineStore(pulumi.ComponentResource):
             description="Valkey/Redis from the platform's workloads",
             opts=child(self),
         )
-        # The one exception to "clients only": the rotation function's testSecret step must
-        # AUTH and PING with the pending token before Secrets Manager makes it current.
-        from_rotation = aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-rotation",
-            security_group_id=cache_sg.id,
-            ip_protocol="tcp",
-            from_port=CACHE_PORT,
-            to_port=CACHE_PORT,
-            referenced_security_group_id=rotation_sg.id,
-            description="Valkey/Redis from the token rotation function (testSecret)",
-            opts=child(self),
-        )
-        rotation_egress = [
+        # The one exception to "clients only": the rotation function must AUTH and PING
+        # with the pending token before Secrets Manager makes it current.
+        path: list[pulumi.Resource] = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-from-rotation",
+                security_group_id=cache_sg.id,
+                ip_protocol="tcp",
+                from_port=CACHE_PORT,
+                to_port=CACHE_PORT,
+                referenced_security_group_id=rotation_sg.id,
+                description="Valkey/Redis from the token rotation function (AUTH probes)",
+                opts=child(self),
+            ),
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-rotation-to-cache",
                 security_group_id=rotation_sg.id,
@@ -174,7 +225,7 @@ class OnlineStore(pulumi.ComponentResource):
                 from_port=CACHE_PORT,
                 to_port=CACHE_PORT,
                 referenced_security_group_id=cache_sg.id,
-                description="testSecret: AUTH and PING the cache",
+                description="AUTH and PING the cache",
                 opts=child(self),
             ),
             aws.vpc.SecurityGroupEgressRule(
@@ -184,35 +235,49 @@ class OnlineStore(pulumi.ComponentResource):
                 from_port=HTTPS,
                 to_port=HTTPS,
                 cidr_ipv4=args.vpc_cidr,
-                description="Interface VPC endpoints (Secrets Manager)",
+                description="Interface VPC endpoints (Secrets Manager, ElastiCache)",
                 opts=child(self),
             ),
         ]
-        # --- the AUTH token --------------------------------------------------------------
-        auth = GeneratedSecret(
-            f"{name}-auth",
+        # The function reaches the AWS APIs only through the VPC's interface endpoints: a
+        # rotation started before they are available fails with a connect timeout.
+        path += [args.interface_endpoints[service] for service in ROTATION_APIS]
+        return _Network(cache=cache_sg, rotation=rotation_sg, rotation_path=path)
+
+    # --- the AUTH token ---------------------------------------------------------------------
+
+    def _auth_token(self) -> GeneratedSecret:
+        args = self._args
+        return GeneratedSecret(
+            f"{self._name}-auth",
             GeneratedSecretArgs(
                 description="AUTH token of the online store (rotated by Secrets Manager)",
                 kms_key_arn=args.secrets_key_arn,
                 recovery_window_days=args.recovery_window_days,
                 protect=args.protect,
+                value_version=INITIAL_TOKEN_VERSION,
             ),
             opts=child(self),
         )
 
-        # --- the cache -------------------------------------------------------------------
-        subnet_group = aws.elasticache.SubnetGroup(
-            f"{name}-subnets",
-            description="Online store: data subnets (no internet route)",
-            subnet_ids=args.data_subnet_ids,
-            opts=child(self),
-        )
-        # Auto-named, so a change that replaces the group (a new family on an engine upgrade)
-        # creates the new one first; a group in use cannot be deleted.
-        parameter_group = aws.elasticache.ParameterGroup(
-            f"{name}-params",
-            family=settings.parameter_group_family,
-            description="Online store parameters",
+    # --- the cache --------------------------------------------------------------------------
+
+    def _parameter_group(self) -> aws.elasticache.ParameterGroup:
+        """One parameter group per engine family, kept in AWS when the family changes.
+
+        A new family (7.2 -> 8.0, redis -> valkey) needs a new group, and with
+        ``apply_immediately=False`` the replication group keeps using the old one until its
+        maintenance window: deleting the old group in the same ``up`` fails (it is in use).
+        So the family is part of the logical name (a new family is a new resource, never a
+        replacement) and a group the program drops is only forgotten (``retain_on_delete``);
+        the runbook removes it once the window has applied the change.
+        """
+        settings = self._args.settings
+        family = settings.parameter_group_family
+        return aws.elasticache.ParameterGroup(
+            f"{self._name}-params-{family}",
+            family=family,
+            description=PARAMETER_GROUP_DESCRIPTION,
             parameters=[
                 aws.elasticache.ParameterGroupParameterArgs(
                     name="maxmemory-policy", value=settings.maxmemory_policy.value
@@ -223,23 +288,45 @@ class OnlineStore(pulumi.ComponentResource):
                     name="cluster-enabled", value="yes" if settings.cluster_mode else "no"
                 ),
             ],
-            opts=child(self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        log_groups = {
-            log_type: encrypted_log_group(
-                f"{name}-{log_type}",
-                self,
-                name_prefix=f"{VENDED_LOGS_PREFIX}/{name}-{log_type}-",
-                retention_days=args.log_retention_days,
-                key_arn=args.logs_key_arn,
-                protect=args.protect,
+
+    def _log_delivery(self) -> list[aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs]:
+        name, args = self._name, self._args
+        return [
+            aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                destination=encrypted_log_group(
+                    f"{name}-{log_type}",
+                    self,
+                    name_prefix=f"{VENDED_LOGS_PREFIX}/{name}-{log_type}-",
+                    retention_days=args.log_retention_days,
+                    key_arn=args.logs_key_arn,
+                    protect=args.protect,
+                ).name,
+                destination_type="cloudwatch-logs",
+                log_format="json",
+                log_type=log_type,
             )
             for log_type in CACHE_LOG_TYPES
-        }
+        ]
 
+    def _replication_group(
+        self,
+        network: _Network,
+        auth: GeneratedSecret,
+        parameter_group: aws.elasticache.ParameterGroup,
+    ) -> aws.elasticache.ReplicationGroup:
+        name, args = self._name, self._args
+        settings = args.settings
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            description="Online store: data subnets (no internet route)",
+            subnet_ids=args.data_subnet_ids,
+            opts=child(self),
+        )
         if settings.cluster_mode:
             # Shards and their replicas; ElastiCache requires automatic failover here.
-            topology = {
+            topology: dict[str, int] = {
                 "num_node_groups": settings.shards,
                 "replicas_per_node_group": settings.replicas_per_shard,
             }
@@ -249,9 +336,11 @@ class OnlineStore(pulumi.ComponentResource):
             # rejects num_node_groups/replicas_per_node_group alongside it.
             topology = {"num_cache_clusters": 1 + settings.replicas_per_shard}
             failover = args.multi_az
-
-        group = aws.elasticache.ReplicationGroup(
+        return aws.elasticache.ReplicationGroup(
             f"{name}-group",
+            # Explicit: the bridge's auto-name (logical name + 7 random characters) does not
+            # fit the 40-character limit of the id.
+            replication_group_id=args.replication_group_id,
             description="Feature platform online store",
             engine=settings.engine.value,
             engine_version=settings.engine_version,
@@ -259,17 +348,16 @@ class OnlineStore(pulumi.ComponentResource):
             port=CACHE_PORT,
             parameter_group_name=parameter_group.name,
             subnet_group_name=subnet_group.name,
-            security_group_ids=[cache_sg.id],
+            security_group_ids=[network.cache.id],
             at_rest_encryption_enabled=True,
             kms_key_id=args.data_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode=TRANSIT_ENCRYPTION_MODE,
-            # The first token is simply set at creation (the strategy is not used then).
-            # Any later change must ROTATE: the new token is accepted beside the old one,
-            # so clients still holding the old token keep working until they re-read the
-            # secret. The rotation Lambda does exactly that (ROTATE, test, then SET to
-            # retire the old token).
-            auth_token=auth.value,
+            # Write-only: sent at creation, never read back or diffed, and sent again only
+            # if the version changes. Any later change must ROTATE (the new token accepted
+            # beside the old one); the rotation Lambda does exactly that, then SETs.
+            auth_token_wo=auth.value,
+            auth_token_wo_version=INITIAL_TOKEN_VERSION,
             auth_token_update_strategy=AUTH_TOKEN_UPDATE_STRATEGY,
             cluster_mode="enabled" if settings.cluster_mode else "disabled",
             num_node_groups=topology.get("num_node_groups"),
@@ -280,33 +368,32 @@ class OnlineStore(pulumi.ComponentResource):
             snapshot_retention_limit=settings.snapshot_retention_days,
             snapshot_window=settings.snapshot_window,
             maintenance_window=settings.maintenance_window,
-            # Deleting the group (or replacing it) keeps its data as a snapshot. The name is
-            # fixed, so a second deletion fails until the old snapshot is removed: better than
-            # losing data silently.
-            final_snapshot_identifier=f"{name}-final",
+            # Deleting the group keeps its data as a snapshot. The name is fixed, so a second
+            # deletion fails until the old snapshot is removed: better than losing data.
+            final_snapshot_identifier=f"{args.replication_group_id}-final",
             auto_minor_version_upgrade=True,
             # Changes to a live cache (node type, engine, parameters) wait for the
             # maintenance window instead of disturbing serving traffic mid-day.
             apply_immediately=False,
-            log_delivery_configurations=[
-                aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
-                    destination=log_group.name,
-                    destination_type="cloudwatch-logs",
-                    log_format="json",
-                    log_type=log_type,
-                )
-                for log_type, log_group in log_groups.items()
-            ],
+            log_delivery_configurations=self._log_delivery(),
             opts=pulumi.ResourceOptions.merge(
                 stateful(self, args.protect),
-                # After creation the rotation Lambda owns the live token: Pulumi must never
-                # push the original (now retired) token back into the group.
-                pulumi.ResourceOptions(ignore_changes=[AUTH_TOKEN_PROPERTY]),
+                # The id is fixed, so a replacement cannot create the new group beside the
+                # old one; `blueprint check` blocks a replacement unless it is allowed.
+                pulumi.ResourceOptions(delete_before_replace=True),
             ),
         )
 
-        # --- rotation --------------------------------------------------------------------
-        rotation_logs = encrypted_log_group(
+    # --- rotation -----------------------------------------------------------------------
+
+    def _rotation(
+        self,
+        network: _Network,
+        auth: GeneratedSecret,
+        group: aws.elasticache.ReplicationGroup,
+    ) -> aws.lambda_.Function:
+        name, args = self._name, self._args
+        logs = encrypted_log_group(
             f"{name}-rotation-logs",
             self,
             name_prefix=f"/aws/lambda/{name}-rotation-",
@@ -314,8 +401,81 @@ class OnlineStore(pulumi.ComponentResource):
             key_arn=args.logs_key_arn,
             protect=args.protect,
         )
+        role = aws.iam.Role(
+            f"{name}-rotation-role",
+            description="Online store AUTH token rotation (Lambda)",
+            assume_role_policy=service_trust(LAMBDA_PRINCIPAL, args.account_id).to_json(),
+            permissions_boundary=args.permissions_boundary_arn,
+            opts=child(self),
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-rotation-policy",
+            role=role.id,
+            policy=self._rotation_policy(auth, group, logs, network).to_json(),
+            opts=child(self),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-rotation",
+            description="Rotates the online store's AUTH token for Secrets Manager",
+            role=role.arn,
+            runtime=ROTATION_RUNTIME,
+            architectures=[ROTATION_ARCHITECTURE],
+            handler=ROTATION_HANDLER,
+            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(ROTATION_HANDLER_FILE))}),
+            timeout=ROTATION_TIMEOUT_SECONDS,
+            memory_size=ROTATION_MEMORY_MB,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"REPLICATION_GROUP_ID": group.id}
+            ),
+            kms_key_arn=args.secrets_key_arn,
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                security_group_ids=[network.rotation.id],
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=logs.name
+            ),
+            # Lambda checks at creation that the role may create network interfaces.
+            opts=child(self, depends_on=[role_policy, *network.rotation_path]),
+        )
+        invoke = aws.lambda_.Permission(
+            f"{name}-rotation-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal=SECRETS_MANAGER_PRINCIPAL,
+            # Only for this secret, in this account (confused-deputy guard).
+            source_arn=auth.secret_arn,
+            source_account=args.account_id,
+            opts=child(self),
+        )
+        aws.secretsmanager.SecretRotation(
+            f"{name}-rotation-schedule",
+            secret_id=auth.secret_arn,
+            rotation_lambda_arn=function.arn,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=args.settings.rotation_days
+            ),
+            # Rotate at once: the first token, generated for the deploy, is retired before
+            # the deploy ends. Without it Secrets Manager would only run testSecret, and that
+            # fails for a token setSecret never applied.
+            rotate_immediately=True,
+            # A rotation needs everything in place: the group to modify, the permission to
+            # invoke the function, the first secret version, and the network path to the
+            # cache and to the APIs (the interface endpoints).
+            opts=child(self, depends_on=[group, invoke, auth, role_policy, *network.rotation_path]),
+        )
+        return function
+
+    def _rotation_policy(
+        self,
+        auth: GeneratedSecret,
+        group: aws.elasticache.ReplicationGroup,
+        logs: aws.cloudwatch.LogGroup,
+        network: _Network,
+    ) -> PolicyDocument:
+        args = self._args
         eni_arn = f"arn:aws:ec2:{args.region}:{args.account_id}"
-        rotation_policy = identity_policy(
+        return identity_policy(
             Statement(
                 sid="StageToken",
                 actions=(
@@ -350,7 +510,7 @@ class OnlineStore(pulumi.ComponentResource):
             Statement(
                 sid="WriteLogs",
                 actions=("logs:CreateLogStream", "logs:PutLogEvents"),
-                resources=(pulumi.Output.concat(rotation_logs.arn, ":*"),),
+                resources=(pulumi.Output.concat(logs.arn, ":*"),),
             ),
             # VPC access, written out instead of the AWS-managed AWSLambdaVPCAccessExecution
             # Role, which also grants log writes on every log group. Describe* has no
@@ -367,7 +527,7 @@ class OnlineStore(pulumi.ComponentResource):
                 resources=(
                     f"{eni_arn}:network-interface/*",
                     f"{eni_arn}:subnet/*",
-                    rotation_sg.arn,
+                    network.rotation.arn,
                 ),
             ),
             Statement(
@@ -380,96 +540,13 @@ class OnlineStore(pulumi.ComponentResource):
                 resources=(f"{eni_arn}:network-interface/*",),
             ),
         )
-        role = aws.iam.Role(
-            f"{name}-rotation-role",
-            description="Online store AUTH token rotation (Lambda)",
-            assume_role_policy=service_trust(LAMBDA_PRINCIPAL, args.account_id).to_json(),
-            permissions_boundary=args.permissions_boundary_arn,
-            opts=child(self),
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-rotation-policy",
-            role=role.id,
-            policy=rotation_policy.to_json(),
-            opts=child(self),
-        )
-        function = aws.lambda_.Function(
-            f"{name}-rotation",
-            description="Rotates the online store's AUTH token for Secrets Manager",
-            role=role.arn,
-            runtime=ROTATION_RUNTIME,
-            architectures=[ROTATION_ARCHITECTURE],
-            handler=ROTATION_HANDLER,
-            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(ROTATION_HANDLER_FILE))}),
-            timeout=ROTATION_TIMEOUT_SECONDS,
-            memory_size=ROTATION_MEMORY_MB,
-            # Also needs 10 unreserved executions left in the account, or AWS refuses it.
-            reserved_concurrent_executions=ROTATION_CONCURRENCY,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={"REPLICATION_GROUP_ID": group.id}
-            ),
-            kms_key_arn=args.secrets_key_arn,
-            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=args.private_subnet_ids,
-                security_group_ids=[rotation_sg.id],
-            ),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=rotation_logs.name
-            ),
-            # Lambda checks at creation that the role may create network interfaces.
-            opts=child(self, depends_on=[role_policy]),
-        )
-        invoke = aws.lambda_.Permission(
-            f"{name}-rotation-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal=SECRETS_MANAGER_PRINCIPAL,
-            # Only for this secret, in this account (confused-deputy guard).
-            source_arn=auth.secret_arn,
-            source_account=args.account_id,
-            opts=child(self),
-        )
-        aws.secretsmanager.SecretRotation(
-            f"{name}-rotation-schedule",
-            secret_id=auth.secret_arn,
-            rotation_lambda_arn=function.arn,
-            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
-                automatically_after_days=settings.rotation_days
-            ),
-            # Rotate at once: the token Pulumi generated (kept in its state) stops working
-            # after the first deploy. Without it Secrets Manager would only run createSecret
-            # and testSecret, and testSecret fails for a token setSecret never applied.
-            rotate_immediately=True,
-            # A rotation needs everything in place: the group to modify, the permission to
-            # invoke the function, the first secret version, and the network path to AUTH.
-            opts=child(
-                self,
-                depends_on=[group, invoke, auth, role_policy, from_rotation, *rotation_egress],
-            ),
-        )
 
-        self.replication_group_id = group.id
-        self.replication_group_arn = group.arn
-        self.endpoint = (
-            group.configuration_endpoint_address
-            if settings.cluster_mode
-            else group.primary_endpoint_address
-        )
-        # Set explicitly above, so never None.
-        self.port = cast(pulumi.Output[int], group.port)
-        self.auth_secret_arn = auth.secret_arn
-        self.security_group_id = cache_sg.id
-        self.rotation_function_arn = function.arn
-        self.rotation_security_group_id = rotation_sg.id
-        self.register_outputs(
-            {
-                "replication_group_id": self.replication_group_id,
-                "replication_group_arn": self.replication_group_arn,
-                "endpoint": self.endpoint,
-                "port": self.port,
-                "auth_secret_arn": self.auth_secret_arn,
-                "security_group_id": self.security_group_id,
-                "rotation_function_arn": self.rotation_function_arn,
-                "rotation_security_group_id": self.rotation_security_group_id,
-            }
-        )
+
+@dataclass(frozen=True)
+class _Network:
+    cache: aws.ec2.SecurityGroup
+    """The cache's security group."""
+    rotation: aws.ec2.SecurityGroup
+    """The rotation function's security group."""
+    rotation_path: list[pulumi.Resource]
+    """What a rotation needs on the network: the rules to the cache, the API endpoints."""

@@ -62,6 +62,8 @@ DEAD_LETTER_TOPIC = "materialization-dlq"
 MATERIALIZER_GROUP = "materializer"
 """Kafka consumer group of the materializer (its IAM policy names exactly this group)."""
 REGISTRY_KEY = "registry.db"
+ONLINE_STORE_ID_SUFFIX = "online"
+"""The replication group is ``<project>-<environment>-online`` (ids are 40 characters at most)."""
 
 
 class FeaturePlatform(pulumi.ComponentResource):
@@ -92,7 +94,8 @@ class FeaturePlatform(pulumi.ComponentResource):
         account, region = config.aws.account_id, config.aws.region
         protect = config.protection.protect_stateful
         retention = config.logging.retention_days
-        # EKS and MSK names are fixed (log groups and IAM ARNs are derived from them).
+        # EKS, MSK and ElastiCache names are fixed (log groups and IAM ARNs are derived from
+        # them; the replication group's id does not fit an auto-name).
         physical = f"{PROJECT}-{config.environment.value}"
 
         encryption = Encryption(
@@ -177,12 +180,14 @@ class FeaturePlatform(pulumi.ComponentResource):
             OnlineStoreArgs(
                 account_id=account,
                 region=region,
+                replication_group_id=f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
                 settings=config.online_store,
                 multi_az=config.data_stores.multi_az,
                 vpc_id=network.vpc_id,
                 vpc_cidr=network.vpc_cidr,
                 data_subnet_ids=network.data_subnet_ids,
                 private_subnet_ids=network.private_subnet_ids,
+                interface_endpoints=network.interface_endpoints,
                 client_security_group_id=cluster.node_security_group_id,
                 data_key_arn=encryption.data_key_arn,
                 logs_key_arn=encryption.logs_key_arn,

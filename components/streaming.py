@@ -216,7 +216,13 @@ class Streaming(pulumi.ComponentResource):
             protect=args.protect,
         )
 
-        cluster_opts = stateful(self, args.protect)
+        # The client subnets (so the AZ count) are fixed at creation: MSK cannot move a
+        # cluster to other subnets, and the provider replaces it instead. With a fixed name
+        # the new cluster cannot be created beside the old one, so a replacement deletes
+        # first; `blueprint check` blocks it unless the change carries an allowance (ADR 0012).
+        cluster_opts = pulumi.ResourceOptions.merge(
+            stateful(self, args.protect), pulumi.ResourceOptions(delete_before_replace=True)
+        )
         if settings.storage_autoscaling:
             # The autoscaler grows the volumes; Pulumi must not try to shrink them back to
             # the initial size (MSK refuses: storage only grows, by at least 10 GiB).

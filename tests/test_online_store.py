@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from blueprint.capture import Plan, PlannedResource
@@ -17,13 +18,17 @@ from components.config.models import PROD_MIN_SNAPSHOT_RETENTION_DAYS
 from components.iam_documents import DATA_ACTIONS
 from components.online_store import (
     CACHE_PORT,
+    INITIAL_TOKEN_VERSION,
+    ROTATION_APIS,
     ROTATION_HANDLER_FILE,
+    ROTATION_TIMEOUT_SECONDS,
     OnlineStore,
     OnlineStoreArgs,
 )
 from tests.conftest import as_list, policy, run_component, stack_config, statements
 
 NAME = "online-store"
+GROUP_ID = "feature-platform-dev-online"
 VPC_ID = "vpc-0f1e2d3c4b5a69788"
 VPC_CIDR = "10.10.0.0/16"
 DATA_SUBNETS = ["subnet-0da7a000000000001", "subnet-0da7a000000000002"]
@@ -44,7 +49,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
-PASSWORD = "random:index/randomPassword:RandomPassword"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 
 def _key(config: StackConfig, purpose: str) -> str:
@@ -53,17 +58,28 @@ def _key(config: StackConfig, purpose: str) -> str:
 
 def _build(config: StackConfig, *, multi_az: bool | None = None) -> Plan:
     def build() -> None:
+        endpoints = {
+            service: aws.ec2.VpcEndpoint(
+                f"endpoint-{service}",
+                vpc_id=VPC_ID,
+                service_name=f"com.amazonaws.{config.aws.region}.{service}",
+                vpc_endpoint_type="Interface",
+            )
+            for service in ROTATION_APIS
+        }
         store = OnlineStore(
             NAME,
             OnlineStoreArgs(
                 account_id=config.aws.account_id,
                 region=config.aws.region,
+                replication_group_id=GROUP_ID,
                 settings=config.online_store,
                 multi_az=config.data_stores.multi_az if multi_az is None else multi_az,
                 vpc_id=VPC_ID,
                 vpc_cidr=VPC_CIDR,
                 data_subnet_ids=DATA_SUBNETS,
                 private_subnet_ids=PRIVATE_SUBNETS,
+                interface_endpoints=endpoints,
                 client_security_group_id=CLIENT_SG,
                 data_key_arn=_key(config, "data"),
                 logs_key_arn=_key(config, "logs"),
@@ -81,6 +97,7 @@ def _build(config: StackConfig, *, multi_az: bool | None = None) -> Plan:
             "port",
             "auth_secret_arn",
             "security_group_id",
+            "parameter_group_name",
             "rotation_function_arn",
             "rotation_security_group_id",
         ):
@@ -127,10 +144,13 @@ def _rotation_statements(plan: Plan) -> dict[str, dict[str, Any]]:
     return statements(policy(plan.named(ROLE_POLICY, f"{NAME}-rotation-policy")))
 
 
+def _params(plan: Plan) -> PlannedResource:
+    (params,) = plan.of_type(PARAMS)
+    return params
+
+
 def _parameters(plan: Plan) -> dict[str, str]:
-    return {
-        p["name"]: p["value"] for p in plan.named(PARAMS, f"{NAME}-params").inputs["parameters"]
-    }
+    return {p["name"]: p["value"] for p in _params(plan).inputs["parameters"]}
 
 
 # --- encryption and the AUTH token ------------------------------------------------------
@@ -149,23 +169,41 @@ def test_at_rest_encryption_uses_the_data_key(env: str) -> None:
     assert group["kmsKeyId"] == _key(stack_config(env), "data")
 
 
-def test_auth_token_is_the_generated_secret_and_only_ever_a_pulumi_secret(env: str) -> None:
+def test_auth_token_reaches_group_and_secret_only_through_write_only_secret_inputs(
+    env: str,
+) -> None:
     plan = _stack(env)
     group = _group(plan)
-    token = plan.named(PASSWORD, f"{NAME}-auth-value").outputs["result"]
-    assert group.inputs["authToken"] == token
-    assert "authToken" in group.secret_inputs
+    token = group.inputs["authTokenWo"]
+    assert len(token) == 64 and "authTokenWo" in group.secret_inputs
     # Secrets Manager holds the same token, encrypted with the secrets key.
     version = plan.named(SECRET_VERSION, f"{NAME}-auth-version")
-    assert json.loads(version.inputs["secretString"]) == {"password": token}
-    assert "secretString" in version.secret_inputs
+    assert json.loads(version.inputs["secretStringWo"]) == {"password": token}
+    assert "secretStringWo" in version.secret_inputs
     assert _secret(plan).inputs["kmsKeyId"] == _key(stack_config(env), "secrets")
+    # Never a readable property; no other resource holds it (no generator resource), and
+    # no resource's outputs (what the engine reads back into state) carry it.
+    assert "authToken" not in group.inputs and "secretString" not in version.inputs
+    holders = {r.urn for r in plan.resources if token in json.dumps(r.inputs, default=str)}
+    assert holders == {group.urn, version.urn}
+    assert not [r.urn for r in plan.resources if token in json.dumps(r.outputs, default=str)]
+    assert not [r for r in plan.resources if r.type.startswith("random:")]
 
 
-def test_token_changes_rotate_and_pulumi_never_pushes_the_token_back(env: str) -> None:
+def test_write_only_outputs_never_carry_the_token(env: str) -> None:
+    """The engine stores outputs in state: the bridge never reads a write-only value back."""
+    plan = _stack(env)
+    group, version = _group(plan), plan.named(SECRET_VERSION, f"{NAME}-auth-version")
+    for resource, key in ((group, "authToken"), (version, "secretString")):
+        assert resource.outputs.get(key) is None, resource.urn
+
+
+def test_token_is_sent_once_and_changes_rotate(env: str) -> None:
     group = _group(_stack(env))
     assert group.inputs["authTokenUpdateStrategy"] == "ROTATE"
-    assert group.ignore_changes == ["authToken"]
+    assert group.inputs["authTokenWoVersion"] == INITIAL_TOKEN_VERSION
+    version = _stack(env).named(SECRET_VERSION, f"{NAME}-auth-version")
+    assert version.inputs["secretStringWoVersion"] == INITIAL_TOKEN_VERSION
 
 
 # --- sizing per environment -------------------------------------------------------------
@@ -202,7 +240,7 @@ def test_prod_keeps_its_data() -> None:
     plan = _stack("prod")
     group = _group(plan)
     assert group.inputs["snapshotRetentionLimit"] >= PROD_MIN_SNAPSHOT_RETENTION_DAYS
-    assert group.inputs["finalSnapshotIdentifier"] == f"{NAME}-final"
+    assert group.inputs["finalSnapshotIdentifier"] == f"{GROUP_ID}-final"
     assert (group.protect, group.retain_on_delete) == (True, True)
     secret = _secret(plan)
     assert (secret.protect, secret.retain_on_delete) == (True, True)
@@ -211,7 +249,7 @@ def test_prod_keeps_its_data() -> None:
 def test_dev_is_unprotected_but_still_takes_a_final_snapshot() -> None:
     group = _group(_stack("dev"))
     assert (group.protect, group.retain_on_delete) == (False, False)
-    assert group.inputs["finalSnapshotIdentifier"] == f"{NAME}-final"
+    assert group.inputs["finalSnapshotIdentifier"] == f"{GROUP_ID}-final"
 
 
 def test_windows_and_upgrades_follow_config(env: str) -> None:
@@ -237,7 +275,7 @@ def test_multi_az_without_a_replica_is_refused() -> None:
 def test_parameter_group_family_and_eviction_policy_come_from_config() -> None:
     config = stack_config("dev", onlineStore={"maxmemoryPolicy": "volatile-ttl"})
     plan = _build(config)
-    params = plan.named(PARAMS, f"{NAME}-params")
+    params = _params(plan)
     assert params.inputs["family"] == "valkey8"
     assert _parameters(plan)["maxmemory-policy"] == "volatile-ttl"
     group = _group(plan).inputs
@@ -255,7 +293,7 @@ def test_profile_eviction_policy_reaches_the_cache(env: str) -> None:
 
 def test_redis_engine_uses_its_own_family() -> None:
     plan = _build(stack_config("dev", onlineStore={"engine": "redis", "engineVersion": "7.1"}))
-    assert plan.named(PARAMS, f"{NAME}-params").inputs["family"] == "redis7"
+    assert _params(plan).inputs["family"] == "redis7"
     assert _group(plan).inputs["engine"] == "redis"
 
 
@@ -345,8 +383,11 @@ def test_rotation_function_runs_the_handler_in_the_vpc(env: str) -> None:
         "securityGroupIds": [_rotation_sg(plan).id],
     }
     assert inputs["kmsKeyArn"] == _key(config, "secrets")
-    assert inputs["reservedConcurrentExecutions"] == 1  # two rotations must never race
-    assert inputs["timeout"] == 60
+    # No reservation: it fails in accounts with little concurrency, and Secrets Manager
+    # already refuses a second rotation while one is pending.
+    assert "reservedConcurrentExecutions" not in inputs
+    # setSecret/finishSecret wait for the group inside the step: Lambda's maximum.
+    assert inputs["timeout"] == ROTATION_TIMEOUT_SECONDS == 900
     logs = plan.named(LOG_GROUP, f"{NAME}-rotation-logs")
     assert inputs["loggingConfig"]["logGroup"] == logs.outputs["name"]
     assert logs.inputs["kmsKeyId"] == _key(config, "logs")
@@ -496,8 +537,17 @@ def test_rotation_waits_for_the_group_the_permission_and_the_network_path(env: s
         plan.named(SECRET_VERSION, f"{NAME}-auth-version").urn,
         plan.named(INGRESS, f"{NAME}-from-rotation").urn,
         plan.named(EGRESS, f"{NAME}-rotation-to-cache").urn,
+        plan.named(EGRESS, f"{NAME}-rotation-to-endpoints").urn,
     }
     assert required <= set(rotation.depends_on)
+
+
+def test_rotation_waits_for_the_interface_endpoints_it_calls(env: str) -> None:
+    """The function reaches Secrets Manager and ElastiCache only through their endpoints."""
+    plan = _stack(env)
+    endpoints = {plan.named(ENDPOINT, f"endpoint-{service}").urn for service in ROTATION_APIS}
+    assert endpoints <= set(plan.named(ROTATION, f"{NAME}-rotation-schedule").depends_on)
+    assert endpoints <= set(_function(plan).depends_on)
 
 
 # --- outputs ----------------------------------------------------------------------------

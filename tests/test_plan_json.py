@@ -24,10 +24,10 @@ def test_secrets_are_masked_everywhere(dev: Plan) -> None:
     document = to_json(dev)
     text = json.dumps(document)
     version = dev.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0]
-    assert version.inputs["secretString"] not in text
+    assert version.inputs["secretStringWo"] not in text
     (step,) = [s for s in document["steps"] if s["urn"] == version.urn]
-    assert step["newState"]["inputs"]["secretString"] == SECRET_MASK
-    assert step["newState"]["secretInputs"] == ["secretString"]
+    assert step["newState"]["inputs"]["secretStringWo"] == SECRET_MASK
+    assert step["newState"]["secretInputs"] == ["secretStringWo"]
 
 
 def test_protection_is_visible_in_the_plan(prod: Plan) -> None:

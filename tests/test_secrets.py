@@ -1,16 +1,16 @@
-"""Secrets Manager: encrypted with the secrets key; generated values are Pulumi secrets."""
+"""Secrets Manager: encrypted with the secrets key; generated values are write-only secrets."""
 
 from __future__ import annotations
 
 import json
 
 from blueprint.capture import Plan
-from components.secrets import SAFE_SPECIAL_CHARACTERS
+from components.secrets import EXCLUDED_CHARACTERS, SAFE_SPECIAL_CHARACTERS
+from functions.online_store_rotation import handler
 from tests.conftest import stack_config
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-PASSWORD = "random:index/randomPassword:RandomPassword"
 
 # ElastiCache rejects AUTH tokens containing these.
 FORBIDDEN_IN_AUTH_TOKENS = set(' "/@')
@@ -28,20 +28,25 @@ def test_secret_values_reach_the_engine_only_as_pulumi_secrets(plan: Plan) -> No
     versions = plan.of_type(VERSION)
     assert versions
     for version in versions:
-        assert version.secret_inputs == ["secretString"]
-        assert "password" in json.loads(version.inputs["secretString"])
+        # Write-only: never read back into state outputs, nor diffed.
+        assert version.secret_inputs == ["secretStringWo"]
+        assert "password" in json.loads(version.inputs["secretStringWo"])
+        assert "secretStringWo" not in version.outputs
 
 
 def test_generated_values_are_long_and_valid_as_elasticache_auth_tokens(plan: Plan) -> None:
-    for password in plan.of_type(PASSWORD):
-        assert password.inputs["length"] >= 32
-        assert password.inputs["special"] is True
-        assert not set(password.inputs["overrideSpecial"]) & FORBIDDEN_IN_AUTH_TOKENS
+    for version in plan.of_type(VERSION):
+        token = json.loads(version.inputs["secretStringWo"])["password"]
+        assert len(token) >= 32
+        assert not set(token) & FORBIDDEN_IN_AUTH_TOKENS
+    # Secrets Manager generates the first token and every rotated one with the same rule.
+    assert set(EXCLUDED_CHARACTERS) >= FORBIDDEN_IN_AUTH_TOKENS - {" "}
+    assert EXCLUDED_CHARACTERS == handler.EXCLUDED_CHARACTERS
     assert not set(SAFE_SPECIAL_CHARACTERS) & FORBIDDEN_IN_AUTH_TOKENS
 
 
 def test_no_secret_value_is_exported_in_plain_text(plan: Plan) -> None:
-    values = {json.loads(v.inputs["secretString"])["password"] for v in plan.of_type(VERSION)}
+    values = {json.loads(v.inputs["secretStringWo"])["password"] for v in plan.of_type(VERSION)}
     exported = json.dumps(plan.outputs)
     assert not any(value in exported for value in values)
 
