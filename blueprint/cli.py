@@ -25,8 +25,12 @@ from rich.tree import Tree
 from blueprint import diagram, plan_json
 from blueprint.capture import Plan, ResourceError, capture
 from blueprint.check import CheckError
+from blueprint.check.command import preview_capture
 from blueprint.check.judge import Exports, judge_stack, show, write_reports
+from blueprint.check.replacements import against_base
 from blueprint.check.verdict import SEVERITIES
+from blueprint.diff.allowances import ALLOWANCES_FILE
+from blueprint.diff.allowances import load as load_allowances
 from blueprint.stackfile import StackFileError
 
 if TYPE_CHECKING:
@@ -149,7 +153,7 @@ def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
     table.add_column("types")
     rows = [
         ("created in moto", outcome.created),
-        ("generated locally", outcome.local),
+        ("data sources answered by moto", [(token, "") for token in outcome.calls]),
         ("simulated (moto cannot create)", outcome.simulated),
     ]
     for label, items in rows:
@@ -310,6 +314,48 @@ def audit(
 
 
 @app.command()
+def preflight(  # noqa: PLR0917 (typer: one parameter per option)
+    stack: StackArgument,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile of the stack's account.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="A moto server URL instead of an account.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Region to check (default: the stack's).")
+    ] = None,
+    allow_not_checked: Annotated[
+        bool,
+        typer.Option("--allow-not-checked", help="Pass despite lines that could not be checked."),
+    ] = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the lines as JSON.")
+    ] = None,
+    project: ProjectOption = Path(),
+) -> None:
+    """Read-only check of an account against what STACK's plan needs: prerequisites, quotas.
+
+    Exits 0 when every line passes, 1 on a failed line (or a not-checked one, unless
+    allowed, or when nothing could be checked), 2 when preflight cannot run.
+    """
+    from blueprint.preflight import command  # noqa: PLC0415 (see TYPE_CHECKING above)
+    from blueprint.preflight.model import PreflightError  # noqa: PLC0415
+
+    try:
+        report = command.preflight(
+            project.resolve(), stack, endpoint=endpoint, profile=profile, region=region
+        )
+    except PreflightError as exc:
+        raise _fail(str(exc), 2) from None
+    command.show(report, console)
+    if json_file:
+        document = report.as_json(allow_not_checked=allow_not_checked)
+        json_file.write_text(json.dumps(document, indent=2) + "\n")
+    raise typer.Exit(report.exit_code(allow_not_checked=allow_not_checked))
+
+
+@app.command()
 def check(  # noqa: PLR0917 (typer: one parameter per option)
     stack: StackArgument,
     project: ProjectOption = Path(),
@@ -364,17 +410,34 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
         Path | None,
         typer.Option("--export-manifests", help="Write the Kubernetes manifests checkov judged."),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Also fail on replacing or deleting a protected or stateful resource, "
+            "compared with this git ref (unless policies/replacements.yaml allows it).",
+        ),
+    ] = None,
 ) -> None:
     """Judge STACK's plan with the policy pack and checkov: one verdict.
 
     Exits 1 on an unsuppressed failure at or above the threshold (a mandatory pack
     violation, a failed checkov check) or an expired suppression; 2 when the check cannot run.
     """
+    kept: list[Plan] = []
+
+    def capture_and_keep(directory: Path, name: str) -> Plan:
+        kept.append(preview_capture(directory, name))
+        return kept[-1]
+
     try:
+        if base is not None:  # a malformed allowances file stops the check before it starts
+            load_allowances(project.resolve() / ALLOWANCES_FILE)
         with _program_errors():
             judgement = judge_stack(
                 project.resolve(),
                 stack,
+                capture_plan=capture_and_keep,
                 packs=policy_packs or [],
                 configs=policy_pack_configs or [],
                 use_checkov=use_checkov,
@@ -382,6 +445,8 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
                 exports=Exports(tfplan=export_tfplan, manifests=export_manifests),
                 say=lambda message: errors.print(message, highlight=False),
             )
+        if base is not None:
+            against_base(project.resolve(), base, kept[-1], judgement.verdict)
     except CheckError as exc:
         raise _fail(str(exc), 2) from None
     show(judgement, console)
@@ -398,6 +463,49 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
         if path:
             console.print(f"{what} written to {path}")
     raise typer.Exit(judgement.verdict.exit_code)
+
+
+@app.command()
+def diff(
+    stack: StackArgument,
+    base: Annotated[
+        str, typer.Option("--base", help="Git ref the stack was deployed from.")
+    ] = "HEAD",
+    project: ProjectOption = Path(),
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the diff as JSON.")
+    ] = None,
+    markdown_file: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the diff as a Markdown section.")
+    ] = None,
+) -> None:
+    """What the working tree would create, update, replace or delete in STACK, against BASE.
+
+    Exits 1 on a replacement or delete of a protected or stateful resource that
+    policies/replacements.yaml does not allow (or an expired allowance), 2 when it cannot run.
+    """
+    from blueprint.diff import render  # noqa: PLC0415 (see TYPE_CHECKING above)
+    from blueprint.diff.baseline import BaselineError  # noqa: PLC0415
+    from blueprint.diff.command import diff_stack, judge  # noqa: PLC0415
+
+    try:
+        load_allowances(project.resolve() / ALLOWANCES_FILE)  # refuse a bad file before work
+        changes = diff_stack(project.resolve(), stack, base)
+        judged = judge(project.resolve(), changes)
+    except (BaselineError, CheckError) as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(render.table(changes, judged))
+    for note in changes.notes:
+        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+    for error in judged.errors:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+    verdict = "[green]no blocking change[/green]" if judged.passed else "[red]blocking[/red]"
+    console.print(f"{verdict}: {render.summary(changes)}")
+    if json_file:
+        json_file.write_text(json.dumps(render.as_json(changes, judged), indent=2) + "\n")
+    if markdown_file:
+        markdown_file.write_text(render.markdown(changes, judged))
+    raise typer.Exit(0 if judged.passed else 1)
 
 
 @app.command("moto-server")

@@ -16,6 +16,9 @@ from typing import Any
 
 import pulumi
 
+from blueprint import fidelity
+from blueprint.fidelity.facts import write_only
+
 DEFAULT_REGION = "eu-central-1"
 DEFAULT_ACCOUNT = "123456789012"
 
@@ -33,24 +36,20 @@ def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-def physical_name(
-    name: str,
-    inputs: dict[str, Any],
-    key: str = "name",
-    *,
-    salt: str = "",
-    max_length: int = 255,
-) -> str:
-    """Pulumi auto-naming: the logical name plus a random-looking 7-character suffix.
+def physical_name(name: str, inputs: dict[str, Any], key: str = "name", *, salt: str = "") -> str:
+    """The resource's physical name: explicit ``<key>``, else ``<key>Prefix`` or the logical
+    name, plus a random-looking 7-character suffix.
 
-    An explicit ``<key>`` wins, then ``<key>Prefix``; ``salt`` varies the suffix (the local
+    Never shortened: for the types in the provider facts table, :func:`PlatformMocks.new_resource`
+    has already filled ``<key>`` by the bridge's rule (or failed as the bridge does), so this
+    fallback only names types the table does not cover. ``salt`` varies the suffix (the local
     deploy salts with the stack, so two stacks in one moto never collide).
     """
     if inputs.get(key):
         return str(inputs[key])
     suffix = _digest(*filter(None, (salt, name)), length=7)
     prefix = inputs.get(f"{key}Prefix") or f"{name}-"
-    return f"{prefix}{suffix}"[-max_length:]
+    return f"{prefix}{suffix}"
 
 
 State = dict[str, Any]
@@ -173,7 +172,7 @@ def _named(service: str, kind: str, key: str = "name") -> Handler:
 
 
 def _eks_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
-    cluster = physical_name(name, inputs, max_length=100)
+    cluster = physical_name(name, inputs)
     host = _digest("eks", name, length=32).upper()
     vpc = dict(inputs.get("vpcConfig") or {})
     vpc["clusterSecurityGroupId"] = f"sg-{_digest('eks-cluster-sg', name)}"
@@ -190,7 +189,7 @@ def _eks_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
 
 
 def _eks_node_group(name: str, inputs: State, where: Where) -> tuple[str, State]:
-    group = physical_name(name, inputs, key="nodeGroupName", max_length=63)
+    group = physical_name(name, inputs, key="nodeGroupName")
     cluster = inputs.get("clusterName", "cluster")
     arn = (
         f"arn:aws:eks:{where.region}:{where.account}:nodegroup/{cluster}/{group}/"
@@ -238,7 +237,7 @@ def _launch_template(name: str, inputs: State, where: Where) -> tuple[str, State
 
 
 def _msk_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
-    cluster = physical_name(name, inputs, key="clusterName", max_length=64)
+    cluster = physical_name(name, inputs, key="clusterName")
     arn = (
         f"arn:aws:kafka:{where.region}:{where.account}:cluster/{cluster}/"
         f"{uuid.UUID(_digest('msk', name, length=32))}-2"
@@ -275,7 +274,7 @@ def _msk_topic(name: str, inputs: State, where: Where) -> tuple[str, State]:
 
 
 def _replication_group(name: str, inputs: State, where: Where) -> tuple[str, State]:
-    group = physical_name(name, inputs, key="replicationGroupId", max_length=40).lower()
+    group = physical_name(name, inputs, key="replicationGroupId")
     host = f"{group}.{_digest('rg', name, length=6)}.euc1.cache.amazonaws.com"
     state: State = {
         "replicationGroupId": group,
@@ -300,7 +299,7 @@ def _elasticache_named(kind: str) -> Handler:
 
 
 def _lambda_function(name: str, inputs: State, where: Where) -> tuple[str, State]:
-    function = physical_name(name, inputs, max_length=64)
+    function = physical_name(name, inputs)
     arn = f"arn:aws:lambda:{where.region}:{where.account}:function:{function}"
     return function, {
         "name": function,
@@ -371,11 +370,33 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def readable(state: State, type_: str) -> State:
+    """What the bridge returns as a resource's outputs: its state less write-only inputs."""
+    hidden = write_only(type_)
+    return {k: v for k, v in state.items() if k not in hidden}
+
+
+def _random_password_call(args: State) -> State:
+    """``GetRandomPassword``: deterministic here, shaped like AWS's (length, classes, and
+    none of the excluded characters)."""
+    length = int(args.get("passwordLength", 32))
+    excluded = set(str(args.get("excludeCharacters", "")))
+    seed = hashlib.sha256(f"random-password/{length}".encode()).hexdigest()
+    alphabet = [c for c in "Aa1!" + seed * 4 if c not in excluded]
+    return {"randomPassword": "".join(alphabet)[:length], "id": "random-password"}
+
+
+CALLS: dict[str, Callable[[State], State]] = {
+    "aws:secretsmanager/getRandomPassword:getRandomPassword": _random_password_call,
+}
+"""The data sources the program calls, answered as AWS would (others answer nothing)."""
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Per-type state for the resources the platform uses; anything else echoes its inputs.
 
-    Calls (data sources) return an empty result: the program avoids invokes so that a
-    preview is a pure function of the config.
+    The program calls one data source (``GetRandomPassword``, for a write-only value);
+    :data:`CALLS` answers it.
     """
 
     def __init__(self) -> None:
@@ -396,17 +417,21 @@ class PlatformMocks(pulumi.runtime.Mocks):
             )
             self._providers[pid] = where
             return pid, inputs
+        # What the bridge and the provider would refuse fails here, before any state exists.
+        inputs = fidelity.enforce(args.typ, args.name, inputs)
         where = self.where(args.provider)
         handler = HANDLERS.get(args.typ)
         if handler is None:
             return f"{args.name}-{_digest(args.typ, args.name, length=8)}", inputs
         rid, state = handler(args.name, inputs, where)
-        return rid, {**inputs, **state}
+        return rid, readable({**inputs, **state}, args.typ)
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        answer = CALLS.get(args.token)
+        # No check failures: an empty list (the SDK iterates it; None fails).
+        return (answer(dict(args.args)) if answer else {}), []
 
     def where(self, provider_ref: str | None) -> Where:
         """Region, account and default tags of the provider a resource names."""

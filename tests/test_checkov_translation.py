@@ -71,8 +71,8 @@ def test_document_has_what_checkov_needs_to_read_it(prod_translation: tfplan.Tra
 def test_every_cloud_resource_of_every_stack_is_translated(stack: str) -> None:
     plan = stack_plan(stack)
     translation = tfplan.translate(plan)
-    # Only the generated password (no Terraform AWS type) is left, and it is reported.
-    assert dict(translation.unmapped) == {"random:index/randomPassword:RandomPassword": 1}
+    # Every custom resource of the stacks has a Terraform AWS type.
+    assert dict(translation.unmapped) == {}
     aws = [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
     assert sorted(translation.addresses.values()) == sorted(r.urn for r in aws)
 
@@ -178,7 +178,7 @@ def test_python_keywords_get_terraforms_names_back() -> None:
 
         aws.s3.BucketLifecycleConfiguration(
             "tmp",
-            bucket="b",
+            bucket="tmp-bucket",
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="tmp",
@@ -333,9 +333,11 @@ def test_secret_inputs_are_marked_sensitive_and_never_written() -> None:
     text = json.dumps(translation.document)
     assert not [s for s in secrets if s in text]
     cache = _one(translation, "aws_elasticache_replication_group", "_group")
-    assert cache["sensitive_values"] == {"auth_token": True}
-    # Set, so checks that require a token see one, but only a placeholder.
-    assert cache["values"]["auth_token"] == tfplan.SECRET_PLACEHOLDER
+    # Write-only, as Terraform plans it: the value is always null, only its version is set.
+    assert cache["values"].get("auth_token_wo") is None
+    assert cache["values"]["auth_token_wo_version"] == 1
+    assert "auth_token" not in cache["values"]
+    assert cache["sensitive_values"] == {}
 
 
 # --- the insecure fixture: what its translation must carry --------------------------------

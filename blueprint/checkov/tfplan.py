@@ -35,6 +35,7 @@ from typing import Any
 from pulumi._types import _py_properties
 
 from blueprint.capture import Plan, PlannedResource
+from blueprint.fidelity.facts import write_only
 
 FORMAT_VERSION = "1.2"
 """The Terraform JSON plan format these files follow (Terraform 1.8 and later write 1.2)."""
@@ -498,9 +499,12 @@ def translate(plan: Plan) -> Translation:
             translation.unmapped[resource.type] += 1
             continue
         renames = RENAMES.get(address.type, {})
-        secret = set(resource.secret_inputs)
+        hidden = write_only(resource.type)
+        secret = set(resource.secret_inputs) - hidden
         args = resource_args(resource.type)
         public = {k: (mask(v) if k in secret else v) for k, v in resource.inputs.items()}
+        # Terraform never puts a write-only argument's value in a plan: always null.
+        public |= {k: None for k in hidden if k in public}
         values = _values(
             args, public, renames, translation.list_blocks.setdefault(address.type, set())
         )

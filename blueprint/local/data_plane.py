@@ -13,7 +13,7 @@ from blueprint.local.registry import Created, Ctx, translates
 
 @translates("aws:eks/cluster:Cluster")
 def eks_cluster(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=100)
+    name = ctx.physical_name()
     vpc = ctx.inputs.get("vpcConfig", {})
     request: dict[str, Any] = {
         "name": name,
@@ -81,7 +81,7 @@ def eks_cluster(ctx: Ctx) -> Created:
 
 @translates("aws:eks/nodeGroup:NodeGroup")
 def eks_node_group(ctx: Ctx) -> Created:
-    name = ctx.physical_name("nodeGroupName", max_length=63)
+    name = ctx.physical_name("nodeGroupName")
     scaling = ctx.inputs["scalingConfig"]
     request: dict[str, Any] = {
         "clusterName": ctx.inputs["clusterName"],
@@ -120,7 +120,7 @@ def eks_node_group(ctx: Ctx) -> Created:
 
 @translates("aws:msk/cluster:Cluster")
 def msk_cluster(ctx: Ctx) -> Created:
-    name = ctx.physical_name("clusterName", max_length=64)
+    name = ctx.physical_name("clusterName")
     brokers = ctx.inputs["brokerNodeGroupInfo"]
     request: dict[str, Any] = {
         "ClusterName": name,
@@ -195,7 +195,7 @@ def msk_cluster(ctx: Ctx) -> Created:
 
 @translates("aws:elasticache/subnetGroup:SubnetGroup")
 def cache_subnet_group(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=255).lower()
+    name = ctx.physical_name().lower()
     ctx.client("elasticache").create_cache_subnet_group(
         CacheSubnetGroupName=name,
         CacheSubnetGroupDescription=ctx.inputs.get("description", "Managed by Pulumi"),
@@ -207,7 +207,7 @@ def cache_subnet_group(ctx: Ctx) -> Created:
 
 @translates("aws:elasticache/replicationGroup:ReplicationGroup")
 def replication_group(ctx: Ctx) -> Created:
-    group_id = ctx.physical_name("replicationGroupId", max_length=40).lower()
+    group_id = ctx.physical_name("replicationGroupId").lower()
     request: dict[str, Any] = {
         "ReplicationGroupId": group_id,
         "ReplicationGroupDescription": ctx.inputs["description"],
@@ -235,6 +235,8 @@ def replication_group(ctx: Ctx) -> Created:
         "userGroupIds": "UserGroupIds",
     }
     request |= {api: ctx.inputs[key] for key, api in optional.items() if ctx.inputs.get(key)}
+    if ctx.inputs.get("authTokenWo"):  # write-only: sent like authToken, never read back
+        request["AuthToken"] = ctx.inputs["authTokenWo"]
     if ctx.inputs.get("numNodeGroups"):  # cluster mode: shards of a primary and replicas
         request["NumNodeGroups"] = ctx.inputs["numNodeGroups"]
         request["ReplicasPerNodeGroup"] = ctx.inputs.get("replicasPerNodeGroup", 0)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from blueprint.fidelity import auto_name
 from blueprint.local.target import AwsTarget
 from blueprint.mocks import physical_name
 
@@ -38,12 +39,15 @@ class Ctx:
     def tag_list(self, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
         return [{key: k, value: v} for k, v in sorted(self.tags.items())]
 
-    def physical_name(self, prop: str = "name", max_length: int = 255) -> str:
-        """Pulumi's auto-naming: logical name plus a 7-character suffix, unless set."""
+    def physical_name(self, prop: str = "name") -> str:
+        """The name ``pulumi up`` would create: explicit, or auto-named by the bridge's rule
+        for this type (``blueprint/fidelity/provider_facts.json``), failing as it would."""
         # Salted with stack and type: S3 bucket names are global, in moto as in AWS.
-        return physical_name(
-            self.name, self.inputs, prop, salt=f"{self.stack}/{self.type}", max_length=max_length
-        )
+        salt = f"{self.stack}/{self.type}"
+        named = auto_name(self.type, self.name, self.inputs, salt=salt)
+        if named is not None:
+            return named
+        return physical_name(self.name, self.inputs, prop, salt=salt)
 
 
 @dataclass

@@ -37,7 +37,7 @@ def kms_alias(ctx: Ctx) -> Created:
 
 @translates("aws:iam/role:Role")
 def iam_role(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=64)
+    name = ctx.physical_name()
     request: dict[str, Any] = {
         "RoleName": name,
         "Path": ctx.inputs.get("path", "/"),
@@ -54,7 +54,7 @@ def iam_role(ctx: Ctx) -> Created:
 
 @translates("aws:iam/rolePolicy:RolePolicy")
 def iam_role_policy(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=128)
+    name = ctx.physical_name()
     ctx.client("iam").put_role_policy(
         RoleName=ctx.inputs["role"], PolicyName=name, PolicyDocument=ctx.inputs["policy"]
     )
@@ -63,7 +63,7 @@ def iam_role_policy(ctx: Ctx) -> Created:
 
 @translates("aws:iam/policy:Policy")
 def iam_policy(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=128)
+    name = ctx.physical_name()
     policy = ctx.client("iam").create_policy(
         PolicyName=name,
         Path=ctx.inputs.get("path", "/"),
@@ -86,7 +86,7 @@ def iam_role_policy_attachment(ctx: Ctx) -> Created:
 
 @translates("aws:secretsmanager/secret:Secret")
 def secret(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=512)
+    name = ctx.physical_name()
     request: dict[str, Any] = {
         "Name": name,
         "Description": ctx.inputs.get("description", ""),
@@ -102,8 +102,9 @@ def secret(ctx: Ctx) -> Created:
 @translates("aws:secretsmanager/secretVersion:SecretVersion")
 def secret_version(ctx: Ctx) -> Created:
     request: dict[str, Any] = {"SecretId": ctx.inputs["secretId"]}
-    if "secretString" in ctx.inputs:
-        request["SecretString"] = ctx.inputs["secretString"]
+    # The write-only forms (``secretStringWo``) are sent the same way; only state differs.
+    if string := ctx.inputs.get("secretString", ctx.inputs.get("secretStringWo")):
+        request["SecretString"] = string
     else:
         request["SecretBinary"] = ctx.inputs["secretBinary"]
     if ctx.inputs.get("versionStages"):
@@ -117,7 +118,7 @@ def secret_version(ctx: Ctx) -> Created:
 
 @translates("aws:cloudwatch/logGroup:LogGroup")
 def log_group(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=512)
+    name = ctx.physical_name()
     logs = ctx.client("logs")
     request: dict[str, Any] = {"logGroupName": name, "tags": ctx.tags}
     if ctx.inputs.get("kmsKeyId"):
@@ -143,14 +144,14 @@ def sns_topic(ctx: Ctx) -> Created:
     if ctx.inputs.get("policy"):
         attributes["Policy"] = ctx.inputs["policy"]
     arn = ctx.client("sns").create_topic(
-        Name=ctx.physical_name(max_length=256), Attributes=attributes, Tags=ctx.tag_list()
+        Name=ctx.physical_name(), Attributes=attributes, Tags=ctx.tag_list()
     )["TopicArn"]
     return Created(arn, {"arn": arn, "name": arn.rsplit(":", 1)[-1]})
 
 
 @translates("aws:cloudwatch/metricAlarm:MetricAlarm")
 def metric_alarm(ctx: Ctx) -> Created:
-    name = ctx.physical_name(max_length=255)
+    name = ctx.physical_name()
     request: dict[str, Any] = {
         "AlarmName": name,
         "ComparisonOperator": ctx.inputs["comparisonOperator"],

@@ -16,7 +16,7 @@ def _bucket_region(ctx: Ctx) -> dict[str, Any]:
 
 @translates("aws:s3/bucket:Bucket")
 def bucket(ctx: Ctx) -> Created:
-    name = ctx.physical_name("bucket", max_length=63)
+    name = ctx.physical_name("bucket")
     s3 = ctx.client("s3")
     s3.create_bucket(Bucket=name, **_bucket_region(ctx))
     if ctx.tags:

@@ -130,11 +130,13 @@ resource_policy(
 
 
 def _elasticache_auth(props: Props, config: Config) -> Iterator[str]:
-    # The token usually arrives as a secret; any non-empty value counts as set.
-    if not is_set(props.get("authToken")) and not as_list(props.get("userGroupIds")):
+    # The token usually arrives as a secret; any non-empty value counts as set. A write-only
+    # token (``authTokenWo``) is sent only with its version, so both must be there.
+    write_only = is_set(props.get("authTokenWo")) and is_set(props.get("authTokenWoVersion"))
+    if not (is_set(props.get("authToken")) or write_only or as_list(props.get("userGroupIds"))):
         yield (
-            "neither `authToken` nor `userGroupIds` is set: any client that reaches the port may "
-            "run commands"
+            "neither `authToken`, `authTokenWo` (with `authTokenWoVersion`) nor `userGroupIds` "
+            "is set: any client that reaches the port may run commands"
         )
 
 
@@ -144,7 +146,8 @@ resource_policy(
     "RBAC user groups).",
     severity=Severity.HIGH,
     refs=(fsbp("ElastiCache.6"), platform("ELASTICACHE.TLS_CMK_AUTH_MULTIAZ")),
-    remediation="Set `auth_token` (from a generated secret, rotated by Secrets Manager) or "
+    remediation="Set `auth_token_wo` with `auth_token_wo_version` (a generated secret, rotated "
+    "by Secrets Manager) or "
     "`user_group_ids=[<aws.elasticache.UserGroup>.id]` on the "
     "`aws.elasticache.ReplicationGroup`; both require `transit_encryption_enabled=True`.",
     types=("aws:elasticache/replicationGroup:ReplicationGroup",),
