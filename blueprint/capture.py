@@ -55,6 +55,12 @@ class PlannedResource:
     outputs: dict[str, Any] = field(default_factory=dict)
     ignore_changes: list[str] = field(default_factory=list)
     """Input paths the engine leaves alone after creation (``ignore_changes``)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    """Input paths whose change replaces the resource (``replace_on_changes``)."""
+    delete_before_replace: bool = False
+    """A replacement deletes the old resource before creating the new one."""
+    aliases: list[str] = field(default_factory=list)
+    """Earlier URNs of this resource (``aliases``): a move, not a delete and a create."""
 
     @property
     def provider_urn(self) -> str:
@@ -132,9 +138,24 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 id=response.id,
                 outputs=plain(state),
                 ignore_changes=list(request.ignoreChanges),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                aliases=self._alias_urns(request),
             )
         )
         return response
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        """Each alias as the URN it names; a spec's missing parts default to the resource's."""
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return sorted(set(urns))
 
 
 def _has_secret(value: Any) -> bool:

@@ -47,8 +47,8 @@ def test_secret_inputs_are_marked(plan: Plan) -> None:
     # The generated AUTH token, in Secrets Manager and on the replication group; nothing else
     # of the platform's inputs is secret.
     assert marked == {
-        ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
-        ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "secretStringWo"),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", "authTokenWo"),
     }
 
 

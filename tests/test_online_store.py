@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ import pulumi_aws as aws
 import pytest
 
 from blueprint.capture import Plan, PlannedResource
+from blueprint.diff.compare import compare
 from components.config import StackConfig
 from components.config.models import PROD_MIN_SNAPSHOT_RETENTION_DAYS
 from components.iam_documents import DATA_ACTIONS
@@ -570,3 +572,60 @@ def test_children_are_named_after_and_parented_by_the_component(env: str) -> Non
     (component,) = plan.of_type("featureplatform:data:OnlineStore")
     for resource in plan.children(component):
         assert resource.name.startswith(f"{NAME}-"), resource.name
+
+
+# --- changes to a deployed store ----------------------------------------------------------
+
+
+def test_an_engine_family_bump_adds_a_group_and_forgets_the_old_one_without_replacing() -> None:
+    """7.2 -> 8.0 changes the family: the old parameter group stays attached until the
+    maintenance window, so it must never be deleted in the same `up` (ADR 0011)."""
+    old = _build(stack_config("dev", onlineStore={"engineVersion": "7.2"}))
+    new = _build(stack_config("dev", onlineStore={"engineVersion": "8.0"}))
+    changes = {r.urn: r for r in compare(old, new).resources}
+    (old_params,) = old.of_type(PARAMS)
+    (new_params,) = new.of_type(PARAMS)
+    assert (old_params.inputs["family"], new_params.inputs["family"]) == ("valkey7", "valkey8")
+    assert changes[old_params.urn].action == "delete" and old_params.retain_on_delete
+    assert changes[new_params.urn].action == "create"
+    group = changes[_group(new).urn]
+    assert group.action == "update", group.reasons
+    assert {c.path for c in group.changes} == {"engineVersion", "parameterGroupName"}
+    assert _group(new).inputs["applyImmediately"] is False
+    assert not compare(old, new).blocking
+
+
+def test_a_new_generated_token_never_shows_as_a_change() -> None:
+    """Write-only inputs are not diffed: a fresh GetRandomPassword on every run changes nothing."""
+    plan = _stack("dev")
+    other = Plan(
+        project=plan.project,
+        stack=plan.stack,
+        resources=[
+            replace(r, inputs={**r.inputs, "authTokenWo": "another-token-0123456789"})
+            if r.type == GROUP
+            else r
+            for r in plan.resources
+        ],
+        outputs=plan.outputs,
+    )
+    assert [r.urn for r in compare(plan, other).changed()] == []
+
+
+def test_a_replacement_of_the_group_deletes_first_and_blocks() -> None:
+    old = _stack("dev")
+    group = _group(old)
+    assert group.delete_before_replace  # a fixed id: the new group cannot exist beside the old
+    moved = Plan(
+        project=old.project,
+        stack=old.stack,
+        resources=[
+            replace(r, inputs={**r.inputs, "atRestEncryptionEnabled": False})
+            if r.urn == group.urn
+            else r
+            for r in old.resources
+        ],
+        outputs=old.outputs,
+    )
+    (change,) = [r for r in compare(old, moved).resources if r.urn == group.urn]
+    assert change.action == "replace" and change.blocking

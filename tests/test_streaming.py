@@ -420,6 +420,13 @@ def test_prod_protects_and_retains_the_cluster_and_its_topics() -> None:
             assert resource.retain_on_delete is protected, resource.name
 
 
+def test_a_fixed_name_cluster_is_replaced_delete_first(stack: str) -> None:
+    """client_subnets is ForceNew and the name is fixed: a replacement cannot create the new
+    cluster beside the old one (ADR 0012); `blueprint check` blocks it unless allowed."""
+    cluster = _cluster(_plan(stack))
+    assert cluster.inputs["clusterName"] and cluster.delete_before_replace
+
+
 def test_children_are_named_after_the_component_and_parented_to_it(stack: str) -> None:
     plan = _plan(stack)
     (component,) = plan.of_type("featureplatform:data:Streaming")

@@ -25,6 +25,7 @@ from typing import Any
 from blueprint.check.verdict import (
     CHECKOV,
     POLICY_PACK,
+    REPLACEMENTS,
     Passed,
     Result,
     Verdict,
@@ -41,6 +42,7 @@ TOOLS = {
         "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
     ),
     CHECKOV: ("checkov", "https://www.checkov.io/"),
+    REPLACEMENTS: ("blueprint diff", ""),
 }
 """Source → (SARIF tool name, informationUri)."""
 
@@ -55,6 +57,10 @@ SECURITY_SEVERITY = {
 0.1-3.9 low."""
 
 CHECKOV_SUPPRESSION = "add an entry with a reason to policies/checkov/suppressions.yaml"
+REPLACEMENT_ALLOWANCE = (
+    "avoid the replacement, or add an allowance (stack, resource, reason, expiry) to "
+    "policies/replacements.yaml"
+)
 FULL_REPORT = "the full report is in the SARIF, JSON and JUnit files"
 
 MARKDOWN_LIMIT = 65_536
@@ -73,7 +79,7 @@ def _sources(verdict: Verdict) -> list[str]:
         | {r.source for r in verdict.results}
         | {p.source for p in verdict.passed_checks}
     )
-    known = [s for s in (POLICY_PACK, CHECKOV) if s in present]
+    known = [s for s in (POLICY_PACK, CHECKOV, REPLACEMENTS) if s in present]
     return known + sorted(present - set(known))
 
 
@@ -109,6 +115,8 @@ def _why_not_failing(result: Result, threshold: str) -> str:
 def _suppression_hint(source: str, stack: str) -> str:
     if source == CHECKOV:
         return CHECKOV_SUPPRESSION
+    if source == REPLACEMENTS:
+        return REPLACEMENT_ALLOWANCE
     if source == POLICY_PACK:
         return (
             "fix the resource, or change the policy's enforcement level in "

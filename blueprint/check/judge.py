@@ -32,6 +32,7 @@ from blueprint.check.verdict import (
     CHECKOV,
     DEFAULT_THRESHOLD,
     POLICY_PACK,
+    REPLACEMENTS,
     STACK_RESOURCE,
     Passed,
     Result,
@@ -301,6 +302,26 @@ def checkov_table(verdict: Verdict) -> Table:
     return table
 
 
+def replacements_table(verdict: Verdict) -> Table:
+    """Replacements and deletes against the base (``--base``): blocking ones first."""
+    table = Table(
+        title=f"{verdict.stack}: replacements and deletes ({verdict.sources[REPLACEMENTS]})"
+    )
+    table.add_column("change")
+    table.add_column("resource", overflow="fold")
+    table.add_column("status", overflow="fold")
+    mine = [r for r in verdict.results if r.source == REPLACEMENTS]
+    for result in sorted(mine, key=lambda r: (not r.blocking, r.urn)):
+        if result.suppressed:
+            status = f"[yellow]allowed[/yellow]: {result.suppressed}"
+        elif result.blocking:
+            status = f"[red]blocking[/red]: {result.message}"
+        else:
+            status = f"[dim]advisory[/dim]: {result.message}"
+        table.add_row(result.rule_id, result.urn, status)
+    return table
+
+
 def suppressed_line(verdict: Verdict) -> str:
     counts = Counter(r.rule_id for r in verdict.results if r.source == CHECKOV and r.suppressed)
     listed = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items()))
@@ -343,6 +364,8 @@ def show(judgement: Judgement, console: Console) -> None:
         console.print(checkov_table(verdict))
     if any(r.source == CHECKOV and r.suppressed for r in verdict.results):
         console.print(suppressed_line(verdict), highlight=False)
+    if any(r.source == REPLACEMENTS for r in verdict.results):
+        console.print(replacements_table(verdict))
     for note in verdict.notes:
         console.print(f"[dim]note:[/dim] {note}", highlight=False)
     for error in verdict.errors:

@@ -18,6 +18,8 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 DEFAULT_THRESHOLD = "low"
 POLICY_PACK = "policy-pack"
 CHECKOV = "checkov"
+REPLACEMENTS = "replacements"
+"""Blocking replacements and deletes against a base (``blueprint check --base``)."""
 STACK_RESOURCE = "(stack)"
 
 
@@ -30,7 +32,7 @@ class Result:
     """One failed evaluation of one rule on one resource."""
 
     source: str
-    """:data:`POLICY_PACK` or :data:`CHECKOV`."""
+    """:data:`POLICY_PACK`, :data:`CHECKOV` or :data:`REPLACEMENTS`."""
     rule_id: str
     """The pack's policy name, or checkov's check id (``CKV_AWS_19``)."""
     rule_name: str
@@ -126,7 +128,9 @@ class Verdict:
 
     def by_source(self) -> dict[str, dict[str, int]]:
         summary: dict[str, dict[str, int]] = {}
-        for source in (POLICY_PACK, CHECKOV):
+        # The replacements source exists only in a check run with --base.
+        extra = (REPLACEMENTS,) if REPLACEMENTS in self.sources else ()
+        for source in (POLICY_PACK, CHECKOV, *extra):
             mine = [r for r in self.results if r.source == source]
             summary[source] = {
                 "failed": sum(1 for r in mine if r.counts_at(self.threshold)),

@@ -1,0 +1,72 @@
+"""The replacement rules as data: which input paths force a new resource, which types hold state.
+
+Loaded once from ``data/force_new.yaml`` and ``data/stateful.yaml`` (each fact cites where it
+came from). A path is camelCase with dots for nesting and no list indices:
+``brokerNodeGroupInfo.clientSubnets``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).parent / "data"
+FORCE_NEW_FILE = DATA / "force_new.yaml"
+STATEFUL_FILE = DATA / "stateful.yaml"
+
+
+@dataclass(frozen=True)
+class TypeRules:
+    """What replaces one resource type, and where that was read."""
+
+    type: str
+    force_new: tuple[str, ...] = ()
+    force_new_blocks: tuple[str, ...] = ()
+    customize_diff: tuple[str, ...] = ()
+    source: str = ""
+    """``repo/file@commit`` the facts came from; empty for a type not derived."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    types: dict[str, TypeRules]
+    not_derived: frozenset[str]
+    physical_names: frozenset[str]
+    kubernetes_identity: tuple[str, ...]
+    stateful: dict[str, str] = field(default_factory=dict)
+    """Type → what it holds (why replacing it loses something)."""
+
+    def for_type(self, type_: str) -> TypeRules:
+        return self.types.get(type_, TypeRules(type_))
+
+    def derived(self, type_: str) -> bool:
+        return type_ in self.types
+
+
+def _type_rules(type_: str, entry: dict[str, Any], repository: str) -> TypeRules:
+    return TypeRules(
+        type=type_,
+        force_new=tuple(entry.get("forceNew", ())),
+        force_new_blocks=tuple(entry.get("forceNewBlocks", ())),
+        customize_diff=tuple(entry.get("customizeDiff", ())),
+        source=f"{repository}/{entry['file']}@{entry['commit']}",
+    )
+
+
+@cache
+def load() -> Rules:
+    """The rules shipped with blueprint (read once per process)."""
+    force_new = yaml.safe_load(FORCE_NEW_FILE.read_text())
+    stateful = yaml.safe_load(STATEFUL_FILE.read_text())
+    repository = force_new["source"]["repository"]
+    return Rules(
+        types={t: _type_rules(t, e, repository) for t, e in force_new["types"].items()},
+        not_derived=frozenset(force_new.get("notDerived", ())),
+        physical_names=frozenset(force_new.get("physicalNames", ())),
+        kubernetes_identity=tuple(force_new.get("kubernetesIdentity", ())),
+        stateful=dict(stateful["types"]),
+    )
