@@ -516,19 +516,23 @@ def moto_server(
     # Imported here: the server pulls in Flask and Werkzeug (0.4 s) that no other command needs.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+    from blueprint.local.models import installed  # noqa: PLC0415
     from blueprint.local.target import MOTO_SERVER_ENVIRONMENT  # noqa: PLC0415
 
     os.environ.update(MOTO_SERVER_ENVIRONMENT)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    # The server answers with the same AWS state machines as the in-process deploy
+    # (ElastiCache `modifying`, MSK `UPDATING`, Secrets Manager's rotation retries).
+    with installed():
+        server.start()
+        console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
 
 
 def main() -> None:
