@@ -190,7 +190,10 @@ def render_report(report: AuditReport, title: str) -> Table:
     return table
 
 
-def _report_and_exit(report: AuditReport, title: str, json_file: Path | None) -> None:
+def _report_and_exit(
+    report: AuditReport, title: str, json_file: Path | None, *, code: int = 0
+) -> None:
+    """Print and write the report; exit 1 on a failed check (or ``code``, a finding before)."""
     from blueprint.audit.model import Status  # noqa: PLC0415 (see TYPE_CHECKING above)
 
     console.print(render_report(report, title))
@@ -198,7 +201,7 @@ def _report_and_exit(report: AuditReport, title: str, json_file: Path | None) ->
     console.print(f"audit: {counts}")
     if json_file:
         json_file.write_text(json.dumps(report.as_json(), indent=2) + "\n")
-    if not report.ok:
+    if not report.ok or code:
         raise typer.Exit(1)
 
 
@@ -236,9 +239,35 @@ def _up(project: Path, stack: str, target: AwsTarget, json_file: Path | None) ->
     with _program_errors():
         result = deploy(project.resolve(), stack, target)
     console.print(_deploy_summary(result, time.perf_counter() - started))
+    failed = _print_rotations(result)
     scope = {**DEFAULT_SCOPE, "environment": _environment(result.plan)}
     report = run_audit(AuditContext(target=result.target, scope=scope))
-    _report_and_exit(report, f"conformance audit of {stack} in moto", json_file)
+    # In AWS the rotation runs after `pulumi up` returns; here it ran during the deploy, and
+    # a secret left with AWSPENDING would refuse every later rotation: a finding.
+    _report_and_exit(
+        report, f"conformance audit of {stack} in moto", json_file, code=1 if failed else 0
+    )
+
+
+def _print_rotations(result: LocalDeploy) -> bool:
+    """One line per secret rotation the deploy ran; True when any did not complete."""
+    failed = False
+    for rotation in result.rotations():
+        if rotation.completed:
+            console.print(
+                f"rotation by {rotation.function}: completed ({rotation.steps} invocations, "
+                f"{rotation.attempts} attempt(s))",
+                highlight=False,
+            )
+        else:
+            failed = True
+            errors.print(
+                f"[red]rotation by {rotation.function} did not complete[/red] after "
+                f"{rotation.attempts} attempt(s): {rotation.error or 'no step ran'}; see "
+                "docs/runbooks/rotate-online-store-token.md",
+                highlight=False,
+            )
+    return failed
 
 
 def _environment(plan: Plan) -> str:

@@ -3,8 +3,9 @@
 Clients on EKS reach the cache over TLS with a shared AUTH token. The token lives in Secrets
 Manager; a rotation Lambda (``functions/online_store_rotation``) replaces it on schedule in
 the live group, so after creation Secrets Manager, not Pulumi, owns its value. The first
-token reaches the group and the secret through write-only inputs only, and the first
-rotation (at once, on creation) retires it.
+token reaches the group and the secret through write-only inputs only; the first rotation,
+which Secrets Manager starts when the schedule is created, retires it (asynchronously: the
+post-deploy audit's SECRETS.ROTATED checks that it finished).
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ CACHE_PORT = 6379
 TRANSIT_ENCRYPTION_MODE = "required"
 """Plaintext connections are refused (``preferred`` would still accept them)."""
 
-AUTH_TOKEN_UPDATE_STRATEGY = "ROTATE"
-"""How a changed token is applied: added beside the current one, never replacing it."""
 
 INITIAL_TOKEN_VERSION = 1
 """``auth_token_wo_version`` of the group (and of the secret's first version): write-only
@@ -354,11 +353,12 @@ class OnlineStore(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode=TRANSIT_ENCRYPTION_MODE,
             # Write-only: sent at creation, never read back or diffed, and sent again only
-            # if the version changes. Any later change must ROTATE (the new token accepted
-            # beside the old one); the rotation Lambda does exactly that, then SETs.
+            # if the version changes. No auth_token_update_strategy: it is not used at
+            # creation, the provider's validation has required `auth_token` beside it, and
+            # AWS defaults a later change to ROTATE. The rotation Lambda sends its own
+            # strategies (ROTATE, then SET).
             auth_token_wo=auth.value,
             auth_token_wo_version=INITIAL_TOKEN_VERSION,
-            auth_token_update_strategy=AUTH_TOKEN_UPDATE_STRATEGY,
             cluster_mode="enabled" if settings.cluster_mode else "disabled",
             num_node_groups=topology.get("num_node_groups"),
             replicas_per_node_group=topology.get("replicas_per_node_group"),
@@ -455,9 +455,10 @@ class OnlineStore(pulumi.ComponentResource):
             rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                 automatically_after_days=args.settings.rotation_days
             ),
-            # Rotate at once: the first token, generated for the deploy, is retired before
-            # the deploy ends. Without it Secrets Manager would only run testSecret, and that
-            # fails for a token setSecret never applied.
+            # Rotate at once: Secrets Manager starts the first rotation when the schedule is
+            # created (asynchronously: `pulumi up` does not wait for it; the post-deploy audit
+            # checks it completed). Without it Secrets Manager would only run testSecret,
+            # which fails for a token setSecret never applied.
             rotate_immediately=True,
             # A rotation needs everything in place: the group to modify, the permission to
             # invoke the function, the first secret version, and the network path to the

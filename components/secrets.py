@@ -5,7 +5,7 @@ rotation function makes), wrapped as a Pulumi secret, and handed on only through
 write-only inputs (``secret_string_wo`` here, ``auth_token_wo`` on its consumer). Write-only
 inputs are never read back into state outputs nor diffed. The bridge still records the
 value of a write-only input, encrypted, among the resource's state *inputs* (see ADR 0010);
-the rotation at creation retires that value before the first deploy finishes.
+the first rotation, started when the schedule is created, retires that value.
 """
 
 from __future__ import annotations

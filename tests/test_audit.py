@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from moto import mock_aws
 from moto.kms.models import kms_backends
+from moto.secretsmanager.models import secretsmanager_backends
 
 from blueprint.audit.model import CHECKS, AuditContext, Finding, Status
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
@@ -300,6 +301,46 @@ def secrets_cmk() -> Judged:
         secret("with-cmk", kms_key_id=cmk()): (Status.PASS, ""),
         secret("default-key"): (Status.FAIL, aws_managed),
         secret("aws-managed-key", kms_key_id=aws_managed_key()): (Status.FAIL, aws_managed),
+    }
+
+
+def rotated_secret(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    enabled: bool = True,
+    rotated: bool = True,
+    pending: bool = False,
+) -> str:
+    """A secret in the state rotation leaves it in (set on moto's model: moto's own
+    RotateSecret needs a Lambda it can run)."""
+    arn = secret(name, tags)
+    model = secretsmanager_backends[ACCOUNT_ID][REGION].secrets[arn]
+    model.rotation_requested = model.rotation_enabled = enabled
+    model.auto_rotate_after_days = 30
+    model.last_rotation_date = 1_764_000_000 if rotated else None
+    if pending:
+        model.versions["0f7e4c1a-0000-4000-8000-000000000001"] = {
+            "createdate": 1_764_000_000,
+            "version_id": "0f7e4c1a-0000-4000-8000-000000000001",
+            "version_stages": ["AWSPENDING"],
+        }
+    return arn
+
+
+def secrets_rotated() -> Judged:
+    return {
+        rotated_secret("rotated"): (Status.PASS, ""),
+        rotated_secret("never-rotated", rotated=False): (
+            Status.FAIL,
+            "never rotated: the value written at deploy is still current",
+        ),
+        rotated_secret("not-rotating", enabled=False): (Status.FAIL, "rotation is off"),
+        rotated_secret("stuck", pending=True): (
+            Status.FAIL,
+            "rotation incomplete: AWSPENDING on 0f7e4c1a-0000-4000-8000-000000000001 "
+            "(later rotations are refused)",
+        ),
     }
 
 
@@ -737,6 +778,7 @@ RULES: dict[str, Callable[[], Judged]] = {
     "S3.TLS_ONLY": s3_tls_only,
     "KMS.ROTATION": kms_rotation,
     "SECRETS.CMK": secrets_cmk,
+    "SECRETS.ROTATED": secrets_rotated,
     "LOGS.ENCRYPTION_RETENTION": logs_encryption_retention,
     "EC2.NO_WORLD_INGRESS": ec2_no_world_ingress,
     "EC2.DEFAULT_SG_CLOSED": ec2_default_sg_closed,
@@ -756,6 +798,7 @@ NON_COMPLIANT: dict[str, Callable[[dict[str, str], str], str]] = {
     "S3.TLS_ONLY": lambda tags, name: bucket(name, tags),
     "KMS.ROTATION": lambda tags, name: key(tags, rotation=False, Description=name),
     "SECRETS.CMK": lambda tags, name: secret(name, tags),
+    "SECRETS.ROTATED": lambda tags, name: rotated_secret(name, tags, rotated=False),
     "LOGS.ENCRYPTION_RETENTION": lambda tags, name: log_group(name, tags, encrypted=False),
     "EC2.NO_WORLD_INGRESS": lambda tags, name: security_group(
         name, vpc(tags={}), tags, ingress=(world(),)

@@ -293,6 +293,9 @@ def test_secret_inputs_are_compared_but_masked() -> None:
     old = _resource("s", type_, inputs={"secretString": "old"}, secret_inputs=["secretString"])
     new = _resource("s", type_, inputs={"secretString": "new"}, secret_inputs=["secretString"])
     (change,) = compare(_plan(old), _plan(new)).resources
-    assert change.action == "update"
+    # A new value is a new secret version (secretString is ForceNew); the reason names the
+    # path, never the value.
+    assert change.action == "replace"
+    assert [str(r) for r in change.reasons] == ["secretString (ForceNew secretString)"]
     shown = json.dumps(change.as_json())
     assert "old" not in shown.replace('"old"', "") and '"new": "[secret]"' in shown

@@ -34,8 +34,8 @@ def _client(deployed: LocalDeploy, service: str) -> object:
     return deployed.target.client(service)
 
 
-# What moto does not model (or, for a rotation schedule, cannot run without Docker), and the
-# Kubernetes layer, which needs a cluster API: these come from the offline mocks instead.
+# What moto does not model, and the Kubernetes layer, which needs a cluster API: these come
+# from the offline mocks instead. (The rotation function is stored in moto and run in-process.)
 SIMULATED_TYPES = {
     "aws:eks/addon:Addon",
     "aws:eks/accessEntry:AccessEntry",
@@ -45,9 +45,6 @@ SIMULATED_TYPES = {
     "aws:msk/configuration:Configuration",
     "aws:msk/topic:Topic",
     "aws:elasticache/parameterGroup:ParameterGroup",
-    "aws:lambda/function:Function",
-    "aws:lambda/permission:Permission",
-    "aws:secretsmanager/secretRotation:SecretRotation",
 }
 
 
@@ -166,6 +163,31 @@ def test_the_secret_holds_a_generated_token_valid_for_elasticache(deployed: Loca
     assert len(token) == 64
     allowed = set(SAFE_SPECIAL_CHARACTERS) | {c for c in token if c.isalnum()}
     assert set(token) <= allowed
+
+
+def test_the_first_rotation_ran_at_deploy_and_retired_the_deploy_token(
+    deployed: LocalDeploy,
+) -> None:
+    """Secrets Manager's rotation at creation ran the real handler against the models: the
+    group went through `modifying`, and only the rotated token is accepted afterwards."""
+    (rotation,) = deployed.rotations()
+    assert rotation.completed and rotation.attempts == 1, rotation
+    secrets = deployed.target.client("secretsmanager")
+    arn = deployed.plan.outputs["online_store_auth_secret_arn"]
+    stages = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    assert not [v for v, s in stages.items() if "AWSPENDING" in s and "AWSCURRENT" not in s]
+    current = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    (first,) = [v for v, s in stages.items() if "AWSPREVIOUS" in s]
+    deployed_token = json.loads(
+        secrets.get_secret_value(SecretId=arn, VersionId=first)["SecretString"]
+    )["password"]
+    group = deployed.models.replication_group(
+        deployed.plan.named("aws:elasticache/replicationGroup:ReplicationGroup", "-group").id,
+        region=REGION,
+        account_id=stack_config("dev").aws.account_id,
+    )
+    assert group.accepts(current) and not group.accepts(deployed_token)
+    assert [c.strategy for c in group.applied] == ["ROTATE", "SET"]
 
 
 def test_workload_roles_exist_with_their_inline_policies(deployed: LocalDeploy) -> None:

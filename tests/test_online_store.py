@@ -200,9 +200,10 @@ def test_write_only_outputs_never_carry_the_token(env: str) -> None:
         assert resource.outputs.get(key) is None, resource.urn
 
 
-def test_token_is_sent_once_and_changes_rotate(env: str) -> None:
+def test_token_is_sent_once_with_its_version(env: str) -> None:
     group = _group(_stack(env))
-    assert group.inputs["authTokenUpdateStrategy"] == "ROTATE"
+    # Not set: unused at creation, and the provider has required `auth_token` beside it.
+    assert "authTokenUpdateStrategy" not in group.inputs
     assert group.inputs["authTokenWoVersion"] == INITIAL_TOKEN_VERSION
     version = _stack(env).named(SECRET_VERSION, f"{NAME}-auth-version")
     assert version.inputs["secretStringWoVersion"] == INITIAL_TOKEN_VERSION

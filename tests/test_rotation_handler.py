@@ -54,10 +54,13 @@ class Rotation:
         self.auth_calls: list[dict[str, Any]] = []
         self.probed: list[tuple[str, int, str]] = []
         self.accepted = {OLD_TOKEN}
+        self.current_when_modified: list[str] = []
+        """AWSCURRENT's token at each ModifyReplicationGroup (what clients would read)."""
         """Tokens the group accepts: ROTATE adds one, SET leaves only the one it sets."""
 
     def modified(self, params: dict[str, Any]) -> None:
         self.auth_calls.append(dict(params))
+        self.current_when_modified.append(self.value("AWSCURRENT"))
         token = params["AuthToken"]
         self.accepted = (
             {token} if params["AuthTokenUpdateStrategy"] == "SET" else self.accepted | {token}
@@ -155,6 +158,36 @@ def test_set_secret_after_an_applied_rotate_does_not_rotate_again(rotation: Rota
     rotation.run("createSecret")  # the retry starts over
     rotation.run("setSecret")
     assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE"]
+
+
+def test_finish_moves_the_stage_before_it_retires_the_old_token(rotation: Rotation) -> None:
+    """While SET applies, clients that re-read the secret must get the new token."""
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        rotation.run(step)
+    new = rotation.value("AWSCURRENT")
+    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE", "SET"]
+    assert rotation.current_when_modified == [OLD_TOKEN, new]
+
+
+def test_a_finish_retried_after_the_stage_moved_still_retires_the_old_token(
+    rotation: Rotation,
+) -> None:
+    """finishSecret moved AWSCURRENT, then its SET failed: the retry must SET, not skip."""
+    for step in ("createSecret", "setSecret", "testSecret"):
+        rotation.run(step)
+    current = next(v for v, s in rotation.stages().items() if "AWSCURRENT" in s)
+    rotation.secrets.update_secret_version_stage(
+        SecretId=rotation.arn,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=rotation.token,
+        RemoveFromVersionId=current,
+    )
+    assert rotation.accepted == {OLD_TOKEN, rotation.value("AWSCURRENT")}
+    rotation.run("finishSecret")  # the version is already current
+    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE", "SET"]
+    assert rotation.accepted == {rotation.value("AWSCURRENT")}
+    rotation.run("finishSecret")  # and once retired, nothing more
+    assert len(rotation.auth_calls) == 2
 
 
 def test_finish_after_an_applied_set_only_moves_the_stage(rotation: Rotation) -> None:
@@ -302,6 +335,25 @@ def test_probe_rejects_a_wrong_token(resp_server: tuple[int, str]) -> None:
     assert not accepts("127.0.0.1", port, "not-the-token", use_tls=False)
     with pytest.raises(RotationError, match="refused AUTH"):
         auth_ping("127.0.0.1", port, "not-the-token", use_tls=False)
+
+
+@pytest.mark.parametrize("reply", [b"-LOADING Valkey is loading the dataset", b"-ERR max clients"])
+def test_an_error_that_is_not_about_the_token_is_no_refusal(reply: bytes) -> None:
+    """Only WRONGPASS / invalid password mean "not accepted": a wrong "no" would skip a SET."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(1024)
+            connection.sendall(reply + b"\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(RotationError, match="was answered"):
+            accepts("127.0.0.1", listener.getsockname()[1], "any-token", use_tls=False)
+    finally:
+        listener.close()
 
 
 def test_probe_that_cannot_connect_is_an_error_not_a_refusal() -> None:

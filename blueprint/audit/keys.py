@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from blueprint.audit.model import AuditContext, Finding, Status, check, customer_managed, tag_dict
+from blueprint.audit.model import (
+    AuditContext,
+    Finding,
+    Status,
+    check,
+    customer_managed,
+    tag_dict,
+    verdict,
+)
 
 
 @check(
@@ -58,6 +66,35 @@ def secrets_cmk(ctx: AuditContext) -> Iterable[Finding]:
             yield Finding(
                 "SECRETS.CMK", secret["ARN"], Status.FAIL, "AWS-managed key aws/secretsmanager"
             )
+
+
+@check(
+    "SECRETS.ROTATED",
+    "Secrets rotate, have rotated at least once, and no rotation is left incomplete",
+    service="secretsmanager",
+    permissions=("secretsmanager:ListSecrets",),
+)
+def secrets_rotated(ctx: AuditContext) -> Iterable[Finding]:
+    # RotateSecret returns before the rotation runs, so `pulumi up` never learns whether the
+    # first rotation (which retires the value written at deploy) finished; this does.
+    for secret in ctx.pages("secretsmanager", "list_secrets", "SecretList"):
+        if not ctx.in_scope(tag_dict(secret.get("Tags"))):
+            continue
+        problems = []
+        if not secret.get("RotationEnabled"):
+            problems.append("rotation is off")
+        elif not secret.get("LastRotatedDate"):
+            problems.append("never rotated: the value written at deploy is still current")
+        stuck = sorted(
+            version
+            for version, stages in (secret.get("SecretVersionsToStages") or {}).items()
+            if "AWSPENDING" in stages and "AWSCURRENT" not in stages
+        )
+        if stuck:
+            problems.append(
+                f"rotation incomplete: AWSPENDING on {stuck[0]} (later rotations are refused)"
+            )
+        yield verdict("SECRETS.ROTATED", secret["ARN"], problems)
 
 
 @check(

@@ -2,7 +2,8 @@
 
 Loaded once from ``data/force_new.yaml`` and ``data/stateful.yaml`` (each fact cites where it
 came from). A path is camelCase with dots for nesting and no list indices:
-``brokerNodeGroupInfo.clientSubnets``.
+``brokerNodeGroupInfo.clientSubnets``. ``region`` is ForceNew on every type except the global
+ones the data names (the provider adds it to every region-aware resource).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class TypeRules:
     force_new_blocks: tuple[str, ...] = ()
     customize_diff: tuple[str, ...] = ()
     source: str = ""
-    """``repo/file@commit`` the facts came from; empty for a type not derived."""
+    """``repo/file@commit`` the facts came from (or the stored version's index id when the
+    index named no commit for it); empty for a type not derived."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,24 @@ class Rules:
         return type_ in self.types
 
 
-def _type_rules(type_: str, entry: dict[str, Any], repository: str) -> TypeRules:
+def _source(entry: dict[str, Any], repository: str) -> str:
+    where = f"{repository}/{entry['file']}"
+    if "commit" in entry:
+        return f"{where}@{entry['commit']}"
+    # A version found by its content: the index gives it an id, not a commit.
+    return f"{where} (stored version, index id {entry['indexId']})"
+
+
+def _type_rules(
+    type_: str, entry: dict[str, Any], repository: str, global_types: frozenset[str]
+) -> TypeRules:
+    region = () if type_ in global_types else ("region",)
     return TypeRules(
         type=type_,
-        force_new=tuple(entry.get("forceNew", ())),
+        force_new=(*entry.get("forceNew", ()), *region),
         force_new_blocks=tuple(entry.get("forceNewBlocks", ())),
         customize_diff=tuple(entry.get("customizeDiff", ())),
-        source=f"{repository}/{entry['file']}@{entry['commit']}",
+        source=_source(entry, repository),
     )
 
 
@@ -63,8 +76,11 @@ def load() -> Rules:
     force_new = yaml.safe_load(FORCE_NEW_FILE.read_text())
     stateful = yaml.safe_load(STATEFUL_FILE.read_text())
     repository = force_new["source"]["repository"]
+    global_types = frozenset(force_new["region"]["global"])
     return Rules(
-        types={t: _type_rules(t, e, repository) for t, e in force_new["types"].items()},
+        types={
+            t: _type_rules(t, e, repository, global_types) for t, e in force_new["types"].items()
+        },
         not_derived=frozenset(force_new.get("notDerived", ())),
         physical_names=frozenset(force_new.get("physicalNames", ())),
         kubernetes_identity=tuple(force_new.get("kubernetesIdentity", ())),

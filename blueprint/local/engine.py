@@ -18,8 +18,14 @@ from typing import Any
 import pulumi
 
 from blueprint.capture import Plan, RecordingMonitor, capture, plain
-from blueprint.local import data_plane, ec2, security, storage  # noqa: F401 (register translators)
-from blueprint.local.models import installed
+from blueprint.local import (  # noqa: F401 (register translators)
+    data_plane,
+    ec2,
+    functions,
+    security,
+    storage,
+)
+from blueprint.local.models import AwsModels, RotationFunction, installed
 from blueprint.local.registry import TRANSLATORS, Ctx
 from blueprint.local.target import AwsTarget
 from blueprint.mocks import PlatformMocks
@@ -70,7 +76,8 @@ class MotoMocks(PlatformMocks):
         request = _integral(plain(dict(args.args)))
         with self._lock:
             self.outcome.calls.append(args.token)
-            region = self.where(args.provider).region
+            where = self.where(args.provider)
+            self.target.account_id, region = where.account, where.region
             password = self.target.client("secretsmanager", region).get_random_password(
                 PasswordLength=request.get("passwordLength", 32),
                 ExcludeCharacters=request.get("excludeCharacters", ""),
@@ -113,7 +120,13 @@ class MotoMocks(PlatformMocks):
         self.outcome.created.append(key)
         self.outcome.unapplied += [(args.typ, args.name, i) for i in created.unapplied]
         tags_all = {**provider.default_tags, **(inputs.get("tags") or {})}
-        return created.id, {**inputs, "tagsAll": tags_all, **created.outputs}
+        # Assets and archives go back as themselves (the SDK expects their types).
+        raw = dict(args.inputs)
+        echoed = {
+            k: raw[k] if isinstance(raw.get(k), pulumi.Asset | pulumi.Archive) else v
+            for k, v in inputs.items()
+        }
+        return created.id, {**echoed, "tagsAll": tags_all, **created.outputs}
 
 
 @dataclass
@@ -121,10 +134,45 @@ class LocalDeploy:
     plan: Plan
     outcome: Outcome
     target: AwsTarget
+    models: AwsModels
+    """The AWS models the deploy ran under (their state stays readable afterwards)."""
+
+    def rotations(self) -> list[Rotation]:
+        """What each rotation function the program deployed did (run in-process)."""
+        return [Rotation.of(function) for function in self.models.functions.values()]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    function: str
+    steps: int
+    """Invocations, retries included."""
+    attempts: int
+    completed: bool
+    """The last attempt ran every step in time (finishSecret last, without error)."""
+    error: str | None
+    """The last failing step's error, if any."""
+
+    @staticmethod
+    def of(function: RotationFunction) -> Rotation:
+        calls = function.invocations
+        last = calls[-1] if calls else None
+        errors = [c.error for c in calls if c.error]
+        return Rotation(
+            function=function.name,
+            steps=len(calls),
+            attempts=max((c.attempt for c in calls), default=0),
+            completed=last is not None and last.step == "finishSecret" and last.error is None,
+            error=errors[-1] if errors else None,
+        )
 
 
 def deploy(
-    project_dir: Path, stack: str, target: AwsTarget, stack_file: Path | None = None
+    project_dir: Path,
+    stack: str,
+    target: AwsTarget,
+    stack_file: Path | None = None,
+    models: AwsModels | None = None,
 ) -> LocalDeploy:
     """Run the program for ``stack`` with its AWS resources created at ``target``.
 
@@ -134,6 +182,6 @@ def deploy(
     mocks = MotoMocks(target, stack)
     # moto with AWS's in-between states (modifying, UPDATING, rotation retries): see ADR 0015.
     # In-process only; a moto server needs them installed in its own process.
-    with installed():
+    with installed(models) as active:
         plan = capture(project_dir, stack, stack_file=stack_file, monitor=RecordingMonitor(mocks))
-    return LocalDeploy(plan=plan, outcome=mocks.outcome, target=target)
+    return LocalDeploy(plan=plan, outcome=mocks.outcome, target=target, models=active)

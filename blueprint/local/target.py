@@ -58,11 +58,13 @@ class AwsTarget:
             client: Any = self.session().client(  # type: ignore[call-overload]
                 service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES
             )
-            if self.emulated and self.account_id:
-                account = self.account_id
-
+            if self.emulated:
+                # Read at each request, not at creation: a client made before the program's
+                # provider named the account (a data source call, say) must not stay in
+                # moto's default account.
                 def add_account(request: Any, **_: Any) -> None:
-                    request.headers["x-moto-account-id"] = account
+                    if self.account_id:
+                        request.headers["x-moto-account-id"] = self.account_id
 
                 client.meta.events.register("before-sign.*.*", add_account)
             self._clients[key] = client

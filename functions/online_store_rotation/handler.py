@@ -11,9 +11,11 @@ already did instead of doing it again:
   The step that changed the group waits until it is ``available`` again: a token change
   passes through ``modifying``, and no later step may start on a group in that state;
 * ``testSecret``: ``AUTH`` and ``PING`` against the group with the pending token, over TLS;
-* ``finishSecret``: retire the old token (``AuthTokenUpdateStrategy=SET``, skipped when the
-  group already refuses it), wait for ``available``, then move ``AWSCURRENT`` to the new
-  version, which also clears ``AWSPENDING`` from the rotation's point of view.
+* ``finishSecret``: move ``AWSCURRENT`` to the new version first (clients that re-read the
+  secret get a token the group accepts since ``setSecret``), then retire the old token
+  (``AuthTokenUpdateStrategy=SET``, skipped when the group already refuses it) and wait for
+  ``available``. A retry of ``finishSecret`` for a version already current still retires the
+  ``AWSPREVIOUS`` token if the group accepts it, so a failed ``SET`` is never forgotten.
 
 Environment: ``REPLICATION_GROUP_ID`` (the online store). The function runs in the VPC's
 private subnets (it must reach the cache for the AUTH probes) and its role may only read and
@@ -27,6 +29,8 @@ import os
 import socket
 import ssl
 import string
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import boto3
@@ -39,6 +43,9 @@ TOKEN_LENGTH = 64
 SAFE_SPECIAL_CHARACTERS = "!&#$^<>-"
 EXCLUDED_CHARACTERS = "".join(c for c in string.punctuation if c not in SAFE_SPECIAL_CHARACTERS)
 PROBE_TIMEOUT_SECONDS = 5.0
+REFUSALS = (b"-WRONGPASS", b"-ERR invalid password")
+"""How Valkey/Redis (6+ and older) answer AUTH with a token they do not accept. Any other
+error (``-LOADING``, too many clients) says nothing about the token."""
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 WAIT_DELAY_SECONDS = 15
@@ -69,37 +76,49 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None = None) 
     stages = metadata.get("VersionIdsToStages", {})
     if token not in stages:
         raise RotationError(f"version {token} of {secret_id} has no stage; nothing to rotate")
-    if "AWSCURRENT" in stages[token]:
-        return  # already finished: a retry after success
-    if "AWSPENDING" not in stages[token]:
-        raise RotationError(f"version {token} of {secret_id} is not staged as AWSPENDING")
     rotation = Rotation(
         secrets=secrets,
         secret_id=secret_id,
         token=token,
         group_id=os.environ["REPLICATION_GROUP_ID"],
-        wait_budget_seconds=_wait_budget(context),
+        wait_budget=_wait_budget(context),
     )
+    if "AWSCURRENT" in stages[token]:
+        # Already current: a retry after finishSecret moved the stage. The old token may
+        # still be accepted if the SET that followed failed; retire it now.
+        if step == "finishSecret":
+            rotation.retire_previous()
+        return
+    if "AWSPENDING" not in stages[token]:
+        raise RotationError(f"version {token} of {secret_id} is not staged as AWSPENDING")
     getattr(rotation, STEP_METHODS[step])()
 
 
-def _wait_budget(context: LambdaContext | None) -> int:
+def _wait_budget(context: LambdaContext | None) -> Callable[[], int]:
+    """Seconds this invocation may still spend waiting, asked afresh before each wait."""
     if context is None:
-        return DEFAULT_WAIT_BUDGET_SECONDS
-    return max(0, context.get_remaining_time_in_millis() // 1000 - WAIT_MARGIN_SECONDS)
+        deadline = time.monotonic() + DEFAULT_WAIT_BUDGET_SECONDS
+        return lambda: max(0, int(deadline - time.monotonic()))
+    return lambda: max(0, context.get_remaining_time_in_millis() // 1000 - WAIT_MARGIN_SECONDS)
 
 
 class Rotation:
     """One invocation's view of the rotation of one secret version."""
 
     def __init__(
-        self, *, secrets: Any, secret_id: str, token: str, group_id: str, wait_budget_seconds: int
+        self,
+        *,
+        secrets: Any,
+        secret_id: str,
+        token: str,
+        group_id: str,
+        wait_budget: Callable[[], int],
     ) -> None:
         self.secrets = secrets
         self.secret_id = secret_id
         self.token = token
         self.group_id = group_id
-        self.wait_budget_seconds = wait_budget_seconds
+        self.wait_budget = wait_budget
 
     def create_secret(self) -> None:
         try:
@@ -139,28 +158,38 @@ class Rotation:
         auth_ping(*endpoint(self.group_id), pending)
 
     def finish_secret(self) -> None:
-        # SET before moving AWSCURRENT: a version already current is skipped on a retry, so if
-        # the stage moved first and SET then failed, the old token would stay valid for good.
-        pending = self._pending()
-        current_version, current = self._current()
-        self._wait_available()
-        if current != pending and accepts(*endpoint(self.group_id), current):
-            _modify_auth(self.group_id, pending, strategy="SET")
-            self._wait_available()
+        # The stage moves first: while SET applies (node by node, minutes on a sharded group)
+        # clients re-reading the secret must get the new token, which the group accepts since
+        # setSecret. A retry finds the version current and retires the old token then.
+        current_version = self._current_version()
         self.secrets.update_secret_version_stage(
             SecretId=self.secret_id,
             VersionStage="AWSCURRENT",
             MoveToVersionId=self.token,
             RemoveFromVersionId=current_version,
         )
+        self.retire_previous()
+
+    def retire_previous(self) -> None:
+        """SET the current token, if the group still accepts the previous one."""
+        current = str(_value(self.secrets, self.secret_id, "AWSCURRENT")[TOKEN_KEY])
+        try:
+            previous = str(_value(self.secrets, self.secret_id, "AWSPREVIOUS")[TOKEN_KEY])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return  # no previous version: nothing to retire
+        self._wait_available()
+        if previous != current and accepts(*endpoint(self.group_id), previous):
+            _modify_auth(self.group_id, current, strategy="SET")
+            self._wait_available()
 
     def _pending(self) -> str:
         return str(_value(self.secrets, self.secret_id, "AWSPENDING", self.token)[TOKEN_KEY])
 
-    def _current(self) -> tuple[str, str]:
+    def _current_version(self) -> str:
         stages = self.secrets.describe_secret(SecretId=self.secret_id)["VersionIdsToStages"]
-        version = next(v for v, s in stages.items() if "AWSCURRENT" in s)
-        return version, str(_value(self.secrets, self.secret_id, "AWSCURRENT")[TOKEN_KEY])
+        return str(next(v for v, s in stages.items() if "AWSCURRENT" in s))
 
     def _wait_available(self) -> None:
         """Wait (within this invocation's budget) until the group is ``available``.
@@ -169,7 +198,7 @@ class Rotation:
         steps above skip what is already done.
         """
         delay = max(WAIT_DELAY_SECONDS, 0)
-        attempts = max(1, self.wait_budget_seconds // max(delay, 1))
+        attempts = max(1, self.wait_budget() // max(delay, 1))
         waiter = boto3.client("elasticache").get_waiter("replication_group_available")
         try:
             waiter.wait(
@@ -233,9 +262,9 @@ def _command(*parts: str) -> bytes:
 def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> bool:
     """Whether the server accepts the token (``AUTH`` then ``PING``).
 
-    False when the server answers ``AUTH`` with an error (``WRONGPASS``, ``ERR invalid
-    password``); a connection that fails, or any other answer, raises RotationError: only a
-    server that was reached and said no may count as "not accepted".
+    False when the server refuses the token (:data:`REFUSALS`); a connection that fails, or
+    any other answer, raises RotationError: only a server that was reached and said no to
+    the token may count as "not accepted" (a wrong "no" would skip a SET).
     """
     try:
         raw = socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS)
@@ -248,7 +277,7 @@ def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> b
         reader = connection.makefile("rb")
         connection.sendall(_command("AUTH", auth_token))
         reply = reader.readline().rstrip(b"\r\n")
-        if reply.startswith(b"-"):
+        if reply.startswith(REFUSALS):
             return False
         connection.sendall(_command("PING"))
         pong = reader.readline().rstrip(b"\r\n")

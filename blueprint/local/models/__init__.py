@@ -53,6 +53,7 @@ __all__ = [
     "ReplicationGroupModel",
     "RotationFunction",
     "VirtualClock",
+    "active",
     "install",
     "installed",
     "uninstall",
@@ -157,6 +158,12 @@ def uninstall(models: AwsModels) -> None:
             if installation.models is models:
                 return
         raise ValueError("these models are not installed")
+
+
+def active() -> AwsModels | None:
+    """The innermost installed models (None when none are installed)."""
+    with _LOCK:
+        return _ACTIVE[-1].models if _ACTIVE else None
 
 
 @contextmanager
