@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from moto import mock_aws
 from moto.kms.models import kms_backends
-from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 from blueprint.audit.model import CHECKS, AuditContext, Finding, Status
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, run_audit
@@ -316,6 +316,7 @@ def rotated_secret(
     RotateSecret needs a Lambda it can run)."""
     arn = secret(name, tags)
     model = secretsmanager_backends[ACCOUNT_ID][REGION].secrets[arn]
+    assert isinstance(model, FakeSecret)
     model.rotation_requested = model.rotation_enabled = enabled
     model.auto_rotate_after_days = 30
     model.last_rotation_date = 1_764_000_000 if rotated else None

@@ -275,12 +275,15 @@ def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> b
     )
     with connection:
         reader = connection.makefile("rb")
-        connection.sendall(_command("AUTH", auth_token))
-        reply = reader.readline().rstrip(b"\r\n")
-        if reply.startswith(REFUSALS):
-            return False
-        connection.sendall(_command("PING"))
-        pong = reader.readline().rstrip(b"\r\n")
+        try:
+            connection.sendall(_command("AUTH", auth_token))
+            reply = reader.readline().rstrip(b"\r\n")
+            if reply.startswith(REFUSALS):
+                return False
+            connection.sendall(_command("PING"))
+            pong = reader.readline().rstrip(b"\r\n")
+        except OSError as exc:  # reset, timeout, TLS failure: the server said nothing
+            raise RotationError(f"{host}:{port} dropped the AUTH probe: {exc}") from exc
         if reply != b"+OK" or pong != b"+PONG":
             answered = (reply + b" / " + pong).decode(errors="replace")
             raise RotationError(f"AUTH/PING was answered {answered!r}")
