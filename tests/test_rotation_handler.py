@@ -350,7 +350,7 @@ def test_an_error_that_is_not_about_the_token_is_no_refusal(reply: bytes) -> Non
 
     threading.Thread(target=answer, daemon=True).start()
     try:
-        with pytest.raises(RotationError, match="was answered|dropped the AUTH probe"):
+        with pytest.raises(RotationError, match=r"was answered|dropped the AUTH probe"):
             accepts("127.0.0.1", listener.getsockname()[1], "any-token", use_tls=False)
     finally:
         listener.close()
