@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from blueprint.capture import (
     Plan,
@@ -24,6 +25,18 @@ from blueprint.capture import (
     close_stray_event_loop,
 )
 from components.config import StackConfig, parse_stack_config
+
+# Property tests are reproducible (the same examples on every run, CI included) and keep no
+# example database in the tree; the machine is small, so no per-example deadline.
+settings.register_profile(
+    "project",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=75,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("project")
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
