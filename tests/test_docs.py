@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 
 import pytest
+import yaml
 
 from blueprint.audit.docs import checks_table, read_only_policy
 from blueprint.governance_docs import catalogue
@@ -23,6 +26,21 @@ def test_environments_doc_shows_the_current_tables(render: object) -> None:
 def test_readme_quickstart_is_the_two_make_commands() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_readme_states_the_python_range_the_project_requires() -> None:
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    bounds = re.fullmatch(r">=3\.(\d+),<3\.(\d+)", project["requires-python"])
+    assert bounds, project["requires-python"]
+    low, high = bounds.groups()
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert f"3.{low} to 3.{int(high) - 1}" in readme
+
+
+def test_the_project_description_names_what_is_built() -> None:
+    description = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["description"]
+    assert "to come" not in description
+    assert all(part in description for part in ("EKS", "MSK", "ElastiCache"))
 
 
 @pytest.mark.parametrize("render", [checks_table, read_only_policy])
