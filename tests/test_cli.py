@@ -88,7 +88,7 @@ def _project_with_unsafe_prod(tmp_path: Path) -> Path:
 def test_invalid_config_prints_the_programs_error(tmp_path: Path, command: tuple[str, ...]) -> None:
     project = _project_with_unsafe_prod(tmp_path)
     code, output = _invoke(*command, "--project", str(project))
-    assert code == 1
+    assert code == 2  # invalid input: the exit contract's "could not run"
     assert "stacks/Pulumi.prod.yaml" in output
     assert "feature-platform:storage.forceDestroy" in output
     assert "Traceback" not in output

@@ -9,10 +9,18 @@ from typing import Any
 
 import pulumi
 import pytest
+from pydantic import BaseModel
 
 from blueprint.capture import RecordingMonitor, capture
 from blueprint.mocks import PlatformMocks
-from components.config import ConfigError, Environment, NatGateways, parse_stack_config
+from components.config import (
+    ConfigError,
+    Environment,
+    NatGateways,
+    StackConfig,
+    parse_stack_config,
+)
+from components.config.keys import PROVIDER_KEYS, secret_settings
 from components.config.models import (
     EU_REGIONS,
     PROD_KMS_DELETION_WINDOW_DAYS,
@@ -415,3 +423,33 @@ def test_unknown_key_in_the_stack_file_stops_the_program(
     with pytest.raises(pulumi.RunError, match=r"feature-platform:loging: unknown key"):
         capture(PROJECT_DIR, "dev", stack_file=stack_file, monitor=monitor)
     assert monitor.recorded == []
+
+
+def test_a_stack_must_be_named_after_its_environment() -> None:
+    """Physical names derive from the environment: a copied stack would collide in the account."""
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(
+            namespace_values("staging"), source="stacks/Pulumi.staging-eu.yaml", stack="staging-eu"
+        )
+    message = dict(caught.value.problems)["feature-platform:environment"]
+    assert "'staging' in stack 'staging-eu'" in message
+    assert "feature-platform-staging" in message and "rename the stack" in message
+    # Without a stack name (a model on its own) only the values are judged.
+    assert (
+        parse_stack_config(namespace_values("staging"), source="x").environment.value == "staging"
+    )
+
+
+def test_provider_keys_point_at_settings_that_exist() -> None:
+    """Each `aws:*` key the error redirects names a real key of the project's namespace."""
+    for target in PROVIDER_KEYS.values():
+        model: type[BaseModel] = StackConfig
+        for part in target.removeprefix("feature-platform:").split("."):
+            field = next((f for n, f in model.model_fields.items() if part in {n, f.alias}), None)
+            assert field is not None, f"{target}: no {part!r} in {model.__name__}"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                model = field.annotation
+
+
+def test_no_setting_is_a_secret_so_every_secure_value_is_refused() -> None:
+    assert secret_settings() == []

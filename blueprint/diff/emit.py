@@ -14,12 +14,19 @@ import json
 import sys
 from pathlib import Path
 
+import pulumi
+
 from blueprint.capture import capture
+from blueprint.stackfile import StackFileError
 
 
 def main(argv: list[str]) -> int:
     tree, stack, out = Path(argv[0]).resolve(), argv[1], Path(argv[2])
-    plan = capture(tree, stack, preview=True)
+    try:
+        plan = capture(tree, stack, preview=True)
+    except (StackFileError, pulumi.RunError) as exc:
+        print(exc, file=sys.stderr)  # the message alone: the caller shows it, never a traceback
+        return 2
     document = {
         "project": plan.project,
         "stack": plan.stack,

@@ -1,6 +1,11 @@
 """Typed per-environment configuration: models, environment profiles and the loader."""
 
-from components.config.loader import ConfigError, load_stack_config, parse_stack_config
+from components.config.loader import (
+    ConfigError,
+    load_stack_config,
+    parse_engine_config,
+    parse_stack_config,
+)
 from components.config.models import (
     DataClassification,
     Environment,
@@ -18,5 +23,6 @@ __all__ = [
     "Subnet",
     "SubnetPlan",
     "load_stack_config",
+    "parse_engine_config",
     "parse_stack_config",
 ]

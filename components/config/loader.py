@@ -7,7 +7,7 @@ names the stack file, every offending key path and what is allowed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pulumi
@@ -16,10 +16,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from components.config.base import ConfigRuleError
+from components.config.keys import NAMESPACE, check_keys
 from components.config.models import Environment, StackConfig
 from components.config.profiles import deep_merge, profile_defaults
 
-NAMESPACE = "feature-platform"
 STACK_CONFIG_DIR = "stacks"
 
 
@@ -54,17 +54,8 @@ def parse_stack_config(
         raise ConfigError(
             source, [(f"{NAMESPACE}:environment", f"{what}; allowed: {allowed}")]
         ) from None
-    if stack in {e.value for e in Environment} and stack != environment.value:
-        raise ConfigError(
-            source,
-            [
-                (
-                    f"{NAMESPACE}:environment",
-                    f"{environment.value!r} in stack {stack!r}; a stack named after an "
-                    f"environment must use that environment's profile ({stack!r})",
-                )
-            ],
-        )
+    if stack is not None and stack != environment.value:
+        raise ConfigError(source, [(f"{NAMESPACE}:environment", _stack_rule(stack, environment))])
     merged = deep_merge(profile_defaults(environment), dict(values))
     try:
         return StackConfig.model_validate(merged)
@@ -72,32 +63,69 @@ def parse_stack_config(
         raise ConfigError(source, _problems(exc)) from None
 
 
+def _stack_rule(stack: str, environment: Environment) -> str:
+    if stack in {e.value for e in Environment}:
+        return (
+            f"{environment.value!r} in stack {stack!r}; a stack named after an environment must "
+            f"use that environment's profile ({stack!r})"
+        )
+    # Physical names (the EKS cluster, the KMS aliases, the online store's id) derive from the
+    # environment: a second stack of one environment would collide with it in the account.
+    return (
+        f"{environment.value!r} in stack {stack!r}; physical names such as "
+        f"{NAMESPACE}-{environment.value} derive from the environment, so the stack must be "
+        f"named after it: rename the stack (and its file) to {environment.value!r}"
+    )
+
+
+def parse_engine_config(
+    config: Mapping[str, str],
+    *,
+    source: str,
+    stack: str | None = None,
+    secret_keys: Collection[str] = (),
+) -> StackConfig:
+    """Validate the flat map the engine passes (every namespace; values as strings).
+
+    Keys outside the namespace, and ``secure:`` values, are judged first (see
+    :mod:`components.config.keys`): a problem there can make every other message misleading.
+    """
+    problems = check_keys(config, secret_keys=secret_keys)
+    if problems:
+        raise ConfigError(source, problems)
+    prefix = f"{NAMESPACE}:"
+    values = {
+        key.removeprefix(prefix): _decode(raw)
+        for key, raw in sorted(config.items())
+        if key.startswith(prefix)
+    }
+    return parse_stack_config(values, source=source, stack=stack)
+
+
 def load_stack_config() -> StackConfig:
     """Read this stack's config from the Pulumi runtime; stop cleanly if it is invalid."""
     stack = pulumi.get_stack()
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    config = {key: str(runtime_config.get_config(key)) for key in keys}
+    secret_keys = {key for key in keys if runtime_config.is_config_secret(key)}
+    secret_keys |= set(runtime_config.get_config_secret_keys_env())
     try:
-        return parse_stack_config(_namespace_values(), source=stack_file(stack), stack=stack)
+        return parse_engine_config(
+            config, source=stack_file(stack), stack=stack, secret_keys=secret_keys
+        )
     except ConfigError as exc:
         # RunError: the engine prints the message alone, without a Python traceback.
         raise pulumi.RunError(str(exc)) from None
-
-
-def _namespace_values() -> dict[str, Any]:
-    """Every ``feature-platform:*`` key the engine passed, including ones no code reads."""
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    prefix = f"{NAMESPACE}:"
-    values: dict[str, Any] = {}
-    for key in sorted(k for k in keys if k.startswith(prefix)):
-        raw = runtime_config.get_config(key)
-        values[key.removeprefix(prefix)] = _decode(raw)
-    return values
 
 
 def _decode(raw: Any) -> Any:
     """Structured values arrive JSON-encoded; scalars as strings (a quoted account id stays a
     string, which ``json.loads`` alone would turn into an int)."""
     if isinstance(raw, str) and raw[:1] in "{[":
-        return json.loads(raw)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # a plain string that starts with a bracket: the model judges it
     return raw
 
 
