@@ -1055,26 +1055,53 @@ def _finding(status: Status, resource: str = "r") -> Finding:
 
 
 @pytest.mark.parametrize(
-    ("statuses", "ok"),
+    ("statuses", "allowed", "code"),
     [
-        ([], True),
-        ([Status.PASS, Status.PASS], True),
-        ([Status.PASS, Status.NOT_CHECKED], True),
-        ([Status.PASS, Status.FAIL], False),
-        ([Status.FAIL], False),
+        ([Status.PASS, Status.PASS], False, 0),
+        ([Status.PASS, Status.NOT_CHECKED], False, 1),
+        ([Status.PASS, Status.NOT_CHECKED], True, 0),
+        ([Status.PASS, Status.FAIL], True, 1),
+        ([Status.FAIL], False, 1),
+        # nothing judged: never a pass, however much "not checked" is allowed
+        ([], True, 1),
+        ([Status.NOT_CHECKED, Status.NOT_CHECKED], True, 1),
     ],
 )
-def test_the_report_is_ok_unless_a_finding_fails(statuses: list[Status], ok: bool) -> None:
-    assert AuditReport([_finding(s) for s in statuses]).ok is ok
+def test_the_exit_code_passes_only_what_was_judged_and_passed(
+    statuses: list[Status], allowed: bool, code: int
+) -> None:
+    report = AuditReport([_finding(s, f"r{i}") for i, s in enumerate(statuses)])
+    assert report.exit_code(allow_not_checked=allowed) == code
 
 
 def test_the_json_report_counts_every_status() -> None:
     statuses = [Status.PASS, Status.FAIL, Status.PASS, Status.NOT_CHECKED, Status.PASS]
-    report = AuditReport([_finding(s, f"r{i}") for i, s in enumerate(statuses)])
+    report = AuditReport(
+        [_finding(s, f"r{i}") for i, s in enumerate(statuses)],
+        account=ACCOUNT_ID,
+        region=REGION,
+        scope=dict(SCOPE),
+        checks=["S3.VERSIONING"],
+    )
 
     document = report.as_json()
 
-    assert document["summary"] == {"pass": 3, "fail": 1, "not checked": 1}
+    assert (document["account"], document["region"], document["scope"]) == (
+        ACCOUNT_ID,
+        REGION,
+        SCOPE,
+    )
+    assert document["checks"] == {
+        "S3.VERSIONING": {"judged": 4, "pass": 3, "fail": 1, "not checked": 1}
+    }
+
+    assert document["summary"] == {
+        "pass": 3,
+        "fail": 1,
+        "not checked": 1,
+        "judged": 4,
+        "exit_code": 1,
+    }
     assert document["findings"] == [
         {"check": "S3.VERSIONING", "resource": f"r{i}", "result": s.value, "detail": "detail"}
         for i, s in enumerate(statuses)
@@ -1083,7 +1110,8 @@ def test_the_json_report_counts_every_status() -> None:
 
 
 def test_a_full_audit_of_a_conformant_and_a_broken_bucket(ctx: AuditContext) -> None:
-    """Every check runs against moto without a "not checked"; one bad bucket fails the audit."""
+    """Every check runs against moto; those with nothing in scope say so, and one bad bucket
+    fails the audit."""
     data_key = cmk()
     good = bucket(
         "conformant",
@@ -1092,27 +1120,55 @@ def test_a_full_audit_of_a_conformant_and_a_broken_bucket(ctx: AuditContext) -> 
         public_access_block=ALL_PAB,
         versioning="Enabled",
     )
+    judging = {"S3.ENCRYPTION", "S3.PUBLIC_ACCESS_BLOCK", "S3.VERSIONING", "S3.TLS_ONLY"}
 
     clean = run_audit(ctx)
 
     assert {(f.check, f.resource, f.status) for f in clean.findings} == {
-        ("S3.ENCRYPTION", good, Status.PASS),
-        ("S3.PUBLIC_ACCESS_BLOCK", good, Status.PASS),
-        ("S3.VERSIONING", good, Status.PASS),
-        ("S3.TLS_ONLY", good, Status.PASS),
+        *((check_id, good, Status.PASS) for check_id in judging),
         ("KMS.ROTATION", data_key, Status.PASS),
+        *(
+            (check_id, "*", Status.NOT_CHECKED)
+            for check_id in set(CHECKS) - judging - {"KMS.ROTATION"}
+        ),
     }
-    assert clean.ok
-    assert clean.as_json()["summary"] == {"pass": 5, "fail": 0, "not checked": 0}
+    assert clean.checks == list(CHECKS)
+    assert clean.exit_code() == 1  # nothing in scope is not a pass...
+    assert clean.exit_code(allow_not_checked=True) == 0  # ...unless allowed
+    assert clean.as_json()["summary"] == {
+        "pass": 5,
+        "fail": 0,
+        "not checked": 11,
+        "judged": 5,
+        "exit_code": 1,
+    }
 
     bad = bucket("broken")
     broken = run_audit(ctx)
 
-    assert {f.check for f in broken.findings if f.resource == bad} == {
-        "S3.ENCRYPTION",
-        "S3.PUBLIC_ACCESS_BLOCK",
-        "S3.VERSIONING",
-        "S3.TLS_ONLY",
-    }
-    assert not broken.ok
-    assert broken.as_json()["summary"] == {"pass": 5, "fail": 4, "not checked": 0}
+    assert {f.check for f in broken.findings if f.resource == bad} == judging
+    assert broken.exit_code(allow_not_checked=True) == 1
+    assert broken.count(Status.FAIL) == 4
+
+
+@pytest.mark.parametrize("check_id", sorted(NON_COMPLIANT))
+def test_a_check_with_nothing_in_scope_is_not_checked_naming_the_scope(
+    ctx: AuditContext, check_id: str
+) -> None:
+    NON_COMPLIANT[check_id](OTHER_PROJECT, "foreign")  # there, but not the platform's
+    ctx.target.account_id = ACCOUNT_ID
+
+    report = run_audit(ctx, only={check_id})
+
+    service = CHECKS[check_id].service
+    assert report.findings == [
+        Finding(
+            check_id,
+            "*",
+            Status.NOT_CHECKED,
+            f"nothing in scope: {service} returned no resource with project=feature-platform "
+            f"in account {ACCOUNT_ID}, {REGION}",
+        )
+    ]
+    assert report.per_check(check_id)[Status.NOT_CHECKED] == 1
+    assert report.exit_code(allow_not_checked=True) == 1  # nothing at all was judged

@@ -124,7 +124,9 @@ def test_up_into_a_moto_server_then_audit_it(moto_endpoint: str) -> None:
         "up", "staging", "--local", "--endpoint", moto_endpoint, "--project", str(PROJECT_DIR)
     )
     assert code == 0, output
-    code, output = _invoke("audit", "--endpoint", moto_endpoint)
+    code, output = _invoke(
+        "audit", "staging", "--endpoint", moto_endpoint, "--project", str(PROJECT_DIR)
+    )
     assert code == 0, output
     assert "0 fail" in output
 
@@ -141,7 +143,15 @@ def test_audit_fails_on_a_non_compliant_resource(moto_endpoint: str) -> None:
     s3.put_bucket_tagging(
         Bucket="leaky", Tagging={"TagSet": [{"Key": "project", "Value": "feature-platform"}]}
     )
-    code, output = _invoke("audit", "--endpoint", moto_endpoint)
+    code, output = _invoke(
+        "audit",
+        "--endpoint",
+        moto_endpoint,
+        "--account",
+        "123456789012",
+        "--region",
+        "eu-central-1",
+    )
     assert code == 1
     assert "S3.TLS_ONLY" in output and "fail" in output
 
@@ -159,10 +169,18 @@ def test_audit_argument_errors_name_the_fix(args: tuple[str, ...], message: str)
     assert message in output
 
 
-def test_audit_of_an_unreachable_endpoint_reports_not_checked() -> None:
-    code, output = _invoke("audit", "--endpoint", f"http://127.0.0.1:{_free_port()}")
-    assert code == 0  # nothing failed; nothing could be checked either
-    assert "not checked" in output
+def test_audit_of_an_unreachable_endpoint_could_not_run() -> None:
+    code, output = _invoke(
+        "audit",
+        "--endpoint",
+        f"http://127.0.0.1:{_free_port()}",
+        "--account",
+        "123456789012",
+        "--region",
+        "eu-central-1",
+    )
+    assert code == 2, output  # nothing could be judged: never a pass
+    assert "cannot reach" in output
 
 
 @pytest.mark.moto

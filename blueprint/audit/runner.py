@@ -1,4 +1,11 @@
-"""Run every check; a denied call makes a check "not checked", never a crash."""
+"""Run every check; a denied call makes a check "not checked", never a crash.
+
+A check that ran but judged no resource is "not checked" too (*nothing in scope*): every
+environment of the platform deploys every kind of resource the checks read (buckets, keys,
+VPCs, the EKS cluster, the MSK cluster, the replication group, roles, secrets, log groups),
+so an empty answer means the audit looked in the wrong account, region or scope, never that
+the account conforms.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from blueprint import exitcodes
 from blueprint.audit import data_plane, iam, keys, network, storage  # noqa: F401 (register)
 from blueprint.audit.model import (
     ACCESS_DENIED,
@@ -18,22 +26,69 @@ from blueprint.audit.model import (
 
 DEFAULT_SCOPE = {"project": "feature-platform"}
 """The platform's own resources, by the tag its provider puts on all of them."""
+NOTHING_IN_SCOPE = "nothing in scope"
+"""How a "not checked" finding of a check that judged no resource begins."""
+
+
+def describe_scope(scope: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in scope.items()) or "every resource (--all)"
 
 
 @dataclass
 class AuditReport:
     findings: list[Finding] = field(default_factory=list)
+    account: str = ""
+    """The account audited (moto's ``x-moto-account-id``, or the one the profile reached)."""
+    region: str = ""
+    scope: dict[str, str] = field(default_factory=dict)
+    """The tags a resource must carry to be judged; empty with ``--all``."""
+    stack: str | None = None
+    """The stack the account, region and scope came from, if any."""
+    checks: list[str] = field(default_factory=list)
+    """The checks that ran, in order."""
 
     def count(self, status: Status) -> int:
         return sum(1 for f in self.findings if f.status is status)
 
     @property
-    def ok(self) -> bool:
-        return self.count(Status.FAIL) == 0
+    def judged(self) -> int:
+        """Findings that reached a verdict (pass or fail)."""
+        return self.count(Status.PASS) + self.count(Status.FAIL)
 
-    def as_json(self) -> dict[str, object]:
+    def per_check(self, check_id: str) -> dict[Status, int]:
+        found = [f.status for f in self.findings if f.check == check_id]
+        return {status: found.count(status) for status in Status}
+
+    def exit_code(self, *, allow_not_checked: bool = False) -> int:
+        """0 only when something was judged, nothing failed and nothing went unchecked.
+
+        ``allow_not_checked`` accepts "not checked" findings (denied calls, nothing in
+        scope), but a run that judged nothing at all never passes."""
+        if self.judged == 0 or self.count(Status.FAIL):
+            return exitcodes.FINDINGS
+        if self.count(Status.NOT_CHECKED) and not allow_not_checked:
+            return exitcodes.FINDINGS
+        return exitcodes.PASS
+
+    def as_json(self, *, allow_not_checked: bool = False) -> dict[str, object]:
         return {
-            "summary": {status.value: self.count(status) for status in Status},
+            "account": self.account,
+            "region": self.region,
+            "stack": self.stack,
+            "scope": self.scope,
+            "summary": {
+                **{status.value: self.count(status) for status in Status},
+                "judged": self.judged,
+                "exit_code": self.exit_code(allow_not_checked=allow_not_checked),
+            },
+            "checks": {
+                check_id: {
+                    "judged": counts[Status.PASS] + counts[Status.FAIL],
+                    **{status.value: n for status, n in counts.items()},
+                }
+                for check_id in self.checks
+                for counts in [self.per_check(check_id)]
+            },
             "findings": [
                 {
                     "check": f.check,
@@ -46,17 +101,31 @@ class AuditReport:
         }
 
 
+def _nothing_in_scope(ctx: AuditContext, check_id: str) -> Finding:
+    account = ctx.target.account_id or "the credentials' account"
+    detail = (
+        f"{NOTHING_IN_SCOPE}: {CHECKS[check_id].service} returned no resource with "
+        f"{describe_scope(ctx.scope)} in account {account}, {ctx.target.region}"
+    )
+    return Finding(check_id, "*", Status.NOT_CHECKED, detail)
+
+
 def run_audit(ctx: AuditContext, only: set[str] | None = None) -> AuditReport:
-    report = AuditReport()
+    report = AuditReport(
+        account=ctx.target.account_id or "",
+        region=ctx.target.region,
+        scope=dict(ctx.scope),
+    )
     unreachable = ""
     for check in CHECKS.values():
         if only and check.id not in only:
             continue
+        report.checks.append(check.id)
         if unreachable:  # every retry would wait again; say it once per check instead
             report.findings.append(Finding(check.id, "*", Status.NOT_CHECKED, unreachable))
             continue
         try:
-            findings = list(check.run(ctx))
+            findings = list(check.run(ctx)) or [_nothing_in_scope(ctx, check.id)]
         except ClientError as exc:
             code = error_code(exc)
             if code in ACCESS_DENIED:

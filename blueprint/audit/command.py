@@ -1,0 +1,256 @@
+"""``blueprint audit``: which account, region and scope; reach exactly that; judge; show.
+
+The account and region come from a stack (read through the project's config loader, as
+``preflight`` reads them) or from explicit ``--account`` and ``--region``; never from a
+default. A moto endpoint is told the account (``x-moto-account-id``); a profile must reach
+it. Everything that keeps the audit from running (bad input, an unknown profile, no
+credentials, an unreachable endpoint, another account) is an :class:`AuditError` whose
+message names the fix; the CLI turns it into exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
+from blueprint import exitcodes
+from blueprint.audit.model import AuditContext, Status, error_code
+from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, describe_scope, run_audit
+from blueprint.local.target import AwsTarget
+from blueprint.preflight.command import make_target, reached_account, read_inputs
+from blueprint.preflight.model import PreflightError
+
+ACCOUNT_ID = re.compile(r"\d{12}")
+ENVIRONMENT_TAG = "environment"
+"""The provider's default tag that tells one stack's resources from another's."""
+
+
+class AuditError(Exception):
+    """The audit cannot run; the message names the fix (the CLI exits 2 with it)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """What is audited: one account, one region, the resources carrying ``scope``'s tags."""
+
+    account: str
+    region: str
+    scope: dict[str, str] = field(default_factory=dict)
+    stack: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the account came from, for messages."""
+        return f"stack {self.stack}'s aws.accountId" if self.stack else "--account"
+
+
+def stack_where(project_dir: Path, stack: str) -> Where:
+    """The stack's account, region and its own resources (project and environment tags)."""
+    try:
+        config = read_inputs(project_dir, stack).config
+    except PreflightError as exc:
+        raise AuditError(str(exc)) from None
+    scope = {**DEFAULT_SCOPE, ENVIRONMENT_TAG: config.environment.value}
+    return Where(config.aws.account_id, config.aws.region, scope, stack)
+
+
+def _known_region(region: str) -> bool:
+    session = botocore.session.get_session()
+    return any(
+        region in session.get_available_regions("ec2", partition)
+        for partition in session.get_available_partitions()
+    )
+
+
+def resolve(
+    project_dir: Path,
+    *,
+    stack: str | None,
+    account: str | None,
+    region: str | None,
+    all_resources: bool = False,
+) -> Where:
+    if stack:
+        where = stack_where(project_dir, stack)
+        for option, given, expected in (
+            ("--account", account, where.account),
+            ("--region", region, where.region),
+        ):
+            if given and given != expected:
+                raise AuditError(
+                    f"{option} {given} contradicts stack {stack}, which deploys to {expected}; "
+                    f"drop {option}, or audit the stack that deploys there"
+                )
+    else:
+        if not account or not region:
+            raise AuditError(
+                "say which account and region to audit: a STACK (its aws.accountId and "
+                "aws.region, e.g. `blueprint audit dev --profile P`), or --account ID "
+                "--region R"
+            )
+        if not ACCOUNT_ID.fullmatch(account):
+            raise AuditError(f"--account {account!r} is not an AWS account ID (12 digits)")
+        if not _known_region(region):
+            raise AuditError(f"--region {region!r} is not an AWS region (e.g. eu-central-1)")
+        where = Where(account, region, dict(DEFAULT_SCOPE))
+    return replace(where, scope={}) if all_resources else where
+
+
+def _emulated_account(target: AwsTarget) -> str:
+    """The account a moto endpoint acts as for the audit's own (header-carrying) clients."""
+    try:
+        return str(target.client("sts").get_caller_identity()["Account"])
+    except ClientError as exc:
+        raise AuditError(
+            f"{target.endpoint_url} refused sts:GetCallerIdentity ({error_code(exc)}): "
+            "is it a moto server (`blueprint moto-server`)?"
+        ) from None
+    except BotoCoreError as exc:
+        raise AuditError(f"cannot reach {target.endpoint_url}: {exc}") from None
+
+
+def connect(target: AwsTarget, where: Where) -> AwsTarget:
+    """``target`` aimed at ``where``, once it is known to answer as ``where.account``."""
+    target.region = where.region  # before any client exists: every one is made for it
+    target.account_id = where.account  # sent as x-moto-account-id; real AWS ignores it
+    try:
+        reached = reached_account(target)
+    except PreflightError as exc:  # unknown profile, no credentials, unreachable endpoint
+        raise AuditError(str(exc)) from None
+    if target.emulated:
+        # moto acts as whichever account the header names; an endpoint that ignores it would
+        # show its default account, empty of the platform, and "pass".
+        reached = _emulated_account(target)
+        if reached != where.account:
+            raise AuditError(
+                f"{target.endpoint_url} answers as account {reached}, not {where.account} "
+                f"({where.source}): it ignores x-moto-account-id; use a moto server "
+                "(`blueprint moto-server`)"
+            )
+    elif reached != where.account:
+        raise AuditError(
+            f"profile {target.profile} reaches account {reached}, but the audit is of account "
+            f"{where.account} ({where.source}); use a profile of that account"
+        )
+    return target
+
+
+def judge(target: AwsTarget, where: Where) -> AuditReport:
+    report = run_audit(AuditContext(target=target, scope=dict(where.scope)))
+    report.account, report.region, report.stack = where.account, where.region, where.stack
+    return report
+
+
+def audit(
+    project_dir: Path,
+    *,
+    stack: str | None,
+    endpoint: str | None,
+    profile: str | None,
+    account: str | None,
+    region: str | None,
+    all_resources: bool,
+) -> AuditReport:
+    try:
+        # First: which kind of target (the options' own errors come before the stack's).
+        target = make_target(endpoint, profile, region or "")
+    except PreflightError as exc:
+        raise AuditError(str(exc)) from None
+    where = resolve(
+        project_dir, stack=stack, account=account, region=region, all_resources=all_resources
+    )
+    return judge(connect(target, where), where)
+
+
+def audit_deployed(project_dir: Path, stack: str, endpoint_url: str | None) -> AuditReport:
+    """After ``blueprint up --local``: the stack's own account and region, in the same moto."""
+    where = stack_where(project_dir, stack)
+    target = AwsTarget(region=where.region, endpoint_url=endpoint_url, account_id=where.account)
+    return judge(target, where)
+
+
+# --- presentation ------------------------------------------------------------------------
+
+STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow"}
+
+
+def _short(resource: str) -> str:
+    """The name part of an ARN (the full ARN is in --json)."""
+    return (
+        resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
+    )
+
+
+def findings_table(report: AuditReport, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("check")
+    table.add_column("resource", overflow="fold")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for finding in report.findings:
+        table.add_row(
+            finding.check,
+            _short(finding.resource),
+            f"[{STYLE[finding.status]}]{finding.status.value}[/]",
+            finding.detail,
+        )
+    return table
+
+
+def scope_line(report: AuditReport) -> str:
+    stack = f" (stack {report.stack})" if report.stack else ""
+    return (
+        f"in scope: account {report.account}, region {report.region}{stack}; "
+        f"resources tagged {describe_scope(report.scope)}"
+    )
+
+
+def scope_table(report: AuditReport) -> Table:
+    table = Table(title="resources judged per check")
+    table.add_column("check")
+    table.add_column("judged", justify="right")
+    for status in Status:
+        table.add_column(status.value, justify="right")
+    for check_id in report.checks:
+        counts = report.per_check(check_id)
+        judged = counts[Status.PASS] + counts[Status.FAIL]
+        shown = str(judged) if judged else "[yellow]0[/]"
+        table.add_row(check_id, shown, *(str(counts[s]) for s in Status))
+    return table
+
+
+def verdict_line(report: AuditReport, *, allow_not_checked: bool) -> str:
+    counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
+    line = f"audit: {counts}; {report.judged} resources judged"
+    code = report.exit_code(allow_not_checked=allow_not_checked)
+    if code == exitcodes.PASS:
+        return f"{line}: [green]pass[/]"
+    if report.judged == 0:
+        why = "nothing could be judged (--allow-not-checked does not accept that)"
+    elif report.count(Status.FAIL):
+        why = "a check failed"
+    else:
+        why = "not checked is not a pass (--allow-not-checked accepts it)"
+    return f"{line}: [red]fail[/], {why}"
+
+
+def show(report: AuditReport, console: Console, title: str, *, allow_not_checked: bool) -> None:
+    console.print(findings_table(report, title))
+    console.print(scope_table(report))
+    # Whole lines, never wrapped: they are what a pipeline log is searched for.
+    console.print(scope_line(report), highlight=False, soft_wrap=True)
+    console.print(
+        verdict_line(report, allow_not_checked=allow_not_checked), highlight=False, soft_wrap=True
+    )
+
+
+def write_json(report: AuditReport, path: Path, *, allow_not_checked: bool) -> None:
+    document = report.as_json(allow_not_checked=allow_not_checked)
+    path.write_text(json.dumps(document, indent=2) + "\n")
