@@ -7,13 +7,14 @@ Tests marked ``policy`` start real pack processes (``policies/`` and the small P
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import json
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
@@ -32,16 +33,22 @@ from blueprint.check import (
     check_plan,
     command,
     driver,
+    enforcement,
     load_pack,
     pack_requests,
 )
 from blueprint.check.config import PolicyConfig, PolicyMeta, read_config_file, reconcile
 from blueprint.check.driver import PackSession, running
+from blueprint.check.judge import build_verdict, judge_stack
 from blueprint.check.pack import PolicyPackDir
 from blueprint.check.process import PackProcess, launched, pack_environment
-from blueprint.check.report import CheckReport
+from blueprint.check.report import CheckReport, PackRun
+from blueprint.check.verdict import Verdict
 from blueprint.check.wire import STACK_TYPE, Wire, wire_resources
+from blueprint.checkov import manifests as k8s
+from blueprint.checkov import scan, suppressions
 from blueprint.cli import app
+from blueprint.exitcodes import CONTRACT
 from policies.rules import CATALOGUE
 from tests.conftest import PROJECT_DIR, stack_plan
 
@@ -688,3 +695,249 @@ def test_mutation_disabled_key_rotation_fails_dev(
     # Only the mutated key: the other keys of dev rotate.
     assert [f["urn"].rsplit("::", 1)[-1] for f in rotation] == ["feature-platform-kms-data"]
     assert rotation[0]["enforcementLevel"] == "mandatory"
+
+
+# --- mandatory violations and the severity threshold --------------------------------------
+
+
+def _pack_verdict(plan: Plan, threshold: str) -> Verdict:
+    """The fixture pack's verdict on ``plan``, without checkov."""
+    return build_verdict(
+        plan,
+        run_test_pack(plan),
+        None,
+        k8s.Manifests(),
+        None,
+        suppressions.Suppressions(Path("none.yaml"), ()),
+        threshold=threshold,
+        today=datetime.date(2026, 1, 1),
+    )
+
+
+@pytest.mark.policy
+def test_a_mandatory_violation_fails_whatever_the_threshold() -> None:
+    """sse-key-rotates is mandatory and has no severity (shown as medium); kms-key-rotation
+    is mandatory and high. The Pulumi CLI blocks on both, and so must a critical threshold."""
+    failing = _pack_verdict(small_plan(rotate=False), "critical")
+    assert {r.rule_id for r in failing.failures} == {"kms-key-rotation", "sse-key-rotates"}
+    (sse,) = [r for r in failing.failures if r.rule_id == "sse-key-rotates"]
+    assert (sse.severity, sse.mandatory) == ("medium", True)
+    assert failing.exit_code == 1
+    # Control: the same pack on a plan whose keys rotate reports only advisory findings.
+    passing = _pack_verdict(small_plan(), "critical")
+    assert passing.failures == [] and passing.exit_code == 0
+    assert {r.rule_id for r in passing.results} == {"min-log-retention", "bucket-no-force-destroy"}
+    assert not any(r.mandatory for r in passing.results)
+
+
+@pytest.mark.policy
+def test_cli_severity_threshold_never_lets_a_mandatory_violation_pass(tmp_path: Path) -> None:
+    strict = _write(tmp_path, {"all": "mandatory"})
+    sarif_file = tmp_path / "new" / "dir" / "check.sarif"  # missing parents are created
+    code, output = _invoke(
+        "dev",
+        "--policy-pack",
+        str(TEST_PACK),
+        "--policy-pack-config",
+        str(strict),
+        "--severity-threshold",
+        "critical",
+        "--sarif",
+        str(sarif_file),
+    )
+    assert code == 1, output
+    assert "check failed" in output
+    results = [r for run in json.loads(sarif_file.read_text())["runs"] for r in run["results"]]
+    assert results and all(r["level"] == "error" for r in results)
+    assert {r["properties"]["severity"] for r in results} == {"medium"}
+
+
+# --- a check that enforced or judged nothing ----------------------------------------------
+
+
+def _run(levels: Mapping[str, str], config: Path | None = Path("c.json")) -> PackRun:
+    return PackRun("pack", "1", "python", Path("pack"), config, dict(levels))
+
+
+def test_nothing_enforced_is_named_with_the_fix() -> None:
+    disabled = _run({"a": "disabled", "b": "disabled"})
+    (problem,) = enforcement.nothing_judged([disabled], resources=10)
+    assert "nothing enforced: under c.json all 2 policies are disabled" in problem
+    assert "--allow-nothing-enforced" in problem
+    (problem,) = enforcement.nothing_judged([_run({})], resources=10)
+    assert "the packs have no policy" in problem
+    (problem,) = enforcement.nothing_judged([_run({"a": "mandatory"})], resources=0)
+    assert "the plan has no resources" in problem
+    for levels in ({"a": "advisory", "b": "disabled"}, {"a": "remediate"}, {"a": "mandatory"}):
+        assert enforcement.nothing_judged([_run(levels), disabled], resources=10) == []
+    assert enforcement.levels([_run({"a": "advisory", "b": "disabled"}), disabled]) == {
+        "mandatory": 0,
+        "advisory": 1,
+        "remediate": 0,
+        "disabled": 3,
+    }
+
+
+def test_prod_refuses_a_config_that_makes_nothing_mandatory(tmp_path: Path) -> None:
+    config = _write(tmp_path, {"all": "advisory"})
+    advisory = PackRun("pack", "1", "python", Path("pack"), config, {"a": "advisory"})
+    with pytest.raises(CheckError, match=r"no policy is mandatory \(0 mandatory, 1 advisory"):
+        enforcement.refuse_in_strict_environment([advisory], "prod")
+    enforcement.refuse_in_strict_environment([advisory], "dev")  # dev: a finding, not refused
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}\n")
+    run = PackRun("pack", "1", "python", Path("pack"), empty, {"a": "mandatory"})
+    with pytest.raises(CheckError, match=r"empty\.json sets no enforcement level: the prod"):
+        enforcement.refuse_in_strict_environment([run], "prod")
+    enforcement.refuse_in_strict_environment([_run({"a": "mandatory"}, None)], "prod")
+    assert enforcement.environment({"feature-platform:environment": "prod"}, "eu") == "prod"
+    assert enforcement.environment({}, "qa") == "qa"
+
+
+@pytest.mark.policy
+def test_cli_all_disabled_config_fails_unless_allowed(tmp_path: Path) -> None:
+    disabled = _write(tmp_path, {"all": "disabled"})
+    report_file = tmp_path / "check.json"
+    args = ["dev", "--policy-pack", str(TEST_PACK), "--policy-pack-config", str(disabled)]
+    code, output = _invoke(*args, "--json", str(report_file))
+    text = " ".join(output.split())
+    assert code == 1, output
+    assert "nothing enforced: under" in text and "all 4 policies are disabled" in text
+    assert "0 of 4 policies enforced (0 mandatory, 0 advisory, 0 remediate, 4 disabled)" in text
+    assert "policy check judged nothing" in text
+    verdict = json.loads(report_file.read_text())["verdict"]
+    assert verdict["passed"] is False
+    assert verdict["summary"]["enforcement"]["disabled"] == 4
+    code, output = _invoke(*args, "--allow-nothing-enforced")
+    assert code == 0, output
+    assert "allowed (--allow-nothing-enforced): nothing enforced" in " ".join(output.split())
+
+
+@pytest.mark.policy
+def test_cli_prod_refuses_a_disabled_or_empty_config(tmp_path: Path) -> None:
+    disabled = _write(tmp_path, {"all": "disabled"})
+    code, output = _invoke(
+        "prod", "--policy-pack-config", str(disabled), "--allow-nothing-enforced"
+    )
+    text = " ".join(output.split())
+    assert code == 2, output
+    assert "no policy is mandatory (0 mandatory, 0 advisory, 0 remediate, 62 disabled)" in text
+    assert 'set "all": "mandatory"' in text
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    code, output = _invoke(
+        "prod", "--policy-pack", str(TEST_PACK), "--policy-pack-config", str(empty)
+    )
+    assert code == 2, output
+    assert f"{empty} sets no enforcement level: the prod environment" in " ".join(output.split())
+
+
+@pytest.mark.policy
+def test_a_checkov_scan_that_judged_nothing_fails_and_one_that_broke_cannot_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """checkov ran and judged none of the plan's resources: exit 1 (a verdict that judged
+    nothing); checkov could not parse its input: exit 2 (could not run)."""
+
+    class FakeCheckov:
+        summaries: ClassVar[dict[str, dict[str, int]]] = {}
+
+        def start(self, *_: object) -> None:
+            pass
+
+        def result(self) -> scan.CheckovReport:
+            records = [
+                scan.CheckRecord("CKV_FP_K8S_1", "n", "PASSED", "kubernetes", "x", "/x", "high")
+            ]
+            return scan.CheckovReport(version="3", records=records, summaries=self.summaries)
+
+    @contextmanager
+    def fake_session(*_: object, **__: object) -> Iterator[FakeCheckov]:
+        yield FakeCheckov()
+
+    monkeypatch.setattr(scan, "session", fake_session)
+    plan = stack_plan("dev")
+
+    def judged(summaries: dict[str, dict[str, int]]) -> Verdict:
+        FakeCheckov.summaries = summaries
+        return judge_stack(
+            PROJECT_DIR, "dev", packs=[TEST_PACK], capture_plan=lambda _d, _s: plan
+        ).verdict
+
+    verdict = judged({"terraform_plan": {"resource_count": 0}, "kubernetes": {"resource_count": 9}})
+    assert verdict.exit_code == 1
+    (error,) = verdict.errors
+    assert "checkov judged none of the" in error and "terraform_plan resources" in error
+    assert "a check that judged nothing fails" in error
+    with pytest.raises(CheckError, match="checkov could not run as asked: checkov could not parse"):
+        judged({"terraform_plan": {"resource_count": 150, "parsing_errors": 1}})
+    good = judged({"terraform_plan": {"resource_count": 150}, "kubernetes": {"resource_count": 9}})
+    assert good.errors == [] and good.exit_code == 0
+
+
+# --- paths: validated before anything runs, no traceback, no stale report -----------------
+
+BAD_PATHS = [
+    (["--sarif", "{dir}"], "--sarif {dir}: is a directory, but --sarif names a file"),
+    (["--junit", "{file}/check.xml"], "{file} is a file, not a directory"),
+    (["--markdown", "{file}/a/b.md"], "{file} is a file, not a directory"),
+    (["--export-tfplan", "{dir}"], "--export-tfplan {dir}: is a directory"),
+    (["--export-manifests", "{file}"], "--export-manifests {file}: is a file, but"),
+    (["--json", "{dir}/x.json", "--sarif", "{dir}/x.json"], "--json and --sarif both name"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_PATHS)
+def test_cli_bad_output_paths_exit_2_naming_the_option(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    directory = tmp_path / "reports"
+    directory.mkdir()
+    file = tmp_path / "plain-file"
+    file.write_text("x")
+    paths = {"dir": str(directory), "file": str(file)}
+    result = runner.invoke(
+        app,
+        ["check", "dev", "--no-checkov", "--project", str(PROJECT_DIR)]
+        + [a.format(**paths) for a in args],
+    )
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert message.format(**paths) in " ".join(result.output.split())
+
+
+def test_cli_removes_last_runs_reports_when_this_run_fails(tmp_path: Path) -> None:
+    stale = {name: tmp_path / name for name in ("check.sarif", "check.xml", "check.md")}
+    for path in stale.values():
+        path.write_text("last run's verdict")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "001-namespace-old.yaml").write_text("kind: Namespace\n")
+    (manifests / "notes.txt").write_text("not ours")
+    code, output = _invoke(
+        "dev",
+        "--policy-pack",
+        str(tmp_path / "no-such-pack"),
+        "--sarif",
+        str(stale["check.sarif"]),
+        "--junit",
+        str(stale["check.xml"]),
+        "--export-manifests",
+        str(manifests),
+    )
+    assert code == 2 and "does not exist" in output, output
+    assert not stale["check.sarif"].exists() and not stale["check.xml"].exists()
+    assert sorted(p.name for p in manifests.iterdir()) == ["notes.txt"]
+    # An invalid option elsewhere still removes the valid options' old reports.
+    code, output = _invoke(
+        "dev", "--markdown", str(stale["check.md"]), "--json", str(tmp_path / "manifests")
+    )
+    assert code == 2, output
+    assert not stale["check.md"].exists()
+
+
+def test_cli_help_states_the_exit_contract() -> None:
+    result = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert CONTRACT in " ".join(result.output.split())
+    assert "--allow-nothing-enforced" in result.output

@@ -260,6 +260,7 @@ def test_sarif_results_are_located_at_the_stack_file_and_the_resource() -> None:
         "urn": URN.format("raw"),
         "address": "aws_s3_bucket.raw",
         "framework": "terraform_plan",
+        "mandatory": False,
     }
 
 
@@ -357,6 +358,89 @@ def test_sarif_keeps_results_of_a_source_without_a_version() -> None:
     pack = run_of(document, "feature-platform policy pack")
     assert "version" not in pack["tool"]["driver"]
     assert {r["ruleId"] for r in pack["results"]} == {"s3-bucket-encryption", "tags-required"}
+
+
+def test_sarif_locates_each_result_at_the_line_its_caller_names() -> None:
+    lines = {BUCKET_LOGGING.urn: 7, ADVISORY.urn: 12}
+    document = sarif(verdict(), artifact=ARTIFACT, line=lambda r: lines.get(r.urn, 1))
+
+    logging = result_for(run_of(document, "checkov"), "CKV_AWS_18")
+    assert logging["locations"][0]["physicalLocation"]["region"] == {"startLine": 7}
+    pack = run_of(document, "feature-platform policy pack")
+    assert result_for(pack, "tags-required")["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": ARTIFACT},
+        "region": {"startLine": 12},
+    }
+    # A workflow finding is located in the workflow, not in the stack file.
+    workflow = replace(
+        BUCKET_LOGGING,
+        rule_id="CKV_GHA_7",
+        urn="/.github/workflows/pull-request.yml",
+        address="jobs(check)",
+        framework="github_actions",
+    )
+    (emitted,) = sarif(verdict(results=[workflow]), artifact=ARTIFACT, line=lambda _: 9)["runs"][1][
+        "results"
+    ]
+    assert emitted["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": ".github/workflows/pull-request.yml"},
+        "region": {"startLine": 1},
+    }
+
+
+# --- mandatory results and the threshold ------------------------------------------------------
+
+# A third-party pack's mandatory policy without a severity: the verdict shows it as medium.
+MANDATORY = replace(BUCKET_ENCRYPTION, severity="medium", mandatory=True)
+
+
+@pytest.mark.parametrize("threshold", SEVERITIES)
+def test_a_mandatory_violation_fails_at_any_threshold(threshold: str) -> None:
+    v = verdict(results=[MANDATORY, BUCKET_LOGGING, ADVISORY], threshold=threshold)
+
+    assert MANDATORY in v.failures
+    assert not v.passed and v.exit_code == 1
+    # The threshold still applies to what is not mandatory: checkov's medium finding.
+    assert (BUCKET_LOGGING in v.failures) == (threshold in ("info", "low", "medium"))
+    assert ADVISORY not in v.failures  # advisory never fails
+    (emitted,) = run_of(sarif(v, artifact=ARTIFACT), "feature-platform policy pack")["results"][:1]
+    assert emitted["level"] == "error"
+    assert emitted["properties"]["mandatory"] is True
+
+
+def test_without_a_mandatory_violation_a_high_threshold_passes() -> None:
+    v = verdict(results=[replace(MANDATORY, mandatory=False), BUCKET_LOGGING, ADVISORY])
+
+    assert not v.passed  # at the default threshold (low) the medium findings fail
+    high = verdict(
+        results=[replace(MANDATORY, mandatory=False), BUCKET_LOGGING, ADVISORY], threshold="high"
+    )
+    assert high.passed and high.exit_code == 0
+    assert high.by_source()[CHECKOV]["belowThreshold"] == 1
+
+
+def test_markdown_says_mandatory_findings_fail_below_the_threshold() -> None:
+    text = markdown(verdict(results=[MANDATORY, BUCKET_LOGGING], threshold="critical"))
+
+    assert text.startswith("## ❌")
+    by_severity = {row[0]: row[1:] for row in table_rows(text, "Severity | Findings")}
+    assert by_severity["medium"] == ["2", "mandatory ones"]
+    assert by_severity["high"] == ["0", "no"]
+    assert by_severity["critical"] == ["0", "yes"]
+    top = table_rows(text, "Severity | Source | Rule | Resource | Message")
+    assert [row[2] for row in top] == ["s3-bucket-encryption"]
+
+
+def test_the_summary_states_how_many_policies_were_enforced() -> None:
+    levels = {"mandatory": 60, "advisory": 2, "remediate": 0, "disabled": 0}
+    v = verdict(enforcement=levels)
+
+    assert v.enforcement_line() == (
+        "62 of 62 policies enforced (60 mandatory, 2 advisory, 0 remediate, 0 disabled)"
+    )
+    assert v.as_json()["summary"]["enforcement"] == levels
+    assert f"Policy pack: {v.enforcement_line()}." in markdown(v)
+    assert "Policy pack:" not in markdown(verdict())  # no pack ran: nothing to state
 
 
 # --- JUnit -----------------------------------------------------------------------------------

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import io
+import json
+from pathlib import Path
 
 import pulumi
 import pytest
+from rich.console import Console
 
 from blueprint.capture import capture
-from blueprint.check.judge import judge_stack
+from blueprint.check.judge import Judgement, judge_stack, write_reports
 from tests.conftest import PROJECT_DIR
 
 # Cost and availability rules that dev runs advisory (policies/config/dev.json) and breaks
@@ -45,10 +49,15 @@ def _mutate(
     return pulumi.ResourceTransformationResult(props, opts)
 
 
+@functools.cache
+def _mutated_prod() -> Judgement:
+    mutated = functools.partial(capture, transformations=[_mutate])
+    return judge_stack(PROJECT_DIR, "prod", capture_plan=mutated, use_checkov=False)
+
+
 @pytest.mark.policy
 def test_regressions_in_prod_fail_naming_the_policy_and_the_resource() -> None:
-    mutated = functools.partial(capture, transformations=[_mutate])
-    report = judge_stack(PROJECT_DIR, "prod", capture_plan=mutated, use_checkov=False).pack_report
+    report = _mutated_prod().pack_report
     assert not report.passed
     found = {(f.policy, (f.urn or "").rsplit("::", 1)[-1]) for f in report.at_level("mandatory")}
     assert found == {
@@ -57,3 +66,27 @@ def test_regressions_in_prod_fail_naming_the_policy_and_the_resource() -> None:
         ("log-retention-minimum", "feature-platform-network-flow-logs"),
         ("stateful-resources-protected", "feature-platform-streaming-cluster"),
     }
+
+
+@pytest.mark.policy
+def test_sarif_locates_prod_findings_at_the_key_that_controls_them(tmp_path: Path) -> None:
+    """The world-open endpoint rule is the network's: its SARIF result points at the
+    ``feature-platform:network`` line of the prod stack file; what prod leaves to its profile
+    (the online store, logging, protection) falls back to line 1."""
+    sarif_file = tmp_path / "prod.sarif"
+    write_reports(
+        _mutated_prod(), Console(file=io.StringIO()), project_dir=PROJECT_DIR, sarif_file=sarif_file
+    )
+    document = json.loads(sarif_file.read_text())
+    located = {
+        (r["ruleId"], r["properties"]["urn"].rsplit("::", 1)[-1]): r["locations"][0]
+        for run in document["runs"]
+        for r in run["results"]
+    }
+    stack_file = (PROJECT_DIR / "stacks" / "Pulumi.prod.yaml").read_text().splitlines()
+    endpoint = located[("sg-no-world-ingress", "feature-platform-network-endpoints-https")]
+    line = endpoint["physicalLocation"]["region"]["startLine"]
+    assert stack_file[line - 1].strip() == "feature-platform:network:"
+    assert endpoint["physicalLocation"]["artifactLocation"]["uri"] == "stacks/Pulumi.prod.yaml"
+    tls = located[("elasticache-tls-in-transit", "feature-platform-online-store-group")]
+    assert tls["physicalLocation"]["region"]["startLine"] == 1  # no onlineStore key in prod

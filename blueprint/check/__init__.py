@@ -10,6 +10,9 @@ with checkov (:mod:`blueprint.checkov`), the one verdict of ``blueprint check``.
 - :mod:`~blueprint.check.command`: which packs, which config files, the stack they see;
 - :mod:`~blueprint.check.judge`: ``blueprint check STACK``: the packs and checkov, one verdict;
 - :mod:`~blueprint.check.verdict`: results of both sources, severities, the threshold;
+- :mod:`~blueprint.check.enforcement`: a config that enforces nothing (exit 1; prod: exit 2);
+- :mod:`~blueprint.check.locations`: the stack-file line that configures a finding's resource;
+- :mod:`~blueprint.check.outputs`: report and export paths, checked first, stale ones removed;
 - :mod:`~blueprint.check.formats`: the verdict as SARIF, JUnit and Markdown.
 """
 

@@ -4,7 +4,8 @@ Three pure renderings of one :class:`~blueprint.check.verdict.Verdict`, each for
 read:
 
 - :func:`sarif`: SARIF 2.1.0 for GitHub code scanning, one run per source (the policy pack,
-  checkov), each finding located at the stack file and named by its Pulumi URN.
+  checkov), each finding located at the stack file's line that controls its resource (the
+  caller's ``line``; :mod:`blueprint.check.locations`) and named by its Pulumi URN.
 - :func:`junit`: JUnit XML for CI test reports, one test case per check and resource, passes
   included, so a report shows what was checked as well as what failed.
 - :func:`markdown`: a pull-request comment, kept under GitHub's comment limit by trimming the
@@ -147,7 +148,9 @@ def _rule(results: list[Result], verdict: Verdict) -> dict[str, Any]:
     help_uri = next((r.help_uri for r in results if r.help_uri), "")
     hint = _suppression_hint(worst.source, verdict.stack)
     blocking = any(r.blocking for r in results)
-    if severity == "info":
+    if any(r.mandatory and r.blocking for r in results):
+        level = "error"  # a mandatory rule fails the check whatever its severity
+    elif severity == "info":
         level = "note"
     elif blocking and severity_rank(severity) >= severity_rank(verdict.threshold):
         level = "error"
@@ -180,10 +183,21 @@ def _rule(results: list[Result], verdict: Verdict) -> dict[str, Any]:
     return rule
 
 
-def _sarif_result(result: Result, index: int, verdict: Verdict, artifact: str) -> dict[str, Any]:
+def _artifact(result: Result, stack_file: str) -> str:
+    """The file a finding is fixed in: a CI workflow's own (checkov's ``github_actions``
+    results name it, relative to the scanned root), else the stack file."""
+    if result.framework == "github_actions" and result.urn.lstrip("/").startswith(".github/"):
+        return result.urn.lstrip("/")
+    return stack_file
+
+
+def _sarif_result(
+    result: Result, index: int, verdict: Verdict, artifact: str, line: Callable[[Result], int]
+) -> dict[str, Any]:
     message = f"{result.rule_name}: {_resource(result)}"
     if result.message:
         message += f": {result.message}"
+    uri = _artifact(result, artifact)
     entry: dict[str, Any] = {
         "ruleId": result.rule_id,
         "ruleIndex": index,
@@ -192,8 +206,8 @@ def _sarif_result(result: Result, index: int, verdict: Verdict, artifact: str) -
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": artifact},
-                    "region": {"startLine": 1},
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line(result) if uri == artifact else 1},
                 },
                 "logicalLocations": [{"fullyQualifiedName": result.urn, "kind": "resource"}],
             }
@@ -204,6 +218,7 @@ def _sarif_result(result: Result, index: int, verdict: Verdict, artifact: str) -
             "urn": result.urn,
             "address": result.address,
             "framework": result.framework,
+            "mandatory": result.mandatory,
         },
     }
     if result.suppressed:
@@ -211,9 +226,12 @@ def _sarif_result(result: Result, index: int, verdict: Verdict, artifact: str) -
     return entry
 
 
-def sarif(verdict: Verdict, *, artifact: str) -> dict[str, Any]:
-    """SARIF 2.1.0 for GitHub code scanning; ``artifact`` is the stack file every finding is
-    located at (``stacks/Pulumi.prod.yaml``), as a path relative to the repository root."""
+def sarif(
+    verdict: Verdict, *, artifact: str, line: Callable[[Result], int] = lambda _: 1
+) -> dict[str, Any]:
+    """SARIF 2.1.0 for GitHub code scanning; ``artifact`` is the stack file findings are
+    located in (``stacks/Pulumi.prod.yaml``), as a path relative to the repository root, and
+    ``line`` gives a finding's line in it (the key that controls its resource; default 1)."""
     runs = []
     for source in _sources(verdict):
         mine = [r for r in verdict.results if r.source == source]
@@ -233,7 +251,9 @@ def sarif(verdict: Verdict, *, artifact: str) -> dict[str, Any]:
                 "tool": {"driver": driver},
                 "automationDetails": {"id": f"{verdict.project}/{verdict.stack}/"},
                 "invocations": [{"executionSuccessful": True}],
-                "results": [_sarif_result(r, index[r.rule_id], verdict, artifact) for r in mine],
+                "results": [
+                    _sarif_result(r, index[r.rule_id], verdict, artifact, line) for r in mine
+                ],
             }
         )
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs}
@@ -485,14 +505,22 @@ class _Comment:
         ]
         versions = ", ".join(f"{s} {v}" for s, v in verdict.sources.items())
         heading += [
-            f"Threshold **{verdict.threshold}** · {len(failures):,} finding(s) fail the check"
+            f"Threshold **{verdict.threshold}** (mandatory policies fail at any severity) · "
+            f"{len(failures):,} finding(s) fail the check"
             f" · {len(verdict.errors):,} error(s)" + (f" · {versions}" if versions else ""),
             "",
         ]
+        if verdict.enforcement:
+            heading += [f"Policy pack: {verdict.enforcement_line()}.", ""]
         lines = ["### Summary", "", *_header("Severity", "Findings", "Fails the check")]
         at_or_above = severity_rank(verdict.threshold)
+        mandatory = {r.severity for r in verdict.failures if r.mandatory}
         for level, count in verdict.by_severity().items():
-            lines.append(_row(level, count, "yes" if severity_rank(level) >= at_or_above else "no"))
+            if severity_rank(level) >= at_or_above:
+                fails = "yes"
+            else:  # below the threshold only mandatory results fail
+                fails = "mandatory ones" if level in mandatory else "no"
+            lines.append(_row(level, count, fails))
         lines += [
             "",
             *_header(

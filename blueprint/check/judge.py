@@ -13,9 +13,9 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -23,7 +23,7 @@ from rich.table import Table
 
 from blueprint import diagram
 from blueprint.capture import Plan
-from blueprint.check import formats
+from blueprint.check import enforcement, formats, locations, outputs
 from blueprint.check.command import Capture, pack_requests, preview_capture, stack_target
 from blueprint.check.driver import WORKERS, evaluate, running
 from blueprint.check.errors import CheckError
@@ -55,6 +55,8 @@ class Judgement:
     verdict: Verdict
     pack_report: CheckReport
     checkov: scan.CheckovReport | None
+    lineage: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """URN → its type and its ancestors' (:func:`blueprint.check.locations.lineage`)."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,16 @@ def judge_stack(
     threshold: str = DEFAULT_THRESHOLD,
     exports: Exports = Exports(),
     today: datetime.date | None = None,
+    allow_nothing_enforced: bool = False,
     say: Callable[[str], None] = lambda _: None,
 ) -> Judgement:
     """Judge ``stack`` with its policy packs and (unless ``use_checkov`` is off) checkov.
 
     Invalid inputs (a pack, a config file, the suppressions file) raise :class:`CheckError`
-    before anything starts; ``exports`` receive exactly what checkov scanned.
+    before anything starts; ``exports`` receive exactly what checkov scanned. A check that
+    judged nothing (:mod:`blueprint.check.enforcement`, a scan that judged none of the
+    resources it was given) is an error of the verdict, unless ``allow_nothing_enforced``
+    (which never covers checkov, nor a strict environment's config: that is a CheckError).
     """
     requests = pack_requests(project_dir, stack, packs, configs)
     target = stack_target(project_dir, stack)
@@ -104,6 +110,7 @@ def judge_stack(
         workers = max(1, WORKERS - 1) if use_checkov else WORKERS
     accepted = suppressions.load(project_dir / suppressions.SUPPRESSIONS_FILE)
     checkov_report: scan.CheckovReport | None = None
+    judged_nothing: list[str] = []
     translation: tfplan.Translation | None = None
     rendered = k8s.Manifests()
     with ExitStack() as context:
@@ -118,10 +125,15 @@ def judge_stack(
             write_scan_inputs(project_dir, translation, rendered, tmp / "scan")
             # checkov scans in its own process while the packs analyse in theirs.
             checkov.start(tmp / "scan", tmp / "out", project_dir / scan.CHECKS_DIR)
-        pack_report = evaluate(started.packs(), plan, target)
+        sessions = started.packs()
+        runs = [p[0].run() for p in sessions]
+        enforcement.refuse_in_strict_environment(
+            runs, enforcement.environment(target.config, stack)
+        )
+        pack_report = evaluate(sessions, plan, target)
         if checkov is not None and translation is not None:
             checkov_report = checkov.result()
-            _trust(checkov_report, translation, rendered, project_dir)
+            judged_nothing = trust(checkov_report, translation, rendered, project_dir)
     verdict = build_verdict(
         plan,
         pack_report,
@@ -132,7 +144,18 @@ def judge_stack(
         threshold=threshold,
         today=today or datetime.date.today(),
     )
-    return Judgement(verdict, pack_report, checkov_report)
+    verdict.errors += judged_nothing
+    nothing = enforcement.nothing_judged(pack_report.packs, _custom_resources(plan))
+    if allow_nothing_enforced:
+        verdict.notes += [f"allowed ({enforcement.ALLOW_OPTION}): {n}" for n in nothing]
+    else:
+        verdict.errors += nothing
+    return Judgement(verdict, pack_report, checkov_report, locations.lineage(plan))
+
+
+def _custom_resources(plan: Plan) -> int:
+    """Resources a policy judges: neither the stack, nor a component, nor a provider."""
+    return sum(1 for r in plan.resources if r.custom and not r.type.startswith("pulumi:"))
 
 
 def _translate(plan: Plan) -> tuple[tfplan.Translation, k8s.Manifests]:
@@ -146,28 +169,43 @@ def _translate(plan: Plan) -> tuple[tfplan.Translation, k8s.Manifests]:
 
 
 def _export(translation: tfplan.Translation, rendered: k8s.Manifests, exports: Exports) -> None:
-    if exports.tfplan:
-        exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
-        exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")
-    if exports.manifests:
-        # Manifests of an earlier export would be judged by a re-run as if they were ours.
-        for stale in exports.manifests.glob(k8s.FILE_PATTERN):
-            stale.unlink()
-        rendered.write(exports.manifests)
+    try:
+        if exports.tfplan:
+            exports.tfplan.parent.mkdir(parents=True, exist_ok=True)
+            exports.tfplan.write_text(json.dumps(translation.document, indent=1) + "\n")
+        if exports.manifests:
+            # Manifests of an earlier export would be judged by a re-run as if they were ours.
+            for stale in exports.manifests.glob(k8s.FILE_PATTERN):
+                stale.unlink()
+            rendered.write(exports.manifests)
+    except OSError as exc:  # the paths were validated before the run; the disk may refuse
+        raise CheckError(
+            f"cannot write the export {exc.filename or ''}: {exc.strerror or exc}"
+        ) from None
 
 
-def _trust(
+def trust(
     report: scan.CheckovReport,
     translation: tfplan.Translation,
     rendered: k8s.Manifests,
     project_dir: Path,
-) -> None:
-    """A scan that judged nothing must not pass: name why, and stop (exit 2)."""
+) -> list[str]:
+    """Whether checkov's scan counts, as the exit contract has it.
+
+    checkov could not run as asked (a file it could not parse, custom checks it did not
+    load): :class:`CheckError` (exit 2). It ran but judged none of the resources of a
+    framework it was given: the returned errors of the verdict (exit 1: a check that judged
+    nothing fails).
+    """
     expected = {"terraform_plan": len(translation.addresses), "kubernetes": len(rendered.documents)}
     custom = any((project_dir / scan.CHECKS_DIR).glob("fp_*.py"))
-    problems = report.problems(expected, custom_checks=custom)
-    if problems:
-        raise CheckError("checkov's report cannot be trusted: " + "; ".join(problems))
+    broken = report.cannot_run(custom_checks=custom)
+    if broken:
+        raise CheckError("checkov could not run as asked: " + "; ".join(broken))
+    return [
+        f"{problem}; a check that judged nothing fails"
+        for problem in report.judged_nothing(expected)
+    ]
 
 
 def _pack_results(report: CheckReport) -> tuple[list[Result], list[Passed]]:
@@ -182,6 +220,8 @@ def _pack_results(report: CheckReport) -> tuple[list[Result], list[Passed]]:
             urn=f.urn or STACK_RESOURCE,
             message=f.detail,
             blocking=f.enforcement_level == "mandatory",
+            # As the Pulumi CLI: a mandatory violation blocks, whatever its severity.
+            mandatory=f.enforcement_level == "mandatory",
         )
         for f in report.findings
     ]
@@ -218,6 +258,7 @@ def build_verdict(  # noqa: PLR0917 (the parts of one verdict)
                 f"{p.name}@{p.version}" if p.version else p.name for p in pack_report.packs
             )
         },
+        enforcement=enforcement.levels(pack_report.packs),
     )
     if checkov_report is not None and translation is not None:
         verdict.sources[CHECKOV] = checkov_report.version
@@ -345,6 +386,8 @@ def verdict_line(verdict: Verdict) -> str:
         detail = f" ({', '.join(extras)})" if extras else ""
         parts.append(f"{source} {counts['failed']} failed{detail}")
     summary = "; ".join(parts) + f"; threshold {verdict.threshold}"
+    if verdict.enforcement:
+        summary += f"; {verdict.enforcement_line()}"
     if verdict.passed:
         return f"[green]check passed[/green]: {summary}"
     return f"[red]check failed[/red]: {summary}" + (
@@ -385,6 +428,14 @@ def write_reports(
 ) -> None:
     verdict = judgement.verdict
     stack_file = f"stacks/Pulumi.{verdict.stack}.yaml"
+    try:
+        lines = locations.key_lines((project_dir / stack_file).read_text())
+    except (OSError, UnicodeDecodeError):
+        lines = {}  # located at line 1, as without a key
+
+    def line(result: Result) -> int:
+        return locations.line_of(result.urn, result.rule_id, lines, judgement.lineage)
+
     outputs: list[tuple[Path | None, Callable[[], str]]] = [
         (
             json_file,
@@ -402,7 +453,9 @@ def write_reports(
         ),
         (
             sarif_file,
-            lambda: json.dumps(formats.sarif(verdict, artifact=stack_file), indent=2) + "\n",
+            lambda: (
+                json.dumps(formats.sarif(verdict, artifact=stack_file, line=line), indent=2) + "\n"
+            ),
         ),
         (junit_file, lambda: formats.junit(verdict)),
         (markdown_file, lambda: formats.markdown(verdict)),
@@ -410,6 +463,25 @@ def write_reports(
     for path, render in outputs:
         if path is None:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render())
+        except OSError as exc:  # validated before the run; the disk may still refuse
+            raise CheckError(f"cannot write the report {path}: {exc.strerror or exc}") from None
         console.print(f"report written to {path}")
+
+
+DIRECTORY_OPTIONS = frozenset({"--export-manifests"})
+
+
+def prepare_outputs(paths: Mapping[str, Path | None]) -> None:
+    """Before anything runs: validate every report and export path (option → path, ``None``:
+    not asked for) and remove what an earlier run left there (:mod:`blueprint.check.outputs`);
+    :class:`CheckError` names each invalid option and the fix."""
+    outputs.prepare(
+        [
+            outputs.Output(option, path, directory=option in DIRECTORY_OPTIONS)
+            for option, path in paths.items()
+            if path is not None
+        ]
+    )

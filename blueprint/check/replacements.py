@@ -55,6 +55,7 @@ def add_to_verdict(verdict: Verdict, diff: PlanDiff, judged: Judged) -> None:
                 message=_message(change),
                 help_uri=HELP,
                 blocking=change.blocking,
+                mandatory=change.blocking,  # no threshold lets the loss of data pass
                 suppressed=allowed.get(id(change), ""),
             )
         )

@@ -142,9 +142,17 @@ class CheckReport:
             "remediations": [r.as_json() for r in self.remediations],
         }
 
+    def enforced(self) -> int:
+        """Policies at any level but ``disabled``, over every pack."""
+        return sum(
+            1 for pack in self.packs for level in pack.policies.values() if level != "disabled"
+        )
+
     def verdict(self) -> str:
         counts = self.summary()
         details = f"{counts['advisory']} advisory, {counts['remediated']} remediated"
+        if self.packs and not self.enforced():
+            return "[red]policy check judged nothing: no policy is enforced[/red]"
         if self.passed:
             return f"[green]policy check passed[/green] ({details})"
         policies = sorted({f.policy for f in self.at_level("mandatory")})
@@ -195,12 +203,16 @@ def packs_table(report: CheckReport) -> Table:
     table.add_column("pack")
     table.add_column("runtime")
     table.add_column("policies", justify="right")
+    for level in LEVEL_STYLE:
+        table.add_column(level, justify="right")
     table.add_column("config", overflow="fold")
     for pack in report.packs:
+        levels = list(pack.policies.values())
         table.add_row(
             f"{pack.name}@{pack.version}" if pack.version else pack.name,
             pack.runtime,
             str(len(pack.policies)),
+            *(str(levels.count(level)) for level in LEVEL_STYLE),
             str(pack.config_file) if pack.config_file else "schema defaults + initial config",
         )
     return table

@@ -1,10 +1,18 @@
 """The one verdict of ``blueprint check``: the policy pack and checkov on the same plan.
 
 Every failed evaluation from either source is a :class:`Result`: rule, resource, severity,
-message, and whether a suppression covers it. The verdict fails on any unsuppressed, blocking
-result at or above the severity threshold. Blocking means: a *mandatory* pack violation (an
-advisory one is shown and never blocks) or a failed checkov check. Passed evaluations are kept
-as :class:`Passed` so reports can list every check on every resource (JUnit).
+message, and whether a suppression covers it. The verdict fails on
+
+- any *mandatory* result, whatever its severity: a mandatory pack violation, as the Pulumi
+  CLI blocks on one (a policy without a severity shows as ``medium`` and must not slip under
+  a threshold), or a blocking replacement;
+- any other unsuppressed, blocking result at or above the severity threshold: a failed
+  checkov check (the threshold applies only to these);
+- an error of the verdict itself: an expired suppression, or a check that judged nothing
+  (no policy enforced, a scan that judged none of the resources it was given).
+
+An advisory pack finding is shown and never fails. Passed evaluations are kept as
+:class:`Passed` so reports can list every check on every resource (JUnit).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ DEFAULT_THRESHOLD = "low"
 POLICY_PACK = "policy-pack"
 CHECKOV = "checkov"
 REPLACEMENTS = "replacements"
+LEVELS = ("mandatory", "advisory", "remediate", "disabled")
+"""Enforcement levels of pack policies, in the order summaries list them."""
 """Blocking replacements and deletes against a base (``blueprint check --base``)."""
 STACK_RESOURCE = "(stack)"
 
@@ -47,6 +57,9 @@ class Result:
     help_uri: str = ""
     blocking: bool = True
     """False for an advisory pack finding: shown, never fails the check."""
+    mandatory: bool = False
+    """Fails the check whatever the threshold: a mandatory pack violation, a blocking
+    replacement. The threshold applies to blocking results that are not mandatory."""
     suppressed: str = ""
     """The reason of the suppression that covers it (empty: not suppressed)."""
     framework: str = ""
@@ -58,11 +71,9 @@ class Result:
 
     def counts_at(self, threshold: str) -> bool:
         """True if this result fails a check run at ``threshold``."""
-        return (
-            self.blocking
-            and not self.suppressed
-            and severity_rank(self.severity) >= severity_rank(threshold)
-        )
+        if not self.blocking or self.suppressed:
+            return False
+        return self.mandatory or severity_rank(self.severity) >= severity_rank(threshold)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +87,7 @@ class Result:
             "message": self.message,
             "helpUri": self.help_uri or None,
             "blocking": self.blocking,
+            "mandatory": self.mandatory,
             "suppressed": self.suppressed or None,
         }
 
@@ -108,6 +120,8 @@ class Verdict:
     """What a reviewer should know but does not fail the check (unmapped types, say)."""
     sources: dict[str, str] = field(default_factory=dict)
     """Source → its version (``{"policy-pack": "feature-platform@1.0.0", "checkov": "3.3.30"}``)."""
+    enforcement: dict[str, int] = field(default_factory=dict)
+    """Enforcement level → how many pack policies ran at it (:data:`LEVELS`, all of them)."""
 
     @property
     def failures(self) -> list[Result]:
@@ -125,6 +139,15 @@ class Verdict:
         """Unsuppressed, blocking results per severity (all levels, highest first)."""
         counts = Counter(r.severity for r in self.results if r.blocking and not r.suppressed)
         return {level: counts.get(level, 0) for level in reversed(SEVERITIES)}
+
+    def enforced(self) -> int:
+        """Pack policies that judged anything: every level but ``disabled``."""
+        return sum(n for level, n in self.enforcement.items() if level != "disabled")
+
+    def enforcement_line(self) -> str:
+        """``62 of 62 policies enforced (60 mandatory, 2 advisory, 0 remediate, 0 disabled)``."""
+        counts = ", ".join(f"{self.enforcement.get(level, 0)} {level}" for level in LEVELS)
+        return f"{self.enforced()} of {sum(self.enforcement.values())} policies enforced ({counts})"
 
     def by_source(self) -> dict[str, dict[str, int]]:
         summary: dict[str, dict[str, int]] = {}
@@ -153,7 +176,11 @@ class Verdict:
             "passed": self.passed,
             "threshold": self.threshold,
             "sources": self.sources,
-            "summary": {"bySeverity": self.by_severity(), "bySource": self.by_source()},
+            "summary": {
+                "bySeverity": self.by_severity(),
+                "bySource": self.by_source(),
+                "enforcement": {level: self.enforcement.get(level, 0) for level in LEVELS},
+            },
             "errors": self.errors,
             "notes": self.notes,
             "results": [r.as_json() for r in self.results],

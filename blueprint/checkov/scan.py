@@ -143,14 +143,26 @@ class CheckovReport:
     """Framework → checkov's summary (``resource_count``, ``parsing_errors``, …)."""
 
     def problems(self, expected: dict[str, int], custom_checks: bool) -> list[str]:
-        """Why this report cannot be trusted: a file checkov could not parse, a framework
-        that judged none of the resources it was given, custom checks that never ran."""
+        """Why this report cannot be trusted: :meth:`cannot_run`, then :meth:`judged_nothing`."""
+        return self.cannot_run(custom_checks) + self.judged_nothing(expected)
+
+    def cannot_run(self, custom_checks: bool) -> list[str]:
+        """checkov did not run as asked: a file it could not parse, custom checks that never
+        ran (the check could not run: exit 2)."""
         found = []
         for framework, summary in sorted(self.summaries.items()):
             if summary.get("parsing_errors"):
                 found.append(
                     f"checkov could not parse {summary['parsing_errors']} {framework} file(s)"
                 )
+        if custom_checks and not any(r.check_id.startswith(CUSTOM_PREFIX) for r in self.records):
+            found.append(f"no {CUSTOM_PREFIX}* check ran: checkov did not load {CHECKS_DIR}")
+        return found
+
+    def judged_nothing(self, expected: dict[str, int]) -> list[str]:
+        """Frameworks given resources (``expected``: framework → count) of which checkov
+        judged none (it ran and judged nothing: exit 1)."""
+        found = []
         for framework, count in sorted(expected.items()):
             judged = self.summaries.get(framework, {}).get("resource_count", 0)
             if count and not judged:
@@ -158,8 +170,6 @@ class CheckovReport:
                     f"checkov judged none of the {count} {framework} resources it was given: "
                     "it did not read the file (a changed plan format or checkov version?)"
                 )
-        if custom_checks and not any(r.check_id.startswith(CUSTOM_PREFIX) for r in self.records):
-            found.append(f"no {CUSTOM_PREFIX}* check ran: checkov did not load {CHECKS_DIR}")
         return found
 
 

@@ -23,6 +23,18 @@ MAX_SUPPRESSIONS = 15
 """A governance budget: past it, fix findings rather than accept more."""
 MIN_REASON = 20
 """A reason says why the finding is acceptable here, not just "false positive"."""
+DATE_HINT = "write the date as YYYY-MM-DD, a real day (e.g. 2027-06-30)"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with dates left as text: PyYAML raises a bare ValueError on ``2027-13-45``,
+    which would name neither the entry nor the key; the model parses (and names) it."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
 
 
 class Suppression(BaseModel):
@@ -105,7 +117,9 @@ def load(path: Path) -> Suppressions:
     if not path.is_file():
         return Suppressions(path, ())
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_Loader) or {}
+    except UnicodeDecodeError as exc:
+        raise CheckError(f"{path}: not UTF-8 text: {exc}; save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise CheckError(f"{path}: not valid YAML: {exc}") from None
     try:
@@ -120,6 +134,8 @@ def load(path: Path) -> Suppressions:
             else:
                 where = "key " + (".".join(str(p) for p in location) or "(top level)")
             message = error["msg"]
+            if location[-1:] == ["expires"]:
+                message += f" (got {error['input']!r}); {DATE_HINT}"
             if error["type"] == "too_long":
                 message = (
                     f"{len(raw.get('suppressions', []))} suppressions exceed the budget of "

@@ -7,10 +7,8 @@ names the fix; the CLI turns it into exit 2.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
@@ -37,8 +35,9 @@ from blueprint.preflight.model import (
 from blueprint.preflight.needs import plan_needs
 from blueprint.preflight.runner import run_preflight
 from blueprint.stackfile import StackFileError, read_project, read_stack
-from components.config import ConfigError, StackConfig, parse_stack_config
-from components.config.loader import NAMESPACE, stack_file
+from components.config import ConfigError, StackConfig, parse_engine_config
+from components.config.keys import NAMESPACE
+from components.config.loader import stack_file
 
 
 @dataclass(frozen=True)
@@ -47,22 +46,17 @@ class StackInputs:
     secrets_provider: str | None
 
 
-def _decode(raw: str) -> Any:
-    # As the engine hands them over: structured values JSON-encoded, scalars as strings.
-    return json.loads(raw) if raw[:1] in "{[" else raw
-
-
 def read_inputs(project_dir: Path, stack: str) -> StackInputs:
     """The stack's validated config (through the project's loader) and secrets provider."""
     try:
         settings = read_stack(read_project(project_dir), stack)
-        prefix = f"{NAMESPACE}:"
-        values = {
-            key.removeprefix(prefix): _decode(value)
-            for key, value in settings.config.items()
-            if key.startswith(prefix)
-        }
-        config = parse_stack_config(values, source=stack_file(stack), stack=stack)
+        # The same judgement as the program: every namespace, secure: values, then the models.
+        config = parse_engine_config(
+            settings.config,
+            source=stack_file(stack),
+            stack=stack,
+            secret_keys=settings.secret_keys,
+        )
     except (StackFileError, ConfigError) as exc:
         raise PreflightError(str(exc)) from None
     document = yaml.safe_load(settings.file.read_text()) or {}
