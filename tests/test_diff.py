@@ -9,6 +9,7 @@ small synthetic plans.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from typer.testing import CliRunner
 
 from blueprint.capture import Plan, PlannedResource
 from blueprint.cli import app
+from blueprint.diff.allowances import AllowanceError
+from blueprint.diff.allowances import load as load_allowances
 from blueprint.diff.compare import compare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,3 +302,25 @@ def test_secret_inputs_are_compared_but_masked() -> None:
     assert [str(r) for r in change.reasons] == ["secretString (ForceNew secretString)"]
     shown = json.dumps(change.as_json())
     assert "old" not in shown.replace('"old"', "") and '"new": "[secret]"' in shown
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (
+            b"allowances:\n  - stack: dev\n    urn: u\n    reason: a reason long enough here\n"
+            b"    expires: 2027-13-45\n",
+            "allowances.0.expires",
+        ),
+        (b"allowances: [1\n", "is not valid YAML"),
+        (b"\xff\xfe", "cannot be read"),
+        (b"allowances: []\nallowances: []\n", "duplicate key 'allowances'"),
+    ],
+)
+def test_a_bad_allowance_file_is_an_error_naming_it(
+    tmp_path: Path, content: bytes, named: str
+) -> None:
+    path = tmp_path / "replacements.yaml"
+    path.write_bytes(content)
+    with pytest.raises(AllowanceError, match=re.escape(named)):
+        load_allowances(path)

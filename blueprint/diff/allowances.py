@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from blueprint.check.errors import CheckError
 from blueprint.diff.compare import PlanDiff, ResourceDiff
+from blueprint.stackfile import StackFileError, load_yaml
 
 ALLOWANCES_FILE = Path("policies/replacements.yaml")
 MIN_REASON = 20
@@ -107,10 +107,12 @@ def load(path: Path) -> list[Allowance]:
     if not path.is_file():
         return []
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        # The stack files' reader: duplicate keys refused, dates left as text for the model
+        # to parse (and name), unreadable or non-UTF-8 files a clean error.
+        data = load_yaml(path) or {}
         return AllowanceFile.model_validate(data).allowances
-    except yaml.YAMLError as exc:
-        raise AllowanceError(f"{path} is not valid YAML: {exc}") from None
+    except StackFileError as exc:
+        raise AllowanceError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
