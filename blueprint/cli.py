@@ -9,16 +9,19 @@ from __future__ import annotations
 import enum
 import json
 import os
+import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import pulumi
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.tree import Tree
 
@@ -26,12 +29,13 @@ from blueprint import diagram, plan_json
 from blueprint.capture import Plan, ResourceError, capture
 from blueprint.check import CheckError
 from blueprint.check.command import preview_capture
-from blueprint.check.judge import Exports, judge_stack, show, write_reports
+from blueprint.check.judge import Exports, judge_stack, prepare_outputs, show, write_reports
 from blueprint.check.replacements import against_base
 from blueprint.check.verdict import SEVERITIES
 from blueprint.diff.allowances import ALLOWANCES_FILE
 from blueprint.diff.allowances import load as load_allowances
-from blueprint.stackfile import StackFileError
+from blueprint.exitcodes import CONTRACT
+from blueprint.stackfile import StackFileError, read_project
 
 if TYPE_CHECKING:
     # Imported where used: boto3, moto and the audit cost about half a second at start-up
@@ -45,9 +49,30 @@ app = typer.Typer(
     help="Run the feature-platform program offline: no AWS account, no Pulumi CLI.",
     no_args_is_help=True,
     add_completion=False,
+    epilog=CONTRACT,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # messages stay whole, greppable
+PIPE_WIDTH = 1000
+"""Columns when the output is not a terminal: a pipe or a CI log has no width to honour."""
+
+
+class _Console(Console):
+    """The terminal's width on a TTY; :data:`PIPE_WIDTH` in a pipe or a CI log, where rich
+    would otherwise cut tables at 80 columns (``feature-platform-cluster-gener…``)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _Console()
+errors = _Console(stderr=True, soft_wrap=True)  # messages stay whole, greppable
 
 ProjectOption = Annotated[
     Path,
@@ -73,6 +98,23 @@ assert tuple(Severity) == SEVERITIES
 MOTO_AMIS = "MOTO_EC2_LOAD_DEFAULT_AMIS"
 
 
+def _valid_endpoint(value: str | None) -> str | None:
+    """``--endpoint``, for every command that has it: an http(s) URL naming a host."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or beyond 65535
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise typer.BadParameter(
+            f"{value!r} is not a URL of a server: expected http(s)://HOST[:PORT], "
+            "e.g. http://127.0.0.1:5000 (`blueprint moto-server` starts one there)"
+        )
+    return value
+
+
 @app.callback()
 def _root() -> None:
     """Run the feature-platform program offline: no AWS account, no Pulumi CLI."""
@@ -85,13 +127,15 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 @contextmanager
 def _program_errors() -> Iterator[None]:
-    """Turn the program's own errors into one clean message and a non-zero exit."""
+    """Turn the program's own errors into one clean message and a non-zero exit.
+
+    A malformed project or stack file and invalid config (the program's ``RunError``) are
+    invalid input: exit 2, as the contract in :mod:`blueprint.exitcodes` says.
+    """
     try:
         yield
-    except StackFileError as exc:
+    except (StackFileError, pulumi.RunError) as exc:
         raise _fail(str(exc), 2) from None
-    except pulumi.RunError as exc:
-        raise _fail(str(exc), 1) from None
     except ResourceError as exc:
         raise _fail(f"AWS rejected a resource: {exc}", 1) from None
 
@@ -110,7 +154,7 @@ def render_tree(plan: Plan) -> Tree:
 
 def render_summary(plan: Plan) -> Table:
     table = Table(title=f"{plan.stack}: resources by type")
-    table.add_column("type")
+    table.add_column("type", overflow="fold")  # on a narrow terminal: folded, never cut
     table.add_column("count", justify="right")
     counts = Counter(r.type for r in plan.resources)
     for type_, count in sorted(counts.items()):
@@ -119,7 +163,7 @@ def render_summary(plan: Plan) -> Table:
     return table
 
 
-@app.command()
+@app.command(epilog=CONTRACT)
 def preview(
     stack: StackArgument,
     project: ProjectOption = Path(),
@@ -145,12 +189,16 @@ def preview(
         console.print(f"diagram written to {diagram_file}")
 
 
+TYPES_WIDTH = 100
+"""Where the deploy summary's lists of types wrap (names stay whole, however long)."""
+
+
 def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
     outcome = result.outcome
     table = Table(title=f"{result.plan.stack} deployed into moto in {seconds:.1f} s")
-    table.add_column("how")
+    table.add_column("how", no_wrap=True)
     table.add_column("resources", justify="right")
-    table.add_column("types")
+    table.add_column("types", overflow="fold")  # on a narrow terminal: folded, never cut
     rows = [
         ("created in moto", outcome.created),
         ("data sources answered by moto", [(token, "") for token in outcome.calls]),
@@ -158,95 +206,132 @@ def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
     ]
     for label, items in rows:
         types = ", ".join(sorted({t.split(":")[-1] for t, _ in items}))
-        table.add_row(label, str(len(items)), types or "—")
+        wrapped = textwrap.fill(types, TYPES_WIDTH, break_long_words=False)
+        table.add_row(label, str(len(items)), wrapped or "—")
     for type_, name, prop in outcome.unapplied:
         table.add_row("not applied by moto", "", f"{name}.{prop} ({type_.split(':')[-1]})")
     return table
 
 
-def _short(resource: str) -> str:
-    """The name part of an ARN (the full ARN is in --json)."""
-    return (
-        resource.rsplit("/", 1)[-1].rsplit(":", 1)[-1] if resource.startswith("arn:") else resource
-    )
+def _show_audit(
+    report: AuditReport, title: str, json_file: Path | None, *, allow_not_checked: bool = False
+) -> int:
+    """Print (and write) the audit report, what was in scope and the verdict; its exit code."""
+    from blueprint.audit import command  # noqa: PLC0415 (see TYPE_CHECKING above)
 
-
-def render_report(report: AuditReport, title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("check")
-    table.add_column("resource", overflow="fold")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    from blueprint.audit.model import Status  # noqa: PLC0415 (see TYPE_CHECKING above)
-
-    style = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow"}
-    for finding in report.findings:
-        table.add_row(
-            finding.check,
-            _short(finding.resource),
-            f"[{style[finding.status]}]{finding.status.value}[/]",
-            finding.detail,
-        )
-    return table
-
-
-def _report_and_exit(
-    report: AuditReport, title: str, json_file: Path | None, *, code: int = 0
-) -> None:
-    """Print and write the report; exit 1 on a failed check (or ``code``, a finding before)."""
-    from blueprint.audit.model import Status  # noqa: PLC0415 (see TYPE_CHECKING above)
-
-    console.print(render_report(report, title))
-    counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
-    console.print(f"audit: {counts}")
+    command.show(report, console, title, allow_not_checked=allow_not_checked)
     if json_file:
-        json_file.write_text(json.dumps(report.as_json(), indent=2) + "\n")
-    if not report.ok or code:
-        raise typer.Exit(1)
+        command.write_json(report, json_file, allow_not_checked=allow_not_checked)
+    return report.exit_code(allow_not_checked=allow_not_checked)
 
 
-@app.command()
-def up(
+@app.command(epilog=CONTRACT)
+def up(  # noqa: PLR0917 (typer: one parameter per option)
     stack: StackArgument,
     local: Annotated[
         bool, typer.Option("--local", help="Deploy into moto, the embedded AWS (required).")
     ] = False,
     endpoint: Annotated[
         str | None,
-        typer.Option("--endpoint", help="A moto server URL instead of in-process moto."),
+        typer.Option(
+            "--endpoint",
+            help="A moto server URL instead of in-process moto.",
+            callback=_valid_endpoint,
+        ),
     ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="With --endpoint: clear the moto server first (every account and region), "
+            "so a stack deployed there before is deployed again from scratch.",
+        ),
+    ] = False,
     project: ProjectOption = Path(),
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the audit findings as JSON.")
     ] = None,
 ) -> None:
-    """Create STACK's resources in moto, then audit the result."""
+    """Create STACK's resources in moto, then audit the result.
+
+    A moto server keeps what an earlier deploy made: deploying the same stack there again
+    is refused (exit 2) unless --reset clears the server first.
+    """
     if not local:
         raise _fail(
             "only local deploys are possible here; use `blueprint up STACK --local`, "
             "or `pulumi up --stack STACK` against a real account",
             2,
         )
-    _with_moto(endpoint, lambda target: _up(project, stack, target, json_file))
+    if reset and not endpoint:
+        raise _fail("--reset clears a moto server: give its --endpoint URL", 2)
+    _with_moto(endpoint, lambda target: _up(project, stack, target, json_file, reset=reset))
 
 
-def _up(project: Path, stack: str, target: AwsTarget, json_file: Path | None) -> None:
-    from blueprint.audit.model import AuditContext  # noqa: PLC0415 (see TYPE_CHECKING above)
-    from blueprint.audit.runner import DEFAULT_SCOPE, run_audit  # noqa: PLC0415
+def _claim_server(project: Path, stack: str, endpoint: str, *, reset: bool) -> str:
+    """Refuse a second deploy of ``stack`` into the server (or clear it); record this one.
+
+    Returns the project's name, the record's key with the stack.
+    """
+    from blueprint.local import server  # noqa: PLC0415 (see TYPE_CHECKING above)
+
+    with _program_errors():
+        name = read_project(project).name
+    try:
+        if reset:
+            server.reset(endpoint)
+            console.print(f"moto server at {endpoint} cleared (--reset)", highlight=False)
+        earlier = server.recorded(endpoint, DEFAULT_REGION, name, stack)
+        if earlier is not None:
+            how = "already deployed" if earlier.state == server.DEPLOYED else "partly deployed"
+            raise _fail(
+                f"stack {stack} is {how} at {endpoint} (since {earlier.at}); re-run with "
+                "--reset to clear it (that clears the whole server), or use another server",
+                2,
+            )
+        server.record(endpoint, DEFAULT_REGION, name, stack, server.DEPLOYING)
+    except server.ServerError as exc:
+        raise _fail(f"{exc}; start one with `blueprint moto-server`", 2) from None
+    return name
+
+
+def _up(
+    project: Path, stack: str, target: AwsTarget, json_file: Path | None, *, reset: bool = False
+) -> None:
+    from blueprint.audit.command import AuditError, audit_deployed  # noqa: PLC0415
+    from blueprint.local import server  # noqa: PLC0415
     from blueprint.local.engine import deploy  # noqa: PLC0415
 
+    endpoint = target.endpoint_url
+    name = _claim_server(project.resolve(), stack, endpoint, reset=reset) if endpoint else ""
     started = time.perf_counter()
     with _program_errors():
-        result = deploy(project.resolve(), stack, target)
+        try:
+            result = deploy(project.resolve(), stack, target)
+        except ResourceError as exc:
+            # What was created before the error stays in a moto server (and its record
+            # says "deploying"): say so, never leave it half-built silently.
+            left = (
+                f"\nthe resources created before it remain at {endpoint}: re-run with --reset"
+                if endpoint
+                else ""
+            )
+            raise _fail(f"the deploy stopped: AWS rejected a resource: {exc}{left}", 2) from None
+    if endpoint:
+        try:
+            server.record(endpoint, DEFAULT_REGION, name, stack, server.DEPLOYED)
+        except server.ServerError as exc:
+            raise _fail(str(exc), 2) from None
     console.print(_deploy_summary(result, time.perf_counter() - started))
     failed = _print_rotations(result)
-    scope = {**DEFAULT_SCOPE, "environment": _environment(result.plan)}
-    report = run_audit(AuditContext(target=result.target, scope=scope))
+    try:  # the stack's own account and region, where the deploy put its resources
+        report = audit_deployed(project.resolve(), stack, result.target.endpoint_url)
+    except AuditError as exc:
+        raise _fail(str(exc), 2) from None
+    code = _show_audit(report, f"conformance audit of {stack} in moto", json_file)
     # In AWS the rotation runs after `pulumi up` returns; here it ran during the deploy, and
     # a secret left with AWSPENDING would refuse every later rotation: a finding.
-    _report_and_exit(
-        report, f"conformance audit of {stack} in moto", json_file, code=1 if failed else 0
-    )
+    raise typer.Exit(code or (1 if failed else 0))
 
 
 def _print_rotations(result: LocalDeploy) -> bool:
@@ -259,21 +344,23 @@ def _print_rotations(result: LocalDeploy) -> bool:
                 f"{rotation.attempts} attempt(s))",
                 highlight=False,
             )
+        elif rotation.steps == 0:
+            failed = True
+            errors.print(
+                f"[red]rotation by {rotation.function} was not run[/red]: a moto server in "
+                "another process cannot run the function (moto would need Docker); deploy "
+                "in-process (without --endpoint) to exercise it",
+                highlight=False,
+            )
         else:
             failed = True
             errors.print(
                 f"[red]rotation by {rotation.function} did not complete[/red] after "
-                f"{rotation.attempts} attempt(s): {rotation.error or 'no step ran'}; see "
+                f"{rotation.attempts} attempt(s): {rotation.error}; see "
                 "docs/runbooks/rotate-online-store-token.md",
                 highlight=False,
             )
     return failed
-
-
-def _environment(plan: Plan) -> str:
-    provider = next(r for r in plan.resources if r.type == "pulumi:providers:aws")
-    tags: dict[str, str] = json.loads(provider.inputs.get("defaultTags", "{}")).get("tags", {})
-    return tags.get("environment", plan.stack)
 
 
 def _with_moto(endpoint: str | None, action: Callable[[AwsTarget], None]) -> None:
@@ -303,14 +390,34 @@ def _with_moto(endpoint: str | None, action: Callable[[AwsTarget], None]) -> Non
             os.environ[MOTO_AMIS] = saved_amis
 
 
-@app.command()
-def audit(
-    endpoint: Annotated[
-        str | None, typer.Option("--endpoint", help="Audit a moto server at this URL.")
+@app.command(epilog=CONTRACT)
+def audit(  # noqa: PLR0917 (typer: one parameter per option)
+    stack: Annotated[
+        str | None,
+        typer.Argument(
+            help="Stack whose account, region and environment to audit (or --stack).",
+            show_default=False,
+        ),
     ] = None,
-    region: Annotated[str, typer.Option("--region", help="Region to audit.")] = DEFAULT_REGION,
+    stack_option: Annotated[
+        str | None, typer.Option("--stack", help="The same as STACK.", show_default=False)
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint", help="Audit a moto server at this URL.", callback=_valid_endpoint
+        ),
+    ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="AWS profile of a real (read-only) account.")
+    ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="Account to audit, without a stack (or the stack's)."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Region to audit, without a stack (or the stack's)."),
     ] = None,
     all_resources: Annotated[
         bool,
@@ -318,38 +425,59 @@ def audit(
             "--all", help="Judge every resource, not only those tagged project=feature-platform."
         ),
     ] = False,
+    allow_not_checked: Annotated[
+        bool,
+        typer.Option(
+            "--allow-not-checked",
+            help="Pass despite checks that could not judge (denied, nothing in scope).",
+        ),
+    ] = False,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the findings as JSON.")
     ] = None,
+    project: ProjectOption = Path(),
 ) -> None:
-    """Read-only conformance checks of an account (a moto server, or a real one)."""
-    if endpoint and profile:
-        raise _fail("--endpoint (moto) and --profile (a real account) exclude each other", 2)
-    if not endpoint and not profile:
-        raise _fail(
-            "say what to audit: --endpoint URL for a moto server "
-            "(`blueprint moto-server`), or --profile NAME for a real account",
-            2,
+    """Read-only conformance checks of a stack's account (a moto server, or a real one).
+
+    Exits 0 when every check judged resources and all passed; 1 on a failure, or a check
+    not checked or with nothing in scope (unless allowed), or when nothing was judged at
+    all; 2 when the audit cannot run (bad options, unknown profile, no credentials, an
+    unreachable endpoint, another account than the stack's).
+    """
+    from blueprint.audit.command import AuditError  # noqa: PLC0415 (see TYPE_CHECKING above)
+    from blueprint.audit.command import audit as run  # noqa: PLC0415
+
+    if stack and stack_option and stack != stack_option:
+        raise _fail(f"STACK {stack} and --stack {stack_option} differ; give one", 2)
+    try:
+        report = run(
+            project.resolve(),
+            stack=stack or stack_option,
+            endpoint=endpoint,
+            profile=profile,
+            account=account,
+            region=region,
+            all_resources=all_resources,
         )
-    from blueprint.audit.model import AuditContext  # noqa: PLC0415 (see TYPE_CHECKING above)
-    from blueprint.audit.runner import DEFAULT_SCOPE, run_audit  # noqa: PLC0415
-    from blueprint.local.target import AwsTarget  # noqa: PLC0415
-
-    target = AwsTarget(region=region, endpoint_url=endpoint, profile=profile, emulated=not profile)
-    scope = {} if all_resources else DEFAULT_SCOPE
-    report = run_audit(AuditContext(target=target, scope=scope))
-    where = endpoint or f"profile {profile}"
-    _report_and_exit(report, f"conformance audit of {where} ({region})", json_file)
+    except AuditError as exc:
+        raise _fail(str(exc), 2) from None
+    title = f"conformance audit of {endpoint or f'profile {profile}'}"
+    raise typer.Exit(_show_audit(report, title, json_file, allow_not_checked=allow_not_checked))
 
 
-@app.command()
+@app.command(epilog=CONTRACT)
 def preflight(  # noqa: PLR0917 (typer: one parameter per option)
     stack: StackArgument,
     profile: Annotated[
         str | None, typer.Option("--profile", help="AWS profile of the stack's account.")
     ] = None,
     endpoint: Annotated[
-        str | None, typer.Option("--endpoint", help="A moto server URL instead of an account.")
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="A moto server URL instead of an account.",
+            callback=_valid_endpoint,
+        ),
     ] = None,
     region: Annotated[
         str | None, typer.Option("--region", help="Region to check (default: the stack's).")
@@ -384,7 +512,7 @@ def preflight(  # noqa: PLR0917 (typer: one parameter per option)
     raise typer.Exit(report.exit_code(allow_not_checked=allow_not_checked))
 
 
-@app.command()
+@app.command(epilog=CONTRACT)
 def check(  # noqa: PLR0917 (typer: one parameter per option)
     stack: StackArgument,
     project: ProjectOption = Path(),
@@ -414,10 +542,19 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
         Severity,
         typer.Option(
             "--severity-threshold",
-            help="Fail on unsuppressed failures at or above this severity.",
+            help="Fail on unsuppressed failures at or above this severity; a mandatory "
+            "policy violation fails at any severity.",
             case_sensitive=False,
         ),
     ] = Severity.low,
+    allow_nothing_enforced: Annotated[
+        bool,
+        typer.Option(
+            "--allow-nothing-enforced",
+            help="Pass even if the policy config enforces nothing (every policy disabled); "
+            "never in prod, where such a config is invalid.",
+        ),
+    ] = False,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the pack report and verdict as JSON.")
     ] = None,
@@ -450,8 +587,10 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
 ) -> None:
     """Judge STACK's plan with the policy pack and checkov: one verdict.
 
-    Exits 1 on an unsuppressed failure at or above the threshold (a mandatory pack
-    violation, a failed checkov check) or an expired suppression; 2 when the check cannot run.
+    Exits 1 on a mandatory pack violation (any severity), a failed checkov check at or above
+    the threshold, an expired suppression, or a check that judged nothing (no policy
+    enforced, a scan that judged no resource); 2 when the check cannot run (invalid config,
+    option or path; reports of an earlier run are removed first).
     """
     kept: list[Plan] = []
 
@@ -460,6 +599,16 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
         return kept[-1]
 
     try:
+        prepare_outputs(  # before anything runs: a bad path costs no run, leaves no old report
+            {
+                "--json": json_file,
+                "--sarif": sarif_file,
+                "--junit": junit_file,
+                "--markdown": markdown_file,
+                "--export-tfplan": export_tfplan,
+                "--export-manifests": export_manifests,
+            }
+        )
         if base is not None:  # a malformed allowances file stops the check before it starts
             load_allowances(project.resolve() / ALLOWANCES_FILE)
         with _program_errors():
@@ -472,6 +621,7 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
                 use_checkov=use_checkov,
                 threshold=threshold.value,
                 exports=Exports(tfplan=export_tfplan, manifests=export_manifests),
+                allow_nothing_enforced=allow_nothing_enforced,
                 say=lambda message: errors.print(message, highlight=False),
             )
         if base is not None:
@@ -479,22 +629,25 @@ def check(  # noqa: PLR0917 (typer: one parameter per option)
     except CheckError as exc:
         raise _fail(str(exc), 2) from None
     show(judgement, console)
-    write_reports(
-        judgement,
-        console,
-        project_dir=project.resolve(),
-        json_file=json_file,
-        sarif_file=sarif_file,
-        junit_file=junit_file,
-        markdown_file=markdown_file,
-    )
+    try:
+        write_reports(
+            judgement,
+            console,
+            project_dir=project.resolve(),
+            json_file=json_file,
+            sarif_file=sarif_file,
+            junit_file=junit_file,
+            markdown_file=markdown_file,
+        )
+    except CheckError as exc:
+        raise _fail(str(exc), 2) from None
     for path, what in ((export_tfplan, "Terraform plan"), (export_manifests, "manifests")):
         if path:
             console.print(f"{what} written to {path}")
     raise typer.Exit(judgement.verdict.exit_code)
 
 
-@app.command()
+@app.command(epilog=CONTRACT)
 def diff(
     stack: StackArgument,
     base: Annotated[
@@ -537,31 +690,50 @@ def diff(
     raise typer.Exit(0 if judged.passed else 1)
 
 
-@app.command("moto-server")
+SERVER_START_SECONDS = 30.0
+
+
+@app.command("moto-server", epilog=CONTRACT)
 def moto_server(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1.", min=1, max=65535)
+    ] = 5000,
 ) -> None:
     """Run a moto server on 127.0.0.1 until interrupted (for --endpoint)."""
     # Imported here: the server pulls in Flask and Werkzeug (0.4 s) that no other command needs.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
     from blueprint.local.models import installed  # noqa: PLC0415
-    from blueprint.local.target import MOTO_SERVER_ENVIRONMENT  # noqa: PLC0415
+    from blueprint.local.server import port_in_use  # noqa: PLC0415
+    from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port  # noqa: PLC0415
 
+    if port_in_use(port):
+        raise _fail(
+            f"port {port} on 127.0.0.1 is already in use (another moto server?): stop what "
+            "holds it, or choose another with --port",
+            2,
+        )
     os.environ.update(MOTO_SERVER_ENVIRONMENT)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     # The server answers with the same AWS state machines as the in-process deploy
     # (ElastiCache `modifying`, MSK `UPDATING`, Secrets Manager's rotation retries).
     with installed():
-        server.start()
-        console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        # moto's start() waits forever when its thread cannot bind (the port taken since
+        # the check above): started from a daemon thread, it cannot hang the command.
+        starter = threading.Thread(target=server.start, daemon=True)
+        starter.start()
         try:
+            starter.join(SERVER_START_SECONDS)
+            if starter.is_alive() or not wait_for_port(port, timeout=SERVER_START_SECONDS):
+                raise _fail(f"the moto server did not start listening on port {port}", 2)
+            console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
         finally:
-            server.stop()
+            if not starter.is_alive():  # started: stop it (a hung start dies with the process)
+                server.stop()
 
 
 def main() -> None:

@@ -1,8 +1,11 @@
 """A Mermaid flowchart of the captured plan: trust boundaries, tiers and data paths.
 
 Everything drawn comes from the plan: subnets by their ``tier`` tag, NAT gateways and
-endpoints from their resources, and the edges from property dependencies (a workload's
-policy naming a bucket, a bucket's encryption naming a key, logging naming its target).
+endpoints from their resources, the EKS cluster, node groups, MSK, ElastiCache and the
+rotation function inside the tier whose subnets they name, and the edges from property
+dependencies (a workload's policy naming a bucket, logging naming its target) and from
+security-group rules (an ingress rule admitting one group's members to another's on a port:
+nodes to MSK on 9098, nodes and the rotation function to the cache on 6379).
 It renders on GitHub in a Markdown file or a PR comment.
 """
 
@@ -24,6 +27,31 @@ DATA_TYPES = {
 
 TIER_ORDER = {"public": 0, "private": 1, "data": 2}
 
+IN_VPC_TYPES = {
+    "aws:eks/cluster:Cluster": "EKS control plane",
+    "aws:eks/nodeGroup:NodeGroup": "EKS node group",
+    "aws:lambda/function:Function": "Lambda",
+    "aws:msk/cluster:Cluster": "MSK (Kafka)",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "ElastiCache",
+}
+"""What runs in the VPC, drawn in the tier of the subnets it names."""
+VERSION_INPUTS = ("version", "kafkaVersion", "engine", "engineVersion", "runtime")
+SUBNET = "aws:ec2/subnet:Subnet"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+# Properties placing a resource in subnets or security groups; a launch template or subnet
+# group is followed one step (a node group's SGs are its launch template's).
+PLACEMENT_INPUTS = (
+    "vpcConfig",
+    "subnetIds",
+    "securityGroupIds",
+    "brokerNodeGroupInfo",
+    "subnetGroupName",
+    "launchTemplate",
+    "vpcSecurityGroupIds",
+)
+VIA_TYPES = ("aws:ec2/launchTemplate:LaunchTemplate", "aws:elasticache/subnetGroup:SubnetGroup")
+
 
 def _node(resource: PlannedResource) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", resource.name)
@@ -32,6 +60,61 @@ def _node(resource: PlannedResource) -> str:
 def _label(plan: Plan, resource: PlannedResource) -> str:
     short = resource.name.removeprefix(f"{plan.project}-")
     return f"{short}<br/><i>{DATA_TYPES.get(resource.type, resource.type.rsplit(':', 1)[-1])}</i>"
+
+
+def _in_vpc_label(plan: Plan, resource: PlannedResource) -> str:
+    short = resource.name.removeprefix(f"{plan.project}-")
+    details = " ".join(str(resource.inputs[k]) for k in VERSION_INPUTS if resource.inputs.get(k))
+    return f"{short}<br/><i>{IN_VPC_TYPES[resource.type]} {details}</i>".replace(" </i>", "</i>")
+
+
+def _placement(resource: PlannedResource, by_urn: dict[str, PlannedResource]) -> set[str]:
+    """URNs of the subnets and security groups ``resource`` is placed in."""
+    found: set[str] = set()
+    for prop in PLACEMENT_INPUTS:
+        for urn in resource.property_dependencies.get(prop, []):
+            target = by_urn.get(urn)
+            if target is None:
+                continue
+            if target.type in VIA_TYPES:
+                found |= _placement(target, by_urn)
+            elif target.type in (SUBNET, SECURITY_GROUP):
+                found.add(urn)
+    if resource.type == "aws:eks/cluster:Cluster":
+        # A rule naming the cluster means the security group EKS creates for it. Nodes carry
+        # it too, but what such a rule admits is the control plane (webhooks, kubelet).
+        found.add(resource.urn)
+    return found
+
+
+def _tier(placed: set[str], by_urn: dict[str, PlannedResource]) -> str | None:
+    tiers = sorted(
+        {
+            str(by_urn[u].inputs.get("tags", {}).get("tier", "other"))
+            for u in placed
+            if by_urn[u].type == SUBNET
+        }
+    )
+    return tiers[0] if len(tiers) == 1 else None
+
+
+def _port_edges(plan: Plan, in_vpc: list[PlannedResource], placed: dict[str, set[str]]) -> set[str]:
+    """``a -->|port| b`` for each ingress rule admitting a's security group to b's."""
+    ports: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for rule in plan.of_type(INGRESS_RULE):
+        source = rule.property_dependencies.get("referencedSecurityGroupId", [])
+        target = rule.property_dependencies.get("securityGroupId", [])
+        low, high = rule.inputs.get("fromPort"), rule.inputs.get("toPort")
+        if not source or not target or source == target or low is None or low != high:
+            continue  # CIDR rules, a group admitting itself, port ranges: not a data path
+        for src in (r for r in in_vpc if source[0] in placed[r.urn]):
+            for dst in (r for r in in_vpc if target[0] in placed[r.urn]):
+                if src.urn != dst.urn:
+                    ports[_node(src), _node(dst)].add(int(low))
+    return {
+        f"  {src} -->|{', '.join(str(p) for p in sorted(found))}| {dst}"
+        for (src, dst), found in ports.items()
+    }
 
 
 def _owner(plan: Plan, resource: PlannedResource, type_: str) -> PlannedResource | None:
@@ -56,11 +139,21 @@ def render(plan: Plan) -> str:
         region = provider.inputs.get("region", "?")
     lines = ["flowchart LR", '  internet(("internet"))']
     lines.append(f'  subgraph account["AWS account {account} · {region}"]')
+    in_vpc = [r for r in plan.resources if r.type in IN_VPC_TYPES]
+    placed = {r.urn: _placement(r, by_urn) for r in in_vpc}
+    members: dict[str | None, list[PlannedResource]] = defaultdict(list)
+    for resource in in_vpc:
+        members[_tier(placed[resource.urn], by_urn)].append(resource)
 
-    for vpc in plan.of_type("aws:ec2/vpc:Vpc"):
+    def member(resource: PlannedResource, indent: str) -> str:
+        shape = ('[("', '")]') if "elasticache" in resource.type else ('["', '"]')
+        return f"{indent}{_node(resource)}{shape[0]}{_in_vpc_label(plan, resource)}{shape[1]}"
+
+    vpcs = plan.of_type("aws:ec2/vpc:Vpc")
+    for vpc in vpcs:
         lines.append(f'    subgraph {_node(vpc)}["VPC {vpc.inputs.get("cidrBlock", "")}"]')
         tiers: dict[str, list[PlannedResource]] = defaultdict(list)
-        for subnet in plan.of_type("aws:ec2/subnet:Subnet"):
+        for subnet in plan.of_type(SUBNET):
             tiers[subnet.inputs.get("tags", {}).get("tier", "other")].append(subnet)
         notes = {
             "public": f"{len(plan.of_type('aws:ec2/natGateway:NatGateway'))} NAT gateway(s)",
@@ -69,7 +162,14 @@ def render(plan: Plan) -> str:
         }
         for tier, subnets in sorted(tiers.items(), key=lambda t: TIER_ORDER.get(t[0], 9)):
             cidrs = "<br/>".join(s.inputs.get("cidrBlock", "") for s in subnets)
-            lines.append(f'      {tier}["{tier} subnets · {notes.get(tier, "")}<br/>{cidrs}"]')
+            title = f"{tier} subnets · {notes.get(tier, '')}<br/>{cidrs}"
+            if not members.get(tier):
+                lines.append(f'      {tier}["{title}"]')
+                continue
+            lines.append(f'      subgraph {tier}["{title}"]')
+            lines += [member(r, "        ") for r in members.pop(tier)]
+            lines.append("      end")
+        lines += [member(r, "      ") for r in members.pop(None, [])]
         endpoints = [
             e.inputs.get("serviceName", "").split(f".{region}.", 1)[-1]
             for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
@@ -94,10 +194,12 @@ def render(plan: Plan) -> str:
     for resource in data:
         shape = ('[("', '")]') if resource.type == "aws:s3/bucket:Bucket" else ('["', '"]')
         lines.append(f"      {_node(resource)}{shape[0]}{_label(plan, resource)}{shape[1]}")
+    # Without a VPC in the plan (or in subnets of no tier drawn): still shown, never dropped.
+    lines += [member(r, "      ") for placed_in in members.values() for r in placed_in]
     lines.append("    end")
     lines.append("  end")
 
-    edges: set[str] = set()
+    edges = _port_edges(plan, in_vpc, placed)
     for resource in plan.resources:
         deps = {u for urns in resource.property_dependencies.values() for u in urns}
         targets = [by_urn[u] for u in deps if u in by_urn and by_urn[u].type in DATA_TYPES]
@@ -115,6 +217,13 @@ def render(plan: Plan) -> str:
         elif resource.type == "aws:ec2/flowLog:FlowLog":
             for target in targets:
                 edges.add(f"  private -.->|flow logs| {_node(target)}")
+        elif resource.type == "aws:secretsmanager/secretRotation:SecretRotation":
+            for function in resource.property_dependencies.get("rotationLambdaArn", []):
+                for secret in resource.property_dependencies.get("secretId", []):
+                    if function in by_urn and secret in by_urn:
+                        edges.add(
+                            f"  {_node(by_urn[function])} -->|rotates| {_node(by_urn[secret])}"
+                        )
     if plan.of_type("aws:ec2/vpc:Vpc") and any(
         e.inputs.get("vpcEndpointType") == "Gateway"
         for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")

@@ -7,7 +7,8 @@ Top level: ``steps`` (one per resource, in registration order), ``changeSummary`
 ``protect``, ``retainOnDelete`` and ``additionalSecretOutputs``-style ``secretInputs``.
 
 Secret values are replaced by ``"[secret]"``, as the CLI prints them: a plan file is
-safe to attach to a pull request.
+safe to attach to a pull request. Whole numbers are written as integers (``6379``, not the
+``6379.0`` the engine protocol carries), as the CLI writes them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from blueprint.capture import Plan, PlannedResource
+from blueprint.values import integral
 
 SECRET_MASK = "[secret]"
 FORMAT_VERSION = 1
@@ -23,7 +25,7 @@ FORMAT_VERSION = 1
 
 def _masked_inputs(resource: PlannedResource) -> dict[str, Any]:
     return {
-        key: (SECRET_MASK if key in resource.secret_inputs else value)
+        key: (SECRET_MASK if key in resource.secret_inputs else integral(value))
         for key, value in resource.inputs.items()
     }
 
@@ -38,7 +40,7 @@ def _mask_outputs(plan: Plan, secrets: set[str]) -> dict[str, Any]:
             return [mask(v) for v in value]
         return value
 
-    return {k: mask(v) for k, v in plan.outputs.items()}
+    return {k: integral(mask(v)) for k, v in plan.outputs.items()}
 
 
 def _secret_values(plan: Plan) -> set[str]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from blueprint.cli import app
 from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port
-from tests.conftest import PROJECT_DIR, stack_document
+from tests.conftest import PROJECT_DIR, stack_document, stack_plan
 
 runner = CliRunner()
 
@@ -54,6 +54,21 @@ def test_preview_prints_the_tree_and_summary() -> None:
     assert "featureplatform:platform:FeaturePlatform" in output
     assert "aws:s3/bucket:Bucket" in output
     assert "total" in output
+
+
+def test_preview_in_a_pipe_keeps_long_names_whole() -> None:
+    """CliRunner is not a TTY, as a pipe or a CI log: no table is cut at 80 columns."""
+    code, output = _invoke("preview", "dev", "--project", str(PROJECT_DIR))
+    assert code == 0, output
+    assert "…" not in output
+    lines = output.splitlines()
+    longest = (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    assert any(longest in line and line.rstrip().endswith("│") for line in lines)
+    plan = stack_plan("dev")
+    for resource in plan.resources:
+        assert any(f"{resource.type} {resource.name}" in line for line in lines), resource.name
 
 
 def test_preview_writes_json_and_diagram(tmp_path: Path) -> None:
@@ -102,6 +117,13 @@ def test_up_local_deploys_and_audits_clean(tmp_path: Path) -> None:
     )
     assert code == 0, output
     assert "created in moto" in output
+    # "not applied" rows name the resource and property whole, on one line, in a pipe.
+    assert "…" not in output
+    assert any(
+        "not applied by moto" in line
+        and "feature-platform-cluster-eks.accessConfig (Cluster)" in line
+        for line in output.splitlines()
+    )
     summary = json.loads(findings.read_text())["summary"]
     assert summary["fail"] == 0 and summary["pass"] > 20
 
@@ -202,6 +224,10 @@ def test_moto_server_command_serves_until_interrupted() -> None:
         assert sts.get_caller_identity()["Account"]
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a server behind
+            raise
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}" in output

@@ -3,8 +3,10 @@
 pulumi-kubernetes inputs are the Kubernetes objects themselves (``apiVersion``, ``kind``,
 ``metadata``, ``spec``/``data``), so a manifest is the inputs as they are. Every value in a
 secret input (``data`` of a Secret, say) is replaced by a placeholder, its keys kept:
-manifests are attached to pull requests. checkov names a Kubernetes resource
-``Kind.namespace.name``; :attr:`Manifests.ids` maps that back to the URN.
+manifests are attached to pull requests. Whole numbers are integers again
+(``containerPort: 8080``, not the engine protocol's ``8080.0``), as Kubernetes and checkov
+read them. checkov names a Kubernetes resource ``Kind.namespace.name``; :attr:`Manifests.ids`
+maps that back to the URN.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 
 from blueprint.capture import Plan, PlannedResource
 from blueprint.checkov.tfplan import SECRET_PLACEHOLDER, is_kubernetes, mask
+from blueprint.values import integral
 
 __all__ = ["SECRET_PLACEHOLDER", "Manifests", "checkov_id", "manifest", "render"]
 FILE_PATTERN = "[0-9][0-9][0-9]-*.yaml"
@@ -58,7 +61,7 @@ def manifest(resource: PlannedResource) -> dict[str, Any]:
     for key, value in resource.inputs.items():
         if key in ("apiVersion", "kind") or key.startswith("__"):
             continue
-        document[key] = mask(value) if key in resource.secret_inputs else value
+        document[key] = mask(value) if key in resource.secret_inputs else integral(value)
     metadata = dict(document.get("metadata") or {})
     metadata.setdefault("name", resource.name)
     document["metadata"] = metadata
