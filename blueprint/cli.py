@@ -35,7 +35,7 @@ from blueprint.check.verdict import SEVERITIES
 from blueprint.diff.allowances import ALLOWANCES_FILE
 from blueprint.diff.allowances import load as load_allowances
 from blueprint.exitcodes import CONTRACT
-from blueprint.stackfile import StackFileError, read_project
+from blueprint.stackfile import StackFileError, read_project, read_stack
 
 if TYPE_CHECKING:
     # Imported where used: boto3, moto and the audit cost about half a second at start-up
@@ -137,7 +137,7 @@ def _program_errors() -> Iterator[None]:
     except (StackFileError, pulumi.RunError) as exc:
         raise _fail(str(exc), 2) from None
     except ResourceError as exc:
-        raise _fail(f"AWS rejected a resource: {exc}", 1) from None
+        raise _fail(f"the provider or AWS would reject a resource: {exc}", 2) from None
 
 
 def render_tree(plan: Plan) -> Tree:
@@ -671,10 +671,12 @@ def diff(
     from blueprint.diff.command import diff_stack, judge  # noqa: PLC0415
 
     try:
+        # The stack must exist in the working tree (at the base it may not exist yet).
+        read_stack(read_project(project.resolve()), stack)
         load_allowances(project.resolve() / ALLOWANCES_FILE)  # refuse a bad file before work
         changes = diff_stack(project.resolve(), stack, base)
         judged = judge(project.resolve(), changes)
-    except (BaselineError, CheckError) as exc:
+    except (BaselineError, CheckError, StackFileError) as exc:
         raise _fail(str(exc), 2) from None
     console.print(render.table(changes, judged))
     for note in changes.notes:

@@ -56,6 +56,7 @@ CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
     ("check: unknown stack", ("check", "qa", "--no-checkov", *PROJECT), CANNOT_RUN),
     ("check: the dev stack", ("check", "dev", "--no-checkov", *PROJECT), JUDGED),
     ("diff: unknown base", ("diff", "dev", "--base", "no-such-ref", *PROJECT), CANNOT_RUN),
+    ("diff: unknown stack", ("diff", "qa", *PROJECT), CANNOT_RUN),
     ("diff: against HEAD", ("diff", "dev", "--base", "HEAD", *PROJECT), JUDGED),
     ("moto-server: port 0", ("moto-server", "--port", "0"), CANNOT_RUN),
     ("moto-server: port 99999", ("moto-server", "--port", "99999"), CANNOT_RUN),

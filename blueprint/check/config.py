@@ -64,13 +64,18 @@ def read_config_file(path: Path) -> ConfigLayer:
     """Parse a policy-pack config file; errors name the file, the key and the fix."""
     if not path.is_file():
         raise PolicyConfigError(f"policy pack config {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyConfigError(f"{path} cannot be read as UTF-8 text: {exc}") from None
     if not text.strip():
         return {}  # as the CLI: an empty file configures nothing
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PolicyConfigError(f"{path} is nested too deeply to read") from None
     if not isinstance(data, dict):
         raise PolicyConfigError(
             f"{path} must hold a JSON object of policy names (or {ALL!r}) to levels or objects"

@@ -168,7 +168,9 @@ class NetworkSettings(_Model):
 
     cidr: str = Field(description="VPC CIDR: an RFC 1918 block between /16 and /20.")
     az_count: int = Field(description="Availability zones to span (2-3; prod requires 3).")
-    nat_gateways: NatGateways = Field(description="`single` (dev only) or `per-az`.")
+    nat_gateways: NatGateways = Field(
+        description="`single` (dev and staging; refused in prod) or `per-az`."
+    )
     subnet_prefixes: SubnetPrefixes = Field(description="Prefix length of each subnet tier.")
     flow_log_retention_days: int = Field(description="Retention of the VPC flow-log group.")
 
