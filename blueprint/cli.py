@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import signal
 import textwrap
 import threading
 import time
@@ -729,13 +730,29 @@ def moto_server(
             if starter.is_alive() or not wait_for_port(port, timeout=SERVER_START_SECONDS):
                 raise _fail(f"the moto server did not start listening on port {port}", 2)
             console.print(f"moto listening on http://127.0.0.1:{port} (Ctrl-C to stop)")
-            while True:
-                time.sleep(3600)
+            _wait_for_stop_signal()
         except KeyboardInterrupt:
             pass
         finally:
             if not starter.is_alive():  # started: stop it (a hung start dies with the process)
                 server.stop()
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM.
+
+    Installed explicitly: a process started in the background (a CI step, ``cmd &``) inherits
+    SIGINT *ignored*, and Python then never raises KeyboardInterrupt, so the server would run on.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    while not stop.wait(timeout=1.0):  # wakes up to let signal handlers run
+        pass
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from blueprint.check.pack import PolicyPackDir
 from blueprint.check.process import PackProcess, launched, pack_environment
 from blueprint.check.report import SECRET_MASK, CheckReport, Finding, PackRun, Remediation
 from blueprint.check.wire import PROVIDER_PREFIX, Wire, WireResource, from_struct, wire_resources
+from blueprint.values import integral
 
 RPC_TIMEOUT = 120.0
 WORKERS = min(4, os.cpu_count() or 1)
@@ -112,19 +113,9 @@ class PackInfo:
         return next((p for p in self.policies if p.name == name), None)
 
 
-def _integral(value: Any) -> Any:
-    """Whole numbers back as ints: a Struct holds only floats (``minimum: 1.0``)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
 def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {k: _integral(v) for k, v in json_format.MessageToDict(struct).items()}
+    # Whole numbers back as ints: a Struct holds only floats (``minimum: 1.0``).
+    return {k: integral(v) for k, v in json_format.MessageToDict(struct).items()}
 
 
 def decode_info(info: proto.AnalyzerInfo, pack: PolicyPackDir) -> PackInfo:
