@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.cli import app
+from blueprint.local.server import reset
 from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port
 from tests.conftest import PROJECT_DIR, stack_document, stack_plan
 
@@ -42,8 +43,11 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # In-process servers share moto's state: start from an empty one, whatever ran before.
+    reset(endpoint)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
         server.stop()
 
