@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     # that `check` and `preview` never need.
     from blueprint.audit.runner import AuditReport
     from blueprint.local.engine import LocalDeploy
+    from blueprint.local.server import LocalState
     from blueprint.local.target import AwsTarget
 
 app = typer.Typer(
@@ -205,12 +206,21 @@ def _deploy_summary(result: LocalDeploy, seconds: float) -> Table:
         ("data sources answered by moto", [(token, "") for token in outcome.calls]),
         ("simulated (moto cannot create)", outcome.simulated),
     ]
+    if result.target.endpoint_url:  # a server keeps what earlier deploys made
+        rows.insert(0, ("reused (unchanged since an earlier deploy)", outcome.reused))
     for label, items in rows:
         types = ", ".join(sorted({t.split(":")[-1] for t, _ in items}))
         wrapped = textwrap.fill(types, TYPES_WIDTH, break_long_words=False)
         table.add_row(label, str(len(items)), wrapped or "—")
     for type_, name, prop in outcome.unapplied:
         table.add_row("not applied by moto", "", f"{name}.{prop} ({type_.split(':')[-1]})")
+    if outcome.left:
+        names = ", ".join(f"{name} ({type_.split(':')[-1]})" for type_, name in outcome.left)
+        table.add_row(
+            "left in moto (the local deploy does not delete)",
+            str(len(outcome.left)),
+            textwrap.fill(names, TYPES_WIDTH, break_long_words=False),
+        )
     return table
 
 
@@ -245,7 +255,7 @@ def up(  # noqa: PLR0917 (typer: one parameter per option)
         typer.Option(
             "--reset",
             help="With --endpoint: clear the moto server first (every account and region), "
-            "so a stack deployed there before is deployed again from scratch.",
+            "so a stack deployed there before is deployed again from scratch, not converged.",
         ),
     ] = False,
     project: ProjectOption = Path(),
@@ -255,8 +265,10 @@ def up(  # noqa: PLR0917 (typer: one parameter per option)
 ) -> None:
     """Create STACK's resources in moto, then audit the result.
 
-    A moto server keeps what an earlier deploy made: deploying the same stack there again
-    is refused (exit 2) unless --reset clears the server first.
+    A moto server keeps what an earlier deploy made, and the deploy's state: deploying the
+    same stack there again converges (unchanged resources are reused, new ones created); a
+    changed resource stops it (exit 2: the local deploy neither updates nor replaces) until
+    --reset clears the server.
     """
     if not local:
         raise _fail(
@@ -269,10 +281,13 @@ def up(  # noqa: PLR0917 (typer: one parameter per option)
     _with_moto(endpoint, lambda target: _up(project, stack, target, json_file, reset=reset))
 
 
-def _claim_server(project: Path, stack: str, endpoint: str, *, reset: bool) -> str:
-    """Refuse a second deploy of ``stack`` into the server (or clear it); record this one.
+def _claim_server(
+    project: Path, stack: str, endpoint: str, *, reset: bool
+) -> tuple[str, LocalState]:
+    """Clear the server if asked; find the state of an earlier deploy of ``stack``, or refuse
+    one that left none; record this one.
 
-    Returns the project's name, the record's key with the stack.
+    Returns the project's name and the state to converge with (empty for a first deploy).
     """
     from blueprint.local import server  # noqa: PLC0415 (see TYPE_CHECKING above)
 
@@ -283,17 +298,30 @@ def _claim_server(project: Path, stack: str, endpoint: str, *, reset: bool) -> s
             server.reset(endpoint)
             console.print(f"moto server at {endpoint} cleared (--reset)", highlight=False)
         earlier = server.recorded(endpoint, DEFAULT_REGION, name, stack)
-        if earlier is not None:
-            how = "already deployed" if earlier.state == server.DEPLOYED else "partly deployed"
+        state = server.load_state(endpoint, DEFAULT_REGION, name, stack)
+        if earlier is not None and (earlier.state == server.DEPLOYING or state is None):
+            why = (
+                "its deploy was interrupted before it saved its state"
+                if earlier.state == server.DEPLOYING
+                else "no state was saved for it (an older blueprint)"
+            )
             raise _fail(
-                f"stack {stack} is {how} at {endpoint} (since {earlier.at}); re-run with "
-                "--reset to clear it (that clears the whole server), or use another server",
+                f"stack {stack} is partly or already deployed at {endpoint} (since "
+                f"{earlier.at}) but {why}; re-run with --reset to clear it (that clears the "
+                "whole server), or use another server",
                 2,
+            )
+        if state is not None:
+            since = f" (since {earlier.at})" if earlier else ""
+            console.print(
+                f"stack {stack} is deployed at {endpoint}{since}: converging with its state "
+                f"({len(state.resources)} resources in moto)",
+                highlight=False,
             )
         server.record(endpoint, DEFAULT_REGION, name, stack, server.DEPLOYING)
     except server.ServerError as exc:
         raise _fail(f"{exc}; start one with `blueprint moto-server`", 2) from None
-    return name
+    return name, state or server.LocalState(name, stack)
 
 
 def _up(
@@ -301,28 +329,60 @@ def _up(
 ) -> None:
     from blueprint.audit.command import AuditError, audit_deployed  # noqa: PLC0415
     from blueprint.local import server  # noqa: PLC0415
-    from blueprint.local.engine import deploy  # noqa: PLC0415
+    from blueprint.local.engine import InputsChangedError, deploy  # noqa: PLC0415
 
     endpoint = target.endpoint_url
-    name = _claim_server(project.resolve(), stack, endpoint, reset=reset) if endpoint else ""
-    started = time.perf_counter()
-    with _program_errors():
-        try:
-            result = deploy(project.resolve(), stack, target)
-        except ResourceError as exc:
-            # What was created before the error stays in a moto server (and its record
-            # says "deploying"): say so, never leave it half-built silently.
-            left = (
-                f"\nthe resources created before it remain at {endpoint}: re-run with --reset"
-                if endpoint
-                else ""
-            )
-            raise _fail(f"the deploy stopped: AWS rejected a resource: {exc}{left}", 2) from None
+    name, state = "", None
     if endpoint:
-        try:
+        name, state = _claim_server(project.resolve(), stack, endpoint, reset=reset)
+    saved: list[bool] = []
+
+    def save(final: LocalState) -> None:
+        assert endpoint is not None
+        server.save_state(endpoint, DEFAULT_REGION, final)
+        saved.append(True)
+
+    started = time.perf_counter()
+    result: LocalDeploy | None = None
+    try:
+        with _program_errors():
+            try:
+                # In-process moto is always fresh: no state to converge with.
+                result = (
+                    deploy(project.resolve(), stack, target, state=state, save=save)
+                    if endpoint
+                    else deploy(project.resolve(), stack, target)
+                )
+            except InputsChangedError as exc:
+                raise _fail(
+                    f"the deploy of {stack} stopped: {exc.urn or exc.name}\n  {exc}\nthe local "
+                    "deploy creates but neither updates nor replaces; what it created until "
+                    "then is in its state (never made twice). Revert the change, or re-run "
+                    "with --reset to start over (that clears the whole server)",
+                    2,
+                ) from None
+            except ResourceError as exc:
+                # What was created before the error stays in a moto server: say so, never
+                # leave it half-built silently.
+                left = (
+                    f"\nthe resources created before it remain at {endpoint}, in the stack's "
+                    "state: fix the cause and re-run to continue, or --reset to start over"
+                    if endpoint
+                    else ""
+                )
+                message = f"the deploy stopped: AWS rejected a resource: {exc}{left}"
+                raise _fail(message, 2) from None
+            except server.ServerError as exc:
+                raise _fail(str(exc), 2) from None
+        if endpoint:
             server.record(endpoint, DEFAULT_REGION, name, stack, server.DEPLOYED)
-        except server.ServerError as exc:
-            raise _fail(str(exc), 2) from None
+    except server.ServerError as exc:
+        raise _fail(str(exc), 2) from None
+    finally:
+        if endpoint and result is None and saved:
+            # The state holds what it made: the next deploy converges instead of refusing.
+            with suppress(server.ServerError):  # then it stays "deploying": refused, said why
+                server.record(endpoint, DEFAULT_REGION, name, stack, server.STOPPED)
     console.print(_deploy_summary(result, time.perf_counter() - started))
     failed = _print_rotations(result)
     try:  # the stack's own account and region, where the deploy put its resources
@@ -339,7 +399,13 @@ def _print_rotations(result: LocalDeploy) -> bool:
     """One line per secret rotation the deploy ran; True when any did not complete."""
     failed = False
     for rotation in result.rotations():
-        if rotation.completed:
+        if rotation.before and rotation.steps == 0:
+            console.print(
+                f"rotation by {rotation.function}: not run again (its schedule is unchanged "
+                "since the earlier deploy, whose rotation ran; SECRETS.ROTATED judges the secret)",
+                highlight=False,
+            )
+        elif rotation.completed:
             console.print(
                 f"rotation by {rotation.function}: completed ({rotation.steps} invocations, "
                 f"{rotation.attempts} attempt(s))",

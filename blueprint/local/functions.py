@@ -51,11 +51,9 @@ def _archive(assets: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-@translates("aws:lambda/function:Function")
-def lambda_function(ctx: Ctx) -> Created:
-    name = ctx.physical_name()
+def _request(ctx: Ctx, name: str) -> dict[str, Any]:
     inputs = ctx.inputs
-    request: dict[str, Any] = {
+    return {
         "FunctionName": name,
         "Runtime": inputs["runtime"],
         "Role": inputs["role"],
@@ -67,6 +65,13 @@ def lambda_function(ctx: Ctx) -> Created:
         "Environment": {"Variables": (inputs.get("environment") or {}).get("variables", {})},
         "Tags": ctx.tags,
     }
+
+
+@translates("aws:lambda/function:Function")
+def lambda_function(ctx: Ctx) -> Created:
+    name = ctx.physical_name()
+    inputs = ctx.inputs
+    request = _request(ctx, name)
     optional = {"description": "Description", "kmsKeyArn": "KMSKeyArn"}
     request |= {api: inputs[key] for key, api in optional.items() if inputs.get(key)}
     if vpc := inputs.get("vpcConfig"):
@@ -91,6 +96,12 @@ def lambda_function(ctx: Ctx) -> Created:
         },
         unapplied=["loggingConfig"] if inputs.get("loggingConfig") else [],
     )
+
+
+def reattach(ctx: Ctx, arn: str) -> None:
+    """A function an earlier deploy made, reused unchanged: its handler runs here again."""
+    if (active := models.active()) is not None:
+        _register(active, ctx, arn, _request(ctx, arn.rsplit(":", 1)[-1]))
 
 
 def _register(active: models.AwsModels, ctx: Ctx, arn: str, request: dict[str, Any]) -> None:

@@ -1,14 +1,23 @@
-"""A moto server as a deploy target: which stacks it holds, its reset, its port.
+"""A moto server as a deploy target: which stacks it holds, their state, its reset, its port.
 
-A moto server keeps its state between runs, unlike in-process moto. Deploying a stack into
-it twice would collide with the first deploy halfway through (``BucketAlreadyOwnedByYou``
-after a second VPC and new keys were already made), so each deploy records itself in the
-server before it creates anything, and a later deploy of the same stack refuses up front,
-or starts from an empty server when asked to (``blueprint up --local --reset``): moto's
-reset API clears every account and region of that server.
+A moto server keeps its resources between runs, unlike in-process moto. A deploy records
+itself in the server before it creates anything (an SSM parameter,
+``/blueprint/deploys/<project>/<stack>``: ``deploying``, then ``deployed``, or ``stopped``
+when it failed after saving its state) and keeps a *state*, as Pulumi keeps one per stack:
+for each resource it made in moto, its type, name, the inputs it was created with (write-only
+inputs left out, numbers normalised, assets by content hash), its ID and outputs (an S3
+object, ``s3://blueprint-local-state/<project>/<stack>.json``; too big for a parameter).
 
-The record is an SSM parameter in moto's default account (not the stack's, whose audit
-should see only what the program made): ``/blueprint/deploys/<project>/<stack>``.
+A later deploy of the stack converges with that state: an unchanged resource is reused (no
+AWS call: its stored ID and outputs), a new one is created; a changed one stops the deploy
+(exit 2), because the local deploy creates but neither updates nor replaces. The state is
+saved whatever happens, so a later run never duplicates what an earlier one made. A record
+still ``deploying`` (a run killed before it saved its state), or a record with no state (an
+older blueprint), is refused. ``blueprint up --local --reset`` starts from an empty server:
+moto's reset API clears every account and region of it, states and records included.
+
+Both live in moto's default account, not the stack's, whose audit should see only what the
+program made.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +40,9 @@ RESET_PATH = "/moto-api/reset"
 TIMEOUT_SECONDS = 10.0
 QUICK = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
 """A stopped server should be named at once, not after the deploy's eight retries."""
-DEPLOYING, DEPLOYED = "deploying", "deployed"
+DEPLOYING, DEPLOYED, STOPPED = "deploying", "deployed", "stopped"
+STATE_BUCKET = "blueprint-local-state"
+STATE_VERSION = 1
 
 
 class ServerError(Exception):
@@ -45,6 +56,56 @@ class DeployRecord:
     state: str
     """``deploying`` until the deploy completed: a failed one leaves its resources behind."""
     at: str
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """One resource a deploy made in moto, as the state keeps it."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    """What it was created with, as compared: write-only inputs left out, numbers integral,
+    assets by content hash; ``tagsAll`` and the provider's account and region beside them."""
+    id: str
+    outputs: dict[str, Any]
+    """What AWS (moto) reported at creation: handed back unchanged when it is reused."""
+    unapplied: list[str] = field(default_factory=list)
+    """Inputs moto did not model (still reported when it is reused)."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.type, self.name)
+
+
+@dataclass
+class LocalState:
+    """What a stack's deploys made in one moto server (type and name are unique in it)."""
+
+    project: str
+    stack: str
+    resources: dict[tuple[str, str], StoredResource] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "project": self.project,
+                "stack": self.stack,
+                "resources": [vars(r) for _, r in sorted(self.resources.items())],
+            },
+            sort_keys=True,
+        )
+
+    @staticmethod
+    def from_json(text: str) -> LocalState:
+        document = json.loads(text)
+        if document.get("version") != STATE_VERSION:
+            raise ServerError(f"state version {document.get('version')!r} is not {STATE_VERSION}")
+        resources = [StoredResource(**r) for r in document["resources"]]
+        return LocalState(
+            str(document["project"]), str(document["stack"]), {r.key: r for r in resources}
+        )
 
 
 def _ssm(endpoint: str, region: str) -> Any:
@@ -83,6 +144,52 @@ def record(endpoint: str, region: str, project: str, stack: str, state: str) -> 
         )
     except (BotoCoreError, ClientError) as exc:
         raise ServerError(f"cannot record the deploy at {endpoint}: {exc}") from exc
+
+
+def _s3(endpoint: str, region: str) -> Any:
+    session = AwsTarget(region=region, endpoint_url=endpoint).session()  # fake credentials
+    return session.client("s3", endpoint_url=endpoint, config=QUICK)  # moto's default account
+
+
+def _key(project: str, stack: str) -> str:
+    return f"{project}/{stack}.json"
+
+
+def load_state(endpoint: str, region: str, project: str, stack: str) -> LocalState | None:
+    """The state the deploys of ``stack`` left at ``endpoint``, if any."""
+    s3 = _s3(endpoint, region)
+    try:
+        body = s3.get_object(Bucket=STATE_BUCKET, Key=_key(project, stack))["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket"):
+            return None
+        raise ServerError(f"the moto server at {endpoint} refused a read: {exc}") from exc
+    except BotoCoreError as exc:
+        raise ServerError(f"cannot reach a moto server at {endpoint}: {exc}") from exc
+    try:
+        return LocalState.from_json(body.decode())
+    except (ValueError, KeyError, TypeError) as exc:
+        where = f"s3://{STATE_BUCKET}/{_key(project, stack)}"
+        raise ServerError(f"the state at {where} is not one blueprint wrote: {exc}") from exc
+
+
+def save_state(endpoint: str, region: str, state: LocalState) -> None:
+    s3 = _s3(endpoint, region)
+    try:
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        try:
+            s3.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration=where)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        s3.put_object(
+            Bucket=STATE_BUCKET,
+            Key=_key(state.project, state.stack),
+            Body=state.to_json().encode(),
+            ContentType="application/json",
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise ServerError(f"cannot save the state of the deploy at {endpoint}: {exc}") from exc
 
 
 def reset(endpoint: str) -> None:
