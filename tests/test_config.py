@@ -362,6 +362,70 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "onlineStore.snapshotRetentionDays",
         "at least 7 days",
     ),
+    (
+        "SLO target 100",
+        "dev",
+        _set("slos.servingAvailability.target", 100),
+        "slos.servingAvailability.target",
+        "allowed: 95.0 to 99.99",
+    ),
+    (
+        "SLO target too low",
+        "dev",
+        _set("slos.freshness.target", 90),
+        "slos.freshness.target",
+        "allowed: 95.0 to 99.99",
+    ),
+    (
+        "SLO period of a week",
+        "dev",
+        _set("slos.consistency.windowDays", 7),
+        "slos.consistency.windowDays",
+        "allowed: 28, 30",
+    ),
+    (
+        "SLO owner not a team name",
+        "dev",
+        _set("slos.dataQuality.owner", "ML Platform"),
+        "slos.dataQuality.owner",
+        "should match pattern",
+    ),
+    (
+        "SLO unknown key",
+        "dev",
+        _set("slos.servingAvailability.burnRate", 14.4),
+        "slos.servingAvailability.burnRate",
+        "unknown key; allowed keys here: owner, page, target, ticket, windowDays",
+    ),
+    ("unknown SLO", "dev", _set("slos.throughput", {}), "slos.throughput", "unknown key"),
+    (
+        "serving latency off the buckets",
+        "dev",
+        _set("slos.servingLatency.thresholdSeconds", 0.2),
+        "slos.servingLatency.thresholdSeconds",
+        "not a bucket bound",
+    ),
+    (
+        "freshness under a minute",
+        "dev",
+        _set("slos.freshness.maxLagSeconds", 30),
+        "slos.freshness.maxLagSeconds",
+        "greater than or equal to 60",
+    ),
+    (
+        "prod SLO without paging",
+        "prod",
+        _set("slos.servingAvailability.page", False),
+        "slos.servingAvailability.page",
+        "prod requires true",
+    ),
+    (
+        "prod SLO without tickets",
+        "prod",
+        _set("slos.freshness.ticket", False),
+        "slos.freshness.ticket",
+        "prod requires true",
+    ),
 ]
 
 
@@ -390,6 +454,24 @@ def test_every_broken_prod_rule_is_reported_at_once() -> None:
         "feature-platform:storage.forceDestroy",
         "feature-platform:dataStores.multiAz",
     } <= set(problems)
+
+
+def test_slo_routing_per_environment_and_prod_pages_on_every_slo() -> None:
+    dev, staging, prod = (stack_config(s) for s in STACKS)
+    assert not any(o.page or o.ticket for _, o in dev.slos.declarations())
+    assert all(o.ticket and not o.page for _, o in staging.slos.declarations())
+    assert all(o.page and o.ticket for _, o in prod.slos.declarations())
+    assert [name for name, _ in prod.slos.declarations()] == [
+        "freshness",
+        "online-store-availability",
+        "online-store-latency",
+        "serving-availability",
+        "serving-latency",
+        "data-quality",
+        "consistency",
+    ]
+    assert prod.slos.serving_availability.target == 99.9
+    assert prod.slos.serving_latency.threshold_seconds == 0.1
 
 
 def test_the_same_weakening_is_allowed_in_dev() -> None:

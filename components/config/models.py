@@ -25,6 +25,7 @@ from components.config.base import (
 )
 from components.config.compute import ClusterSettings, KubernetesSettings
 from components.config.data_stores import OnlineStoreSettings, StreamingSettings
+from components.config.slos import SloSettings
 from components.config.subnets import SubnetPlan, plan_subnets
 
 _Model = ConfigModel
@@ -328,6 +329,7 @@ class StackConfig(_Model):
     kubernetes: KubernetesSettings = Field(description="Kubernetes tenancy baseline.")
     streaming: StreamingSettings = Field(description="MSK cluster and platform topics.")
     online_store: OnlineStoreSettings = Field(description="ElastiCache online store.")
+    slos: SloSettings = Field(description="Service level objectives and their burn-rate alerts.")
 
     @property
     def availability_zones(self) -> tuple[str, ...]:
@@ -369,6 +371,25 @@ class StackConfig(_Model):
         if violations:
             raise ConfigRuleError(*violations)
         return self
+
+    def _prod_slo_rules(self) -> list[tuple[tuple[str, ...], bool, str]]:
+        # Prod is where users feel a burn: a fast one must wake someone, a slow one must reach
+        # the owner's queue before the budget is gone.
+        rules: list[tuple[tuple[str, ...], bool, str]] = []
+        for field_name, field in SloSettings.model_fields.items():
+            objective = getattr(self.slos, field_name)
+            key = ("slos", field.alias or field_name)
+            rules.append(
+                ((*key, "page"), not objective.page, "prod requires true: a fast burn must page")
+            )
+            rules.append(
+                (
+                    (*key, "ticket"),
+                    not objective.ticket,
+                    "prod requires true: a slow burn must reach the owner as a ticket",
+                )
+            )
+        return rules
 
     @model_validator(mode="after")
     def _prod_rules(self) -> StackConfig:
@@ -431,6 +452,7 @@ class StackConfig(_Model):
                 not self.protection.protect_stateful,
                 "prod requires true: buckets, keys and secrets must not be deleted by a stray up",
             ),
+            *self._prod_slo_rules(),
         ]
         violations = [(key, allowed) for key, broken, allowed in rules if broken]
         if violations:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config.models import Environment
+from components.config.slos import SloSettings
 
 COMMON: dict[str, Any] = {
     "network": {
@@ -63,7 +64,28 @@ COMMON: dict[str, Any] = {
         "maintenanceWindow": "sun:03:00-sun:04:00",
         "rotationDays": 30,
     },
+    # The same objectives everywhere, so an alert is rehearsed in dev and staging before it
+    # can page in prod; only the routing (page, ticket) differs by environment.
+    "slos": {
+        # Materialization runs continuously; five minutes behind is still "fresh" for the
+        # models that read online features.
+        "freshness": {"target": 99.5, "windowDays": 30, "maxLagSeconds": 300},
+        "onlineStoreAvailability": {"target": 99.9, "windowDays": 30},
+        # Valkey reads take tens of microseconds; a millisecond means a node is in trouble.
+        "onlineStoreLatency": {"target": 99.5, "windowDays": 30, "thresholdMicroseconds": 1000},
+        "servingAvailability": {"target": 99.9, "windowDays": 30},
+        "servingLatency": {"target": 99.0, "windowDays": 30, "thresholdSeconds": 0.1},
+        "dataQuality": {"target": 99.5, "windowDays": 30},
+        "consistency": {"target": 99.0, "windowDays": 30},
+    },
 }
+
+SLO_KEYS = tuple(field.alias or name for name, field in SloSettings.model_fields.items())
+
+
+def _slo_routing(*, page: bool, ticket: bool, owner: str) -> dict[str, Any]:
+    """The same routing for every SLO of an environment."""
+    return {name: {"page": page, "ticket": ticket, "owner": owner} for name in SLO_KEYS}
 
 
 def _node_groups(
@@ -131,6 +153,8 @@ PROFILES: dict[Environment, dict[str, Any]] = {
             "replicasPerShard": 0,
             "snapshotRetentionDays": 1,
         },
+        # Dev alerts nobody: its burns are experiments. The rules exist, so they can be tested.
+        "slos": _slo_routing(page=False, ticket=False, owner="ml-platform"),
     },
     Environment.STAGING: {
         "network": {"azCount": 3, "natGateways": "per-az", "flowLogRetentionDays": 90},
@@ -167,6 +191,8 @@ PROFILES: dict[Environment, dict[str, Any]] = {
             "replicasPerShard": 1,
             "snapshotRetentionDays": 7,
         },
+        # Staging tickets (a slow burn there is a regression about to ship) but never pages.
+        "slos": _slo_routing(page=False, ticket=True, owner="ml-platform"),
     },
     Environment.PROD: {
         "network": {"azCount": 3, "natGateways": "per-az", "flowLogRetentionDays": 365},
@@ -203,6 +229,7 @@ PROFILES: dict[Environment, dict[str, Any]] = {
             "replicasPerShard": 2,
             "snapshotRetentionDays": 14,
         },
+        "slos": _slo_routing(page=True, ticket=True, owner="ml-platform"),
     },
 }
 
