@@ -60,7 +60,7 @@ checkov-lock: $(UV)
 # it comes from Debian's `prometheus` package (the machine and CI run as root). In CI a
 # missing promtool fails those tests instead of skipping them.
 promtool:
-	command -v promtool >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+	command -v promtool >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
 test: install node-pack checkov promtool
 	$(BIN)/pytest
