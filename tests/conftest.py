@@ -136,3 +136,26 @@ def statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def planned_resource(name: str, type_: str, **options: Any) -> PlannedResource:
+    """A synthetic plan entry (``dev`` stack of project ``p``); options set its other fields."""
+    return PlannedResource(
+        urn=f"urn:pulumi:dev::p::{type_}::{name}",
+        type=type_,
+        name=name,
+        custom=True,
+        parent="",
+        provider="",
+        inputs=options.pop("inputs", {}),
+        secret_inputs=options.pop("secret_inputs", []),
+        protect=options.pop("protect", False),
+        retain_on_delete=options.pop("retain_on_delete", False),
+        depends_on=options.pop("depends_on", []),
+        property_dependencies=options.pop("property_dependencies", {}),
+        **options,
+    )
+
+
+def synthetic_plan(*resources: PlannedResource) -> Plan:
+    return Plan(project="p", stack="dev", resources=list(resources), outputs={})

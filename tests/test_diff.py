@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from blueprint.capture import Plan, PlannedResource
+from blueprint.capture import PlannedResource
 from blueprint.cli import app
 from blueprint.diff.allowances import AllowanceError
 from blueprint.diff.allowances import load as load_allowances
 from blueprint.diff.compare import compare
+from tests.conftest import planned_resource, synthetic_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 MSK = "aws:msk/cluster:Cluster"
@@ -214,26 +215,10 @@ def test_a_bad_ref_is_exit_2_with_the_ref_named(tmp_path: Path) -> None:
 
 
 def _resource(name: str, type_: str = MSK, **options: Any) -> PlannedResource:
-    inputs = options.pop("inputs", {})
-    return PlannedResource(
-        urn=f"urn:pulumi:dev::p::{type_}::{name}",
-        type=type_,
-        name=name,
-        custom=True,
-        parent="",
-        provider="",
-        inputs=inputs,
-        secret_inputs=options.pop("secret_inputs", []),
-        protect=options.pop("protect", False),
-        retain_on_delete=False,
-        depends_on=[],
-        property_dependencies={},
-        **options,
-    )
+    return planned_resource(name, type_, **options)
 
 
-def _plan(*resources: PlannedResource) -> Plan:
-    return Plan(project="p", stack="dev", resources=list(resources), outputs={})
+_plan = synthetic_plan
 
 
 SUBNETS = {"brokerNodeGroupInfo": {"clientSubnets": ["a", "b"], "instanceType": "m7g.large"}}

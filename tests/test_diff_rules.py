@@ -19,7 +19,7 @@ import yaml
 from blueprint.capture import Plan, PlannedResource
 from blueprint.diff.compare import compare
 from blueprint.diff.rules import FORCE_NEW_FILE, TypeRules, load
-from tests.conftest import STACKS, stack_plan
+from tests.conftest import STACKS, planned_resource, stack_plan, synthetic_plan
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 NESTED_ARGS = re.compile(r"ForwardRef\('(\w+Args)'\)")
@@ -149,25 +149,10 @@ FUNCTION: dict[str, Any] = {
 
 
 def _resource(name: str, type_: str, inputs: dict[str, Any], **options: Any) -> PlannedResource:
-    return PlannedResource(
-        urn=f"urn:pulumi:dev::p::{type_}::{name}",
-        type=type_,
-        name=name,
-        custom=True,
-        parent="",
-        provider="",
-        inputs=inputs,
-        secret_inputs=options.pop("secret_inputs", []),
-        protect=False,
-        retain_on_delete=False,
-        depends_on=[],
-        property_dependencies=options.pop("property_dependencies", {}),
-        **options,
-    )
+    return planned_resource(name, type_, inputs=inputs, **options)
 
 
-def _plan(*resources: PlannedResource) -> Plan:
-    return Plan(project="p", stack="dev", resources=list(resources), outputs={})
+_plan = synthetic_plan
 
 
 def _judge(type_: str, old: dict[str, Any], new: dict[str, Any]) -> tuple[str, list[str]]:
