@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pulumi
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -104,12 +105,13 @@ def _valid_endpoint(value: str | None) -> str | None:
     """``--endpoint``, for every command that has it: an http(s) URL naming a host."""
     if value is None:
         return None
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
+        host = parts.hostname  # an unclosed or invalid [IPv6] literal raises here
         port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # not a number, or beyond 65535
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+    except ValueError:  # not a number, beyond 65535, or not an address
+        parts, host, port_ok = urlsplit(""), None, False
+    if parts.scheme not in ("http", "https") or not host or not port_ok:
         raise typer.BadParameter(
             f"{value!r} is not a URL of a server: expected http(s)://HOST[:PORT], "
             "e.g. http://127.0.0.1:5000 (`blueprint moto-server` starts one there)"
@@ -123,8 +125,35 @@ def _root() -> None:
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    # The message quotes what the user typed (a stack name, a path, a config value): shown
+    # literally, never read as Rich markup (``[/x]`` in a name must not end in a traceback).
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def _outputs(**options: Path | None) -> None:
+    """Validate the files a command will write before it runs (exit 2 naming the option and
+    the fix), and remove what an earlier run left there, as ``check`` does."""
+    from blueprint.check.outputs import Output, prepare  # noqa: PLC0415
+
+    given = [
+        Output(f"--{name.replace('_', '-')}", path)
+        for name, path in options.items()
+        if path is not None
+    ]
+    try:
+        prepare(given)
+    except CheckError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    """Write a report; a full disk or a vanished directory is exit 2, never a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise _fail(f"{option} {path}: cannot be written: {exc.strerror or exc}", 2) from None
 
 
 @contextmanager
@@ -178,17 +207,18 @@ def preview(
     ] = None,
 ) -> None:
     """Show what the program would create for STACK, as a tree and a summary."""
+    _outputs(json=json_file, diagram=diagram_file)
     with _program_errors():
         plan = capture(project.resolve(), stack, preview=True)
     console.print(render_tree(plan))
     console.print(render_summary(plan))
     if json_file:
-        json_file.write_text(json.dumps(plan_json.to_json(plan), indent=2) + "\n")
-        console.print(f"plan written to {json_file}")
+        _write(json_file, json.dumps(plan_json.to_json(plan), indent=2) + "\n", "--json")
+        console.print(f"plan written to {escape(str(json_file))}")
     if diagram_file:
         text = diagram.markdown(plan) if diagram_file.suffix == ".md" else diagram.render(plan)
-        diagram_file.write_text(text)
-        console.print(f"diagram written to {diagram_file}")
+        _write(diagram_file, text, "--diagram")
+        console.print(f"diagram written to {escape(str(diagram_file))}")
 
 
 TYPES_WIDTH = 100
@@ -232,7 +262,8 @@ def _show_audit(
 
     command.show(report, console, title, allow_not_checked=allow_not_checked)
     if json_file:
-        command.write_json(report, json_file, allow_not_checked=allow_not_checked)
+        document = report.as_json(allow_not_checked=allow_not_checked)
+        _write(json_file, json.dumps(document, indent=2) + "\n", "--json")
     return report.exit_code(allow_not_checked=allow_not_checked)
 
 
@@ -278,6 +309,7 @@ def up(  # noqa: PLR0917 (typer: one parameter per option)
         )
     if reset and not endpoint:
         raise _fail("--reset clears a moto server: give its --endpoint URL", 2)
+    _outputs(json=json_file)
     _with_moto(endpoint, lambda target: _up(project, stack, target, json_file, reset=reset))
 
 
@@ -516,6 +548,7 @@ def audit(  # noqa: PLR0917 (typer: one parameter per option)
 
     if stack and stack_option and stack != stack_option:
         raise _fail(f"STACK {stack} and --stack {stack_option} differ; give one", 2)
+    _outputs(json=json_file)
     try:
         report = run(
             project.resolve(),
@@ -566,6 +599,7 @@ def preflight(  # noqa: PLR0917 (typer: one parameter per option)
     from blueprint.preflight import command  # noqa: PLC0415 (see TYPE_CHECKING above)
     from blueprint.preflight.model import PreflightError  # noqa: PLC0415
 
+    _outputs(json=json_file)
     try:
         report = command.preflight(
             project.resolve(), stack, endpoint=endpoint, profile=profile, region=region
@@ -575,7 +609,7 @@ def preflight(  # noqa: PLR0917 (typer: one parameter per option)
     command.show(report, console)
     if json_file:
         document = report.as_json(allow_not_checked=allow_not_checked)
-        json_file.write_text(json.dumps(document, indent=2) + "\n")
+        _write(json_file, json.dumps(document, indent=2) + "\n", "--json")
     raise typer.Exit(report.exit_code(allow_not_checked=allow_not_checked))
 
 
@@ -737,6 +771,7 @@ def diff(
     from blueprint.diff.baseline import BaselineError  # noqa: PLC0415
     from blueprint.diff.command import diff_stack, judge  # noqa: PLC0415
 
+    _outputs(json=json_file, markdown=markdown_file)
     try:
         # The stack must exist in the working tree (at the base it may not exist yet).
         read_stack(read_project(project.resolve()), stack)
@@ -747,15 +782,15 @@ def diff(
         raise _fail(str(exc), 2) from None
     console.print(render.table(changes, judged))
     for note in changes.notes:
-        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+        console.print(f"[dim]note:[/dim] {escape(note)}", highlight=False)
     for error in judged.errors:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(error)}", highlight=False)
     verdict = "[green]no blocking change[/green]" if judged.passed else "[red]blocking[/red]"
     console.print(f"{verdict}: {render.summary(changes)}")
     if json_file:
-        json_file.write_text(json.dumps(render.as_json(changes, judged), indent=2) + "\n")
+        _write(json_file, json.dumps(render.as_json(changes, judged), indent=2) + "\n", "--json")
     if markdown_file:
-        markdown_file.write_text(render.markdown(changes, judged))
+        _write(markdown_file, render.markdown(changes, judged), "--markdown")
     raise typer.Exit(0 if judged.passed else 1)
 
 

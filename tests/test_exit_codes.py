@@ -36,6 +36,23 @@ CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
     # (id, arguments, the exit codes the contract allows)
     ("preview: unknown stack", ("preview", "qa", *PROJECT), CANNOT_RUN),
     ("preview: the dev stack", ("preview", "dev", *PROJECT), {exitcodes.PASS}),
+    # What the user types is shown literally, never read as Rich markup.
+    ("preview: a stack name with markup", ("preview", "[/bold]", *PROJECT), CANNOT_RUN),
+    (
+        "preview: --json names a directory",
+        ("preview", "dev", "--json", "/tmp", *PROJECT),
+        CANNOT_RUN,
+    ),
+    (
+        "preview: --json and --diagram the same file",
+        ("preview", "dev", "--json", "/tmp/bp-same.out", "--diagram", "/tmp/bp-same.out", *PROJECT),
+        CANNOT_RUN,
+    ),
+    (
+        "preview: --json on a full disk",
+        ("preview", "dev", "--json", "/dev/full", *PROJECT),
+        CANNOT_RUN,
+    ),
     ("up: without --local", ("up", "dev", *PROJECT), CANNOT_RUN),
     ("up: unknown stack", ("up", "qa", "--local", *PROJECT), CANNOT_RUN),
     ("up: --endpoint notaurl", ("up", "dev", "--local", "--endpoint", "notaurl"), CANNOT_RUN),
@@ -49,6 +66,7 @@ CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
     ),
     ("audit: nothing to audit", ("audit",), CANNOT_RUN),
     ("audit: --endpoint notaurl", ("audit", "dev", "--endpoint", "notaurl"), CANNOT_RUN),
+    ("audit: --endpoint unclosed IPv6", ("audit", "dev", "--endpoint", "http://[::1"), CANNOT_RUN),
     ("audit: a moto server", ("audit", "dev", "--endpoint", SERVER, *PROJECT), JUDGED),
     ("preflight: --endpoint ftp://x", ("preflight", "dev", "--endpoint", "ftp://x"), CANNOT_RUN),
     ("preflight: --endpoint http://", ("preflight", "dev", "--endpoint", "http://"), CANNOT_RUN),

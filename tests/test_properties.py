@@ -120,7 +120,7 @@ OPTIONS = {
     "preflight": ["--endpoint", "--region", "--profile"],
     "up": ["--endpoint", "--json"],
 }
-STACKS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_./", min_size=1, max_size=10).filter(
+STACKS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_./[]", min_size=1, max_size=10).filter(
     lambda s: s not in {"dev", "staging", "prod"}
 )
 """Stack names of no checked-in stack: every run stops before any capture or network call."""

@@ -10,7 +10,6 @@ message names the fix; the CLI turns it into exit 2.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -249,8 +248,3 @@ def show(report: AuditReport, console: Console, title: str, *, allow_not_checked
     console.print(
         verdict_line(report, allow_not_checked=allow_not_checked), highlight=False, soft_wrap=True
     )
-
-
-def write_json(report: AuditReport, path: Path, *, allow_not_checked: bool) -> None:
-    document = report.as_json(allow_not_checked=allow_not_checked)
-    path.write_text(json.dumps(document, indent=2) + "\n")

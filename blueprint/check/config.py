@@ -146,7 +146,10 @@ def reconcile(
     for policy in policies:
         given = user.get(policy.name, PolicyConfig(None)).properties
         problems += _unknown_properties(where, policy, given)
-        problems += _schema_errors(where, policy, result[policy.name].properties, given)
+        try:
+            problems += _schema_errors(where, policy, result[policy.name].properties, given)
+        except RecursionError:
+            problems.append(f"{where}: {policy.name!r}: a value is nested too deeply to check")
     if problems:
         raise PolicyConfigError("\n".join(problems))
     return result

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from blueprint import diagram
@@ -410,9 +411,9 @@ def show(judgement: Judgement, console: Console) -> None:
     if any(r.source == REPLACEMENTS for r in verdict.results):
         console.print(replacements_table(verdict))
     for note in verdict.notes:
-        console.print(f"[dim]note:[/dim] {note}", highlight=False)
+        console.print(f"[dim]note:[/dim] {escape(note)}", highlight=False)
     for error in verdict.errors:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(error)}", highlight=False)
     console.print(verdict_line(verdict))
 
 

@@ -122,6 +122,8 @@ def load(path: Path) -> Suppressions:
         raise CheckError(f"{path}: not UTF-8 text: {exc}; save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise CheckError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise CheckError(f"{path}: nested too deeply to read; flatten it") from None
     try:
         parsed = SuppressionFile.model_validate(raw)
     except ValidationError as exc:

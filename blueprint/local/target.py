@@ -55,20 +55,29 @@ class AwsTarget:
         region = region or self.region
         key = (service, region)
         if key not in self._clients:
-            client: Any = self.session().client(  # type: ignore[call-overload]
-                service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES
-            )
-            if self.emulated:
-                # Read at each request, not at creation: a client made before the program's
-                # provider named the account (a data source call, say) must not stay in
-                # moto's default account.
-                def add_account(request: Any, **_: Any) -> None:
-                    if self.account_id:
-                        request.headers["x-moto-account-id"] = self.account_id
-
-                client.meta.events.register("before-sign.*.*", add_account)
-            self._clients[key] = client
+            self._clients[key] = self.new_client(service, region=region)
         return self._clients[key]
+
+    def new_client(
+        self, service: str, *, region: str | None = None, config: Config = RETRIES
+    ) -> Any:
+        """A boto3 client of this target (not cached), carrying the account moto should act as."""
+        client: Any = self.session().client(  # type: ignore[call-overload]
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=config,
+        )
+        if self.emulated:
+            # Read at each request, not at creation: a client made before the program's
+            # provider named the account (a data source call, say) must not stay in
+            # moto's default account.
+            def add_account(request: Any, **_: Any) -> None:
+                if self.account_id:
+                    request.headers["x-moto-account-id"] = self.account_id
+
+            client.meta.events.register("before-sign.*.*", add_account)
+        return client
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> bool:

@@ -120,6 +120,10 @@ def preflight(
 ) -> PreflightReport:
     inputs = read_inputs(project_dir, stack)
     target = make_target(endpoint, profile, region or inputs.config.aws.region)
+    if target.emulated:
+        # A moto server acts as whichever account a request names: the stack's, as the local
+        # deploy and the audit send it.
+        target.account_id = inputs.config.aws.account_id
     account = reached_account(target)
     if account != inputs.config.aws.account_id:
         # Quotas and roles of another account say nothing about this stack's.

@@ -67,9 +67,7 @@ class PreflightContext:
 
 
 def few_retries_client(target: AwsTarget, service: str) -> Any:
-    return target.session().client(  # type: ignore[call-overload]
-        service, region_name=target.region, endpoint_url=target.endpoint_url, config=FEW_RETRIES
-    )
+    return target.new_client(service, config=FEW_RETRIES)
 
 
 @dataclass
