@@ -23,6 +23,7 @@ from blueprint.capture import PlannedResource
 from blueprint.cli import app
 from blueprint.diff.allowances import AllowanceError
 from blueprint.diff.allowances import load as load_allowances
+from blueprint.diff.baseline import BaselineError, materialised
 from blueprint.diff.compare import compare
 from tests.conftest import planned_resource, synthetic_plan
 
@@ -309,3 +310,16 @@ def test_a_bad_allowance_file_is_an_error_naming_it(
     path.write_bytes(content)
     with pytest.raises(AllowanceError, match=re.escape(named)):
         load_allowances(path)
+
+
+def test_a_base_holding_an_absolute_symlink_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (tmp_path / "escape").symlink_to("/etc/passwd")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x")
+    with (
+        pytest.raises(BaselineError, match="cannot be laid out safely"),
+        materialised(tmp_path, "HEAD"),
+    ):
+        pass

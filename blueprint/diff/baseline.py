@@ -84,8 +84,16 @@ def materialised(project_dir: Path, ref: str) -> Iterator[Tree]:
     if archive.returncode != 0:
         raise BaselineError(f"git archive {commit} failed: {archive.stderr.decode().strip()}")
     with tempfile.TemporaryDirectory(prefix="blueprint-base-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+        except tarfile.TarError as exc:
+            # The "data" filter refuses what could write outside the tree (an absolute or
+            # escaping symlink, a device): say which, not a traceback.
+            raise BaselineError(
+                f"the tree at {ref} ({commit[:12]}) cannot be laid out safely: {exc}; "
+                "remove the offending file from that commit or diff against another ref"
+            ) from None
         yield Tree(Path(tmp) / prefix, ref, commit)
 
 
