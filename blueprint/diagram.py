@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 from blueprint.capture import Plan, PlannedResource
 
@@ -130,6 +131,10 @@ def _owner(plan: Plan, resource: PlannedResource, type_: str) -> PlannedResource
     return None
 
 
+Member = Callable[[PlannedResource, str], str]
+"""Draws one in-VPC resource at an indent."""
+
+
 def render(plan: Plan) -> str:
     by_urn = {r.urn: r for r in plan.resources}
     provider = next((r for r in plan.resources if r.type == "pulumi:providers:aws"), None)
@@ -149,57 +154,81 @@ def render(plan: Plan) -> str:
         shape = ('[("', '")]') if "elasticache" in resource.type else ('["', '"]')
         return f"{indent}{_node(resource)}{shape[0]}{_in_vpc_label(plan, resource)}{shape[1]}"
 
-    vpcs = plan.of_type("aws:ec2/vpc:Vpc")
-    for vpc in vpcs:
-        lines.append(f'    subgraph {_node(vpc)}["VPC {vpc.inputs.get("cidrBlock", "")}"]')
-        tiers: dict[str, list[PlannedResource]] = defaultdict(list)
-        for subnet in plan.of_type(SUBNET):
-            tiers[subnet.inputs.get("tags", {}).get("tier", "other")].append(subnet)
-        notes = {
-            "public": f"{len(plan.of_type('aws:ec2/natGateway:NatGateway'))} NAT gateway(s)",
-            "private": "workloads (EKS nodes and pods)",
-            "data": "data stores · no internet route",
-        }
-        for tier, subnets in sorted(tiers.items(), key=lambda t: TIER_ORDER.get(t[0], 9)):
-            cidrs = "<br/>".join(s.inputs.get("cidrBlock", "") for s in subnets)
-            title = f"{tier} subnets · {notes.get(tier, '')}<br/>{cidrs}"
-            if not members.get(tier):
-                lines.append(f'      {tier}["{title}"]')
-                continue
-            lines.append(f'      subgraph {tier}["{title}"]')
-            lines += [member(r, "        ") for r in members.pop(tier)]
-            lines.append("      end")
-        lines += [member(r, "      ") for r in members.pop(None, [])]
-        endpoints = [
-            e.inputs.get("serviceName", "").split(f".{region}.", 1)[-1]
-            for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-            if e.inputs.get("vpcEndpointType") == "Interface"
-        ]
-        if endpoints:
-            lines.append(f'      endpoints["interface endpoints<br/>{", ".join(endpoints)}"]')
-        lines.append("    end")
-        lines += [
-            "    public --> internet",
-            "    private -->|NAT| public",
-            "    private -->|443| endpoints",
-        ]
+    for vpc in plan.of_type("aws:ec2/vpc:Vpc"):
+        lines += _vpc_lines(plan, vpc, members, member, region)
+    lines += _regional_lines(plan, members, member)
+    lines.append("  end")
+    edges = _port_edges(plan, in_vpc, placed) | _dependency_edges(plan, by_urn)
+    return "\n".join(lines + sorted(edges)) + "\n"
 
+
+def _vpc_lines(
+    plan: Plan,
+    vpc: PlannedResource,
+    members: dict[str | None, list[PlannedResource]],
+    member: Member,
+    region: str,
+) -> list[str]:
+    """The VPC with its subnet tiers, what runs in each (taken out of ``members``), and the
+    interface endpoints."""
+    lines = [f'    subgraph {_node(vpc)}["VPC {vpc.inputs.get("cidrBlock", "")}"]']
+    tiers: dict[str, list[PlannedResource]] = defaultdict(list)
+    for subnet in plan.of_type(SUBNET):
+        tiers[subnet.inputs.get("tags", {}).get("tier", "other")].append(subnet)
+    notes = {
+        "public": f"{len(plan.of_type('aws:ec2/natGateway:NatGateway'))} NAT gateway(s)",
+        "private": "workloads (EKS nodes and pods)",
+        "data": "data stores · no internet route",
+    }
+    for tier, subnets in sorted(tiers.items(), key=lambda t: TIER_ORDER.get(t[0], 9)):
+        cidrs = "<br/>".join(s.inputs.get("cidrBlock", "") for s in subnets)
+        title = f"{tier} subnets · {notes.get(tier, '')}<br/>{cidrs}"
+        if not members.get(tier):
+            lines.append(f'      {tier}["{title}"]')
+            continue
+        lines.append(f'      subgraph {tier}["{title}"]')
+        lines += [member(r, "        ") for r in members.pop(tier)]
+        lines.append("      end")
+    lines += [member(r, "      ") for r in members.pop(None, [])]
+    endpoints = [
+        e.inputs.get("serviceName", "").split(f".{region}.", 1)[-1]
+        for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs.get("vpcEndpointType") == "Interface"
+    ]
+    if endpoints:
+        lines.append(f'      endpoints["interface endpoints<br/>{", ".join(endpoints)}"]')
+    lines.append("    end")
+    return [
+        *lines,
+        "    public --> internet",
+        "    private -->|NAT| public",
+        "    private -->|443| endpoints",
+    ]
+
+
+def _regional_lines(
+    plan: Plan, members: dict[str | None, list[PlannedResource]], member: Member
+) -> list[str]:
+    """Workload identities, the regional data services, and anything left unplaced."""
+    lines = []
     workloads = plan.of_type("featureplatform:identity:WorkloadIdentity")
     if workloads:
         lines.append('    subgraph identities["workload identities (EKS Pod Identity)"]')
         lines += [f'      {_node(w)}["{_label(plan, w)}"]' for w in workloads]
         lines.append("    end")
     lines.append('    subgraph regional["regional services"]')
-    data = [r for r in plan.resources if r.type in DATA_TYPES]
-    for resource in data:
+    for resource in (r for r in plan.resources if r.type in DATA_TYPES):
         shape = ('[("', '")]') if resource.type == "aws:s3/bucket:Bucket" else ('["', '"]')
         lines.append(f"      {_node(resource)}{shape[0]}{_label(plan, resource)}{shape[1]}")
     # Without a VPC in the plan (or in subnets of no tier drawn): still shown, never dropped.
     lines += [member(r, "      ") for placed_in in members.values() for r in placed_in]
     lines.append("    end")
-    lines.append("  end")
+    return lines
 
-    edges = _port_edges(plan, in_vpc, placed)
+
+def _dependency_edges(plan: Plan, by_urn: dict[str, PlannedResource]) -> set[str]:
+    """Edges read from what feeds what: policies, access logs, flow logs, rotation, S3."""
+    edges: set[str] = set()
     for resource in plan.resources:
         deps = {u for urns in resource.property_dependencies.values() for u in urns}
         targets = [by_urn[u] for u in deps if u in by_urn and by_urn[u].type in DATA_TYPES]
@@ -230,7 +259,7 @@ def render(plan: Plan) -> str:
     ):
         for bucket in plan.of_type("aws:s3/bucket:Bucket"):
             edges.add(f"  private -->|S3 gateway endpoint| {_node(bucket)}")
-    return "\n".join(lines + sorted(edges)) + "\n"
+    return edges
 
 
 def markdown(plan: Plan) -> str:

@@ -9,9 +9,7 @@ that judged nothing fails even then; a target that cannot be reached is exit 2.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +20,12 @@ import pytest
 import yaml
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.audit.model import CHECKS
 from blueprint.audit.runner import DEFAULT_SCOPE
 from blueprint.cli import app
-from blueprint.local.target import MOTO_SERVER_ENVIRONMENT
-from tests.conftest import PROJECT_DIR, stack_document
+from tests.conftest import PROJECT_DIR, free_port, moto_server, stack_document
 
 STACK = "dev"
 ACCOUNT = "111111111111"  # the dev stack's accountId
@@ -62,12 +58,6 @@ def judged_per_check(document: dict[str, Any]) -> dict[str, int]:
     return {check_id: counts["judged"] for check_id, counts in document["checks"].items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Deployed:
     endpoint: str
@@ -89,24 +79,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     document["config"]["feature-platform:aws"]["region"] = REGION
     (project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(document))
     findings = project / "up-audit.json"
-    with pytest.MonkeyPatch.context() as patch:
-        # The server logs each request to the stderr of whichever CLI run is current (or
-        # closed): noise in the output these tests read.
-        patch.setattr(logging.getLogger("werkzeug"), "disabled", True)
-        for key, value in MOTO_SERVER_ENVIRONMENT.items():
-            patch.setenv(key, value)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            endpoint = f"http://127.0.0.1:{port}"
-            code, output = invoke(
-                "up", STACK, "--local", "--endpoint", endpoint,
-                "--project", str(project), "--json", str(findings),
-            )  # fmt: skip
-            yield Deployed(endpoint, project, code, output, json.loads(findings.read_text()))
-        finally:
-            server.stop()
+    with moto_server() as endpoint:
+        code, output = invoke(
+            "up", STACK, "--local", "--endpoint", endpoint,
+            "--project", str(project), "--json", str(findings),
+        )  # fmt: skip
+        yield Deployed(endpoint, project, code, output, json.loads(findings.read_text()))
 
 
 # --- up --local audits the stack's own region and account ---------------------------------------
@@ -261,7 +239,7 @@ def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     [
         (("--profile", "nosuchprofile"), "no AWS profile 'nosuchprofile': add it to ~/.aws/config"),
         (("--profile", "empty"), "no credentials for profile empty: log in"),
-        (("--endpoint", f"http://127.0.0.1:{_free_port()}"), "cannot reach http://127.0.0.1:"),
+        (("--endpoint", f"http://127.0.0.1:{free_port()}"), "cannot reach http://127.0.0.1:"),
     ],
     ids=["unknown-profile", "no-credentials", "dead-endpoint"],
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,13 +13,11 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.cli import app
-from blueprint.local.server import reset
-from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port
-from tests.conftest import PROJECT_DIR, stack_document, stack_plan
+from blueprint.local.target import wait_for_port
+from tests.conftest import PROJECT_DIR, free_port, moto_server, stack_document, stack_plan
 
 runner = CliRunner()
 
@@ -30,26 +27,10 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for key, value in MOTO_SERVER_ENVIRONMENT.items():
-        monkeypatch.setenv(key, value)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    # In-process servers share moto's state: start from an empty one, whatever ran before.
-    reset(endpoint)
-    try:
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def test_preview_prints_the_tree_and_summary() -> None:
@@ -199,7 +180,7 @@ def test_audit_of_an_unreachable_endpoint_could_not_run() -> None:
     code, output = _invoke(
         "audit",
         "--endpoint",
-        f"http://127.0.0.1:{_free_port()}",
+        f"http://127.0.0.1:{free_port()}",
         "--account",
         "123456789012",
         "--region",
@@ -211,7 +192,7 @@ def test_audit_of_an_unreachable_endpoint_could_not_run() -> None:
 
 @pytest.mark.moto
 def test_moto_server_command_serves_until_interrupted() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "blueprint", "moto-server", "--port", str(port)],
         stdout=subprocess.PIPE,

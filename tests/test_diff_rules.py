@@ -8,7 +8,6 @@ slip, a Terraform name pulumi-aws renames) would silently never match. Both fail
 
 from __future__ import annotations
 
-import importlib
 import re
 from functools import cache
 from typing import Any
@@ -17,14 +16,12 @@ import pytest
 import yaml
 
 from blueprint.capture import Plan, PlannedResource
+from blueprint.checkov import tfplan
 from blueprint.diff.compare import compare
 from blueprint.diff.rules import FORCE_NEW_FILE, TypeRules, load
 from tests.conftest import STACKS, planned_resource, stack_plan, synthetic_plan
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-NESTED_ARGS = re.compile(r"ForwardRef\('(\w+Args)'\)")
-PYTHON_MODULES = {"lambda": "lambda_"}
-"""pulumi-aws module names that are Python keywords."""
 
 
 def _aws_types_registered() -> set[str]:
@@ -59,44 +56,20 @@ def test_each_entry_cites_its_file_and_version() -> None:
 # --- names as the SDK has them -----------------------------------------------------------------
 
 
-def _properties(args: type) -> dict[str, property]:
-    """Pulumi input name -> property of a pulumi-aws ``*Args`` class.
-
-    The SDK's getters carry the wire name (``@pulumi.getter(name="vpcConfig")``) as
-    ``_pulumi_name`` (checked on every resource's own Args in :func:`sdk_inputs`).
-    """
-    return {
-        getattr(p.fget, "_pulumi_name", None) or name: p
-        for name, p in vars(args).items()
-        if isinstance(p, property)
-    }
-
-
 @cache
 def sdk_inputs(type_: str) -> frozenset[str]:
-    """Every input path (dotted, no indices) of a pulumi-aws resource type."""
-    package, module_and_class = type_.split(":", 1)[1].split("/")
-    module, class_name = module_and_class.split(":")
-    package = PYTHON_MODULES.get(package, package)
-    snake = re.sub(r"([A-Z])", r"_\1", module).lower()
-    resource = importlib.import_module(f"pulumi_aws.{package}.{snake}")
-    nested = importlib.import_module(f"pulumi_aws.{package}._inputs")
-    # A resource whose Args name collides with a nested type's gets ``InitArgs``.
-    args = getattr(resource, f"{class_name}InitArgs", None) or getattr(
-        resource, f"{class_name}Args"
-    )
-    # If the SDK stopped recording wire names this way, every lookup below would be wrong.
-    assert any(hasattr(p.fget, "_pulumi_name") for p in _properties(args).values()), type_
+    """Every input path (dotted, no indices) of a pulumi-aws resource type, read from the
+    installed SDK the way the checkov translation reads it."""
+    args = tfplan.resource_args(type_)
+    assert args is not None, f"{type_}: no Args type in the installed SDK"
     paths: set[str] = set()
 
     def walk(cls: type, prefix: str) -> None:
-        for name, prop in _properties(cls).items():
+        for name, prop in tfplan.properties(cls).items():
             path = f"{prefix}.{name}" if prefix else name
             paths.add(path)
-            match = NESTED_ARGS.search(str(prop.fget.__annotations__.get("return", "")))
-            inner = getattr(nested, match.group(1), None) if match else None
-            if inner is not None and path.count(".") < 5:
-                walk(inner, path)
+            if prop.args is not None and path.count(".") < 5:
+                walk(prop.args, path)
 
     walk(args, "")
     return frozenset(paths)

@@ -6,15 +6,12 @@ it must judge (0 or 1). Each ``--help`` states the contract.
 
 from __future__ import annotations
 
-import logging
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -22,8 +19,8 @@ from blueprint import exitcodes
 from blueprint.capture import ResourceError
 from blueprint.cli import app
 from blueprint.local import engine
-from blueprint.local.target import MOTO_SERVER_ENVIRONMENT, wait_for_port
-from tests.conftest import PROJECT_DIR, stack_config
+from blueprint.local.target import wait_for_port
+from tests.conftest import PROJECT_DIR, free_port, moto_server, stack_config
 
 runner = CliRunner()
 PROJECT = ("--project", str(PROJECT_DIR))
@@ -83,22 +80,8 @@ CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in MOTO_SERVER_ENVIRONMENT.items():
-            patch.setenv(key, value)
-        patch.setenv("MOTO_ACCOUNT_ID", stack_config("dev").aws.account_id)
-        # The server's own request log (and its tracebacks for APIs moto lacks, answered
-        # 500) would land in the CLI's captured output: they are the server's, not the CLI's.
-        patch.setattr(logging.getLogger("werkzeug"), "level", logging.CRITICAL)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        moto.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            moto.stop()
+    with moto_server(stack_config("dev").aws.account_id) as url:
+        yield url
 
 
 @pytest.mark.moto
@@ -154,9 +137,7 @@ def test_a_deploy_error_exits_2_naming_the_urn(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.moto
 def test_moto_server_exits_0_when_interrupted_after_listening() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "blueprint", "moto-server", "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -7,7 +7,6 @@ the deploy keeps a state there and converges with it, as ``pulumi up`` does with
 
 from __future__ import annotations
 
-import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -18,15 +17,13 @@ import boto3
 import pulumi
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from blueprint.cli import app
 from blueprint.local import server
 from blueprint.local.engine import _changed, _compared
-from blueprint.local.target import MOTO_SERVER_ENVIRONMENT
 from blueprint.mocks import Where
-from tests.conftest import PROJECT_DIR, stack_config, stack_document
+from tests.conftest import PROJECT_DIR, free_port, moto_server, stack_config, stack_document
 
 pytestmark = pytest.mark.moto
 
@@ -42,27 +39,10 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in MOTO_SERVER_ENVIRONMENT.items():
-            patch.setenv(key, value)
-        # werkzeug would log each request to the stderr of whichever CliRunner invocation
-        # was current at its first request (closed by the next): noise, not the CLI's.
-        patch.setattr(logging.getLogger("werkzeug"), "level", logging.CRITICAL)
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-        moto.start()
-        host, port = moto.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            moto.stop()
+    with moto_server() as url:
+        yield url
 
 
 def _up(endpoint: str, *extra: str, project: Path = PROJECT_DIR) -> tuple[int, str]:
@@ -271,7 +251,7 @@ def test_reset_needs_a_server() -> None:
 
 
 def test_an_unreachable_server_is_named_with_the_fix() -> None:
-    code, output = _up(f"http://127.0.0.1:{_free_port()}")
+    code, output = _up(f"http://127.0.0.1:{free_port()}")
     assert code == 2
     assert "cannot reach a moto server at http://127.0.0.1:" in output
     assert "blueprint moto-server" in output

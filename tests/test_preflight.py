@@ -9,8 +9,6 @@ Everywhere else a quota moto lacks is "not checked", and that fails unless allow
 from __future__ import annotations
 
 import json
-import socket
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from moto.servicequotas.exceptions import NoSuchResource
 from moto.servicequotas.models import ServiceQuotasBackend
 from moto.servicequotas.resources.default_quotas.vpc import VPC_DEFAULT_QUOTAS
@@ -36,7 +33,14 @@ from blueprint.preflight.needs import PlanNeeds, plan_needs, reserved_concurrenc
 from blueprint.preflight.prerequisites import PREREQUISITES
 from blueprint.preflight.quotas import QUOTAS
 from blueprint.preflight.runner import run_preflight
-from tests.conftest import PROJECT_DIR, stack_config, stack_document, stack_plan
+from tests.conftest import (
+    PROJECT_DIR,
+    free_port,
+    moto_server,
+    stack_config,
+    stack_document,
+    stack_plan,
+)
 
 pytestmark = pytest.mark.moto
 
@@ -358,25 +362,11 @@ def test_a_verdict_that_judged_nothing_fails_even_when_not_checked_is_allowed() 
 # --- through the CLI, against a moto server ----------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(moto_env: None) -> Iterator[str]:
     # In this process, so the planted quotas and MOTO_ACCOUNT_ID apply to its answers.
-    port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    url = f"http://127.0.0.1:{port}"
-    # Backends are process-wide: start from an empty account, whatever ran before.
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        moto.stop()
 
 
 def preflight(*args: str) -> tuple[int, str]:
@@ -447,7 +437,7 @@ def test_cli_input_errors_exit_2_naming_the_fix(
 
 
 def test_cli_unreachable_endpoint_exits_2(moto_env: None) -> None:
-    code, output = preflight("dev", "--endpoint", f"http://127.0.0.1:{_free_port()}")
+    code, output = preflight("dev", "--endpoint", f"http://127.0.0.1:{free_port()}")
     assert code == 2
     assert "cannot reach" in output and "blueprint moto-server" in output
 

@@ -108,9 +108,9 @@ class LocalState:
         )
 
 
-def _ssm(endpoint: str, region: str) -> Any:
-    session = AwsTarget(region=region, endpoint_url=endpoint).session()  # fake credentials
-    return session.client("ssm", endpoint_url=endpoint, config=QUICK)  # moto's default account
+def _client(service: str, endpoint: str, region: str) -> Any:
+    """A client of moto's default account (no account named), with fake credentials."""
+    return AwsTarget(region=region, endpoint_url=endpoint).new_client(service, config=QUICK)
 
 
 def _name(project: str, stack: str) -> str:
@@ -119,7 +119,7 @@ def _name(project: str, stack: str) -> str:
 
 def recorded(endpoint: str, region: str, project: str, stack: str) -> DeployRecord | None:
     """The record of an earlier deploy of ``stack`` at ``endpoint``, if any."""
-    ssm = _ssm(endpoint, region)
+    ssm = _client("ssm", endpoint, region)
     try:
         value = ssm.get_parameter(Name=_name(project, stack))["Parameter"]["Value"]
     except ClientError as exc:
@@ -133,7 +133,7 @@ def recorded(endpoint: str, region: str, project: str, stack: str) -> DeployReco
 
 
 def record(endpoint: str, region: str, project: str, stack: str, state: str) -> None:
-    ssm = _ssm(endpoint, region)
+    ssm = _client("ssm", endpoint, region)
     at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         ssm.put_parameter(
@@ -146,18 +146,13 @@ def record(endpoint: str, region: str, project: str, stack: str, state: str) -> 
         raise ServerError(f"cannot record the deploy at {endpoint}: {exc}") from exc
 
 
-def _s3(endpoint: str, region: str) -> Any:
-    session = AwsTarget(region=region, endpoint_url=endpoint).session()  # fake credentials
-    return session.client("s3", endpoint_url=endpoint, config=QUICK)  # moto's default account
-
-
 def _key(project: str, stack: str) -> str:
     return f"{project}/{stack}.json"
 
 
 def load_state(endpoint: str, region: str, project: str, stack: str) -> LocalState | None:
     """The state the deploys of ``stack`` left at ``endpoint``, if any."""
-    s3 = _s3(endpoint, region)
+    s3 = _client("s3", endpoint, region)
     try:
         body = s3.get_object(Bucket=STATE_BUCKET, Key=_key(project, stack))["Body"].read()
     except ClientError as exc:
@@ -174,7 +169,7 @@ def load_state(endpoint: str, region: str, project: str, stack: str) -> LocalSta
 
 
 def save_state(endpoint: str, region: str, state: LocalState) -> None:
-    s3 = _s3(endpoint, region)
+    s3 = _client("s3", endpoint, region)
     try:
         where = {} if region == "us-east-1" else {"LocationConstraint": region}
         try:
