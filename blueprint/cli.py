@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from blueprint import diagram, plan_json
+from blueprint.alerting_cost import render_cost
 from blueprint.capture import Plan, ResourceError, capture
 from blueprint.check import CheckError
 from blueprint.check.command import preview_capture
@@ -212,6 +213,7 @@ def preview(
         plan = capture(project.resolve(), stack, preview=True)
     console.print(render_tree(plan))
     console.print(render_summary(plan))
+    console.print(render_cost(plan))
     if json_file:
         _write(json_file, json.dumps(plan_json.to_json(plan), indent=2) + "\n", "--json")
         console.print(f"plan written to {escape(str(json_file))}")
@@ -362,6 +364,7 @@ def _up(
     from blueprint.audit.command import AuditError, audit_deployed  # noqa: PLC0415
     from blueprint.local import server  # noqa: PLC0415
     from blueprint.local.engine import InputsChangedError, deploy  # noqa: PLC0415
+    from blueprint.local.models import installed  # noqa: PLC0415
 
     endpoint = target.endpoint_url
     name, state = "", None
@@ -418,7 +421,10 @@ def _up(
     console.print(_deploy_summary(result, time.perf_counter() - started))
     failed = _print_rotations(result)
     try:  # the stack's own account and region, where the deploy put its resources
-        report = audit_deployed(project.resolve(), stack, result.target.endpoint_url)
+        # In-process, the audit reads moto under the same models the deploy ran under
+        # (composite alarms, alert manager definitions); a server has them installed itself.
+        with nullcontext() if endpoint else installed(result.models):
+            report = audit_deployed(project.resolve(), stack, result.target.endpoint_url)
     except AuditError as exc:
         raise _fail(str(exc), 2) from None
     code = _show_audit(report, f"conformance audit of {stack} in moto", json_file)

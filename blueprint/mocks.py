@@ -171,6 +171,55 @@ def _named(service: str, kind: str, key: str = "name") -> Handler:
     return make
 
 
+def _alarm(key: str) -> Handler:
+    """CloudWatch alarms: identified by name, ARN ``alarm:<name>`` (a colon, not a slash)."""
+
+    def make(name: str, inputs: State, where: Where) -> tuple[str, State]:
+        alarm = physical_name(name, inputs, key=key)
+        return alarm, {
+            key: alarm,
+            "arn": f"arn:aws:cloudwatch:{where.region}:{where.account}:alarm:{alarm}",
+        }
+
+    return make
+
+
+def _sns_topic(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    # The topic's id is its ARN; the name follows the account after a colon.
+    topic = physical_name(name, inputs)
+    arn = f"arn:aws:sns:{where.region}:{where.account}:{topic}"
+    return arn, {"name": topic, "arn": arn}
+
+
+def _dashboard(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    board = physical_name(name, inputs, key="dashboardName")
+    # Dashboards are global: no region in the ARN.
+    return board, {"dashboardArn": f"arn:aws:cloudwatch::{where.account}:dashboard/{board}"}
+
+
+def _event_target(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    target = inputs.get("targetId") or f"terraform-{_digest('target', name, length=20)}"
+    return f"{inputs.get('rule')}-{target}", {"targetId": target}
+
+
+def _amp_workspace(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    digest = _digest("aps", name, length=32)
+    workspace = f"ws-{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    return workspace, {
+        "arn": f"arn:aws:aps:{where.region}:{where.account}:workspace/{workspace}",
+        "prometheusEndpoint": (
+            f"https://aps-workspaces.{where.region}.amazonaws.com/workspaces/{workspace}/"
+        ),
+    }
+
+
+def _amp_rule_group_namespace(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    namespace = str(inputs.get("name"))
+    workspace = str(inputs.get("workspaceId"))
+    arn = f"arn:aws:aps:{where.region}:{where.account}:rulegroupsnamespace/{workspace}/{namespace}"
+    return arn, {"arn": arn}
+
+
 def _eks_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
     cluster = physical_name(name, inputs)
     host = _digest("eks", name, length=32).upper()
@@ -364,8 +413,18 @@ HANDLERS: dict[str, Handler] = {
     "aws:elasticache/subnetGroup:SubnetGroup": _elasticache_named("subnetgroup"),
     "aws:elasticache/parameterGroup:ParameterGroup": _elasticache_named("parametergroup"),
     "aws:lambda/function:Function": _lambda_function,
-    "aws:sns/topic:Topic": _named("sns", "topic"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm"),
+    "aws:sns/topic:Topic": _sns_topic,
+    "aws:sns/topicPolicy:TopicPolicy": lambda name, inputs, where: (str(inputs.get("arn")), {}),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm("name"),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _alarm("alarmName"),
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:cloudwatch/eventRule:EventRule": _named("events", "rule"),
+    "aws:cloudwatch/eventTarget:EventTarget": _event_target,
+    "aws:amp/workspace:Workspace": _amp_workspace,
+    "aws:amp/ruleGroupNamespace:RuleGroupNamespace": _amp_rule_group_namespace,
+    "aws:amp/alertManagerDefinition:AlertManagerDefinition": (
+        lambda name, inputs, where: (str(inputs.get("workspaceId")), {})
+    ),
     "aws:appautoscaling/target:Target": _appautoscaling_target,
 }
 

@@ -51,6 +51,15 @@ class KeyPurpose(StrEnum):
     LOGS = "logs"  # CloudWatch log groups
     SECRETS = "secrets"  # Secrets Manager
     CLUSTER = "cluster"  # EKS secrets envelope encryption
+    ALERTS = "alerts"  # SNS alert topics
+
+
+ALERT_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com", "aps.amazonaws.com")
+"""Services that publish to the alert topics: CloudWatch alarms, EventBridge rules and the
+managed Prometheus alert manager. A publisher to an encrypted topic needs the key itself."""
+ALERT_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+"""What SNS calls on a publisher's behalf to encrypt a message (SNS developer guide,
+"Enable compatibility between event sources from AWS services and encrypted topics")."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +142,43 @@ def key_policy(args: EncryptionArgs, purpose: KeyPurpose) -> PolicyDocument:
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
         ]
+    if purpose is KeyPurpose.ALERTS:
+        statements += _alert_publishers(args)
     return PolicyDocument(PolicyKind.KEY, tuple(statements))
+
+
+def _alert_publishers(args: EncryptionArgs) -> list[Statement]:
+    """Without these every notification to the encrypted topics is dropped (an alarm shows
+    "Failed to execute action"). CloudWatch's calls carry ``aws:SourceAccount`` and the
+    alarm's ARN, so they are limited to this account's platform alarms. EventBridge's do not
+    (AWS documents the source keys as unsupported in a key policy for EventBridge delivery),
+    nor do the managed Prometheus alert manager's in AWS's example: a condition on a key the
+    call lacks would drop every alert without an error, so those two are unconditioned and
+    the topic policies, which do see the source, scope them."""
+    cloudwatch, *others = ALERT_PUBLISHERS
+    return [
+        Statement(
+            sid="CloudWatchAlarms",
+            principals={"Service": (cloudwatch,)},
+            actions=ALERT_KEY_ACTIONS,
+            resources=("*",),
+            conditions={
+                "StringEquals": {"aws:SourceAccount": args.account_id},
+                "ArnLike": {
+                    "aws:SourceArn": (
+                        f"arn:aws:cloudwatch:{args.region}:{args.account_id}:alarm:"
+                        f"{args.alias_prefix}-*"
+                    )
+                },
+            },
+        ),
+        Statement(
+            sid="EventsAndAlertManager",
+            principals={"Service": tuple(others)},
+            actions=ALERT_KEY_ACTIONS,
+            resources=("*",),
+        ),
+    ]
 
 
 class Encryption(pulumi.ComponentResource):
@@ -143,6 +188,7 @@ class Encryption(pulumi.ComponentResource):
     logs_key_arn: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
     cluster_key_arn: pulumi.Output[str]
+    alerts_key_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: EncryptionArgs, opts: pulumi.ResourceOptions | None = None
@@ -174,8 +220,10 @@ class Encryption(pulumi.ComponentResource):
         self.logs_key_arn = self.keys[KeyPurpose.LOGS].arn
         self.secrets_key_arn = self.keys[KeyPurpose.SECRETS].arn
         self.cluster_key_arn = self.keys[KeyPurpose.CLUSTER].arn
+        self.alerts_key_arn = self.keys[KeyPurpose.ALERTS].arn
         self.register_outputs(
             {
+                "alerts_key_arn": self.alerts_key_arn,
                 "data_key_arn": self.data_key_arn,
                 "logs_key_arn": self.logs_key_arn,
                 "secrets_key_arn": self.secrets_key_arn,

@@ -362,3 +362,19 @@ def kafka_consume(
             resources=tuple(group_arns),
         ),
     )
+
+
+def metrics_publish(sid: str, namespace: str) -> Statement:
+    """Publish custom metrics to one CloudWatch namespace only. PutMetricData has no
+    resource type (IAM requires ``*``); the ``cloudwatch:namespace`` condition is the scope."""
+    return Statement(
+        sid=sid,
+        actions=("cloudwatch:PutMetricData",),
+        resources=("*",),
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
+
+
+def prometheus_remote_write(sid: str, workspace_arn: pulumi.Input[str]) -> Statement:
+    """Remote-write samples into one managed Prometheus workspace."""
+    return Statement(sid=sid, actions=("aps:RemoteWrite",), resources=(workspace_arn,))

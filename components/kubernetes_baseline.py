@@ -69,6 +69,11 @@ FEATURE_SERVING_NAMESPACE = "feature-serving"
 FEATURE_SERVER_PORT = 6566
 """The Feast feature server's default port."""
 CLIENT_NAMESPACE_LABEL = ("feature-platform/client", "true")
+METRICS_PORT = 9464
+"""The OpenTelemetry Prometheus exporter's default port: where every platform pod serves
+``/metrics``."""
+KUBE_STATE_METRICS_PORT = 8080
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Namespaces carrying this label may call the feature server."""
 
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -87,6 +92,9 @@ class Egress(StrEnum):
     """TCP 9098 to the data subnets (MSK with IAM auth)."""
     AWS_APIS = "aws-apis"
     """TCP 443 to interface endpoints and S3, TCP 80 to the Pod Identity agent."""
+    METRICS_SCRAPE = "metrics-scrape"
+    """TCP 9464 to the platform namespaces' pods and TCP 8080 to kube-state-metrics: the
+    metrics agent's scrapes."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,9 @@ class KubernetesBaselineArgs:
     """Non-secret connection settings published to every namespace (never a Pulumi secret)."""
     data_key_arn: pulumi.Input[str]
     """KMS key that encrypts the volumes of the default StorageClass."""
+    metrics_namespace: str | None = None
+    """The tenant whose agent scrapes the others: each other tenant admits it on the metrics
+    port, and it admits its own pods (the agent to kube-state-metrics)."""
 
 
 def _check_args(args: KubernetesBaselineArgs) -> None:
@@ -211,6 +222,22 @@ def _egress_rules(
         return [rule(to=data_subnets, ports=[_port(ONLINE_STORE_PORT)])]
     if egress is Egress.KAFKA:
         return [rule(to=data_subnets, ports=[_port(KAFKA_IAM_PORT)])]
+    if egress is Egress.METRICS_SCRAPE:
+        tenants = k8s.meta.v1.LabelSelectorArgs(
+            match_expressions=[
+                k8s.meta.v1.LabelSelectorRequirementArgs(
+                    key=NAMESPACE_NAME_LABEL,
+                    operator="In",
+                    values=sorted(t.namespace for t in args.tenants),
+                )
+            ]
+        )
+        return [
+            rule(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=tenants)],
+                ports=[_port(METRICS_PORT), _port(KUBE_STATE_METRICS_PORT)],
+            )
+        ]
     # AWS APIs: interface endpoints sit in the VPC CIDR, but S3 (and DynamoDB) go through the
     # gateway endpoint to the service's public IPs, which a NetworkPolicy cannot name (it has
     # no prefix lists). So HTTPS to any public address is allowed; the node security group,
@@ -251,6 +278,7 @@ class KubernetesBaseline(pulumi.ComponentResource):
         }
 
         namespace_names: list[pulumi.Output[str]] = []
+        self._namespaces: dict[str, pulumi.Output[str]] = {}
         service_accounts: dict[str, pulumi.Output[str]] = {}
         config_maps: list[pulumi.Output[str]] = []
         for tenant in args.tenants:
@@ -270,6 +298,7 @@ class KubernetesBaseline(pulumi.ComponentResource):
             # after (and deleted before) its namespace without an explicit depends_on.
             in_namespace = namespace.metadata.name
             namespace_names.append(in_namespace)
+            self._namespaces[tenant.namespace] = in_namespace
 
             self._network_policies(prefix, tenant, args, in_namespace)
 
@@ -408,6 +437,8 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
+        if args.metrics_namespace is not None:
+            self._metrics_ingress(prefix, tenant, args.metrics_namespace, namespace)
         if tenant.namespace == FEATURE_SERVING_NAMESPACE:
             # The only ingress in the platform: clients reach the feature server from
             # namespaces that opted in by label, on its port only. The namespace holds only
@@ -433,3 +464,36 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
+
+    def namespace_named(self, name: str) -> pulumi.Output[str]:
+        """A tenant namespace's name as an output: what depends on it waits for it."""
+        return self._namespaces[name]
+
+    def _metrics_ingress(
+        self, prefix: str, tenant: Tenant, metrics_namespace: str, namespace: pulumi.Input[str]
+    ) -> None:
+        """Admit the metrics agent's scrapes: on the metrics port from its namespace, and, in
+        its own namespace, on kube-state-metrics' port from its own pods."""
+        own = tenant.namespace == metrics_namespace
+        ports = [_port(KUBE_STATE_METRICS_PORT)] if own else [_port(METRICS_PORT)]
+        k8s.networking.v1.NetworkPolicy(
+            f"{prefix}-allow-metrics-scrape",
+            metadata=_metadata("allow-metrics-scrape-ingress", namespace),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=_matching(
+                                    {NAMESPACE_NAME_LABEL: metrics_namespace}
+                                )
+                            )
+                        ],
+                        ports=ports,
+                    )
+                ],
+            ),
+            opts=child(self),
+        )

@@ -300,6 +300,7 @@ class Network(pulumi.ComponentResource):
         self.interface_endpoints = interface_endpoints
         self.interface_endpoint_ids = {s: e.id for s, e in interface_endpoints.items()}
         self.flow_log_group_name = flow_group.name
+        self.nat_gateway_ids: list[pulumi.Output[str]] = [nat.id for nat in nats]
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,

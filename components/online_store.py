@@ -126,6 +126,7 @@ class OnlineStore(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
     parameter_group_name: pulumi.Output[str]
     rotation_function_arn: pulumi.Output[str]
+    rotation_function_name: pulumi.Output[str]
     rotation_security_group_id: pulumi.Output[str]
 
     def __init__(
@@ -158,6 +159,7 @@ class OnlineStore(pulumi.ComponentResource):
         self.security_group_id = network.cache.id
         self.parameter_group_name = parameter_group.name
         self.rotation_function_arn = function.arn
+        self.rotation_function_name = function.name
         self.rotation_security_group_id = network.rotation.id
         self.register_outputs(
             {

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components import iam_documents as iam
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
+from components.consistency_probe import ConsistencyProbe, ConsistencyProbeArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.kubernetes_baseline import (
@@ -19,6 +20,10 @@ from components.kubernetes_baseline import (
     Tenant,
 )
 from components.network import Network, NetworkArgs
+from components.observability.component import Observability, ObservabilityArgs
+from components.observability.health import HealthContext
+from components.observability.slo_alarms import SliContext, cache_node_ids
+from components.observability.specs import PLATFORM_NAMESPACE
 from components.online_store import OnlineStore, OnlineStoreArgs
 from components.provider import PROJECT, aws_provider, default_tags
 from components.storage import Storage, StorageArgs
@@ -33,6 +38,9 @@ class Workload:
     service_account: str
     description: str
     egress: frozenset[Egress]
+    tenant: bool = True
+    """Owns its namespace (the baseline creates it); False: runs in another's namespace and
+    brings its own service account (the consistency probe)."""
 
 
 # The workloads the platform runs; namespaces, service accounts, Pod Identity roles and
@@ -56,7 +64,21 @@ WORKLOADS: dict[str, Workload] = {
         "Publishes feature events to Kafka",
         frozenset({Egress.KAFKA, Egress.AWS_APIS}),
     ),
+    "metrics-agent": Workload(
+        "monitoring",
+        "metrics-agent",
+        "Scrapes the platform's metrics and remote-writes them to the managed Prometheus workspace",
+        frozenset({Egress.METRICS_SCRAPE, Egress.AWS_APIS}),
+    ),
+    "consistency-probe": Workload(
+        "materialization",
+        "consistency-probe",
+        "Compares sampled online features with the offline store and publishes the SLI",
+        frozenset({Egress.ONLINE_STORE, Egress.AWS_APIS}),
+        tenant=False,
+    ),
 }
+METRICS_NAMESPACE_TENANT = "monitoring"
 FEATURE_EVENTS_TOPIC = "feature-events"
 DEAD_LETTER_TOPIC = "materialization-dlq"
 MATERIALIZER_GROUP = "materializer"
@@ -200,6 +222,15 @@ class FeaturePlatform(pulumi.ComponentResource):
             opts=uses_provider,
         )
 
+        observability = self._observability(
+            name,
+            config,
+            uses_provider,
+            encryption=encryption,
+            network=network,
+            online_store=online_store,
+        )
+
         # Workload identities: each gets exactly the buckets, topics, secret and keys it uses.
         events = streaming.topics[FEATURE_EVENTS_TOPIC].arn
         dead_letters = streaming.topics[DEAD_LETTER_TOPIC].arn
@@ -238,9 +269,25 @@ class FeaturePlatform(pulumi.ComponentResource):
                     actions=("kafka-cluster:WriteDataIdempotently",),
                     resources=(streaming.cluster_arn,),
                 ),
+                # The data-quality SLI: records validated and rejected against the contract.
+                iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
             ),
             # Publishes feature events.
             "ingester": iam.kafka_produce("FeatureEvents", streaming.cluster_arn, events),
+            # Remote-writes scraped samples into this environment's workspace only.
+            "metrics-agent": (
+                iam.prometheus_remote_write("RemoteWrite", observability.prometheus_workspace_arn),
+            ),
+            # Reads exactly what it compares; publishes the consistency SLI.
+            "consistency-probe": (
+                *iam.s3_read("Registry", storage.registry_arn),
+                *iam.s3_read("OfflineStore", storage.offline_store_arn),
+                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
+                iam.kms_use(
+                    "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
+                ),
+                iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
+            ),
         }
         roles = {
             workload: WorkloadIdentity(
@@ -267,13 +314,15 @@ class FeaturePlatform(pulumi.ComponentResource):
                 kubeconfig=cluster.kubeconfig,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.access_ready),
             )
-            KubernetesBaseline(
+            baseline = KubernetesBaseline(
                 f"{name}-baseline",
                 KubernetesBaselineArgs(
                     tenants=tuple(
                         Tenant(w.namespace, w.service_account, w.description, w.egress)
                         for w in WORKLOADS.values()
+                        if w.tenant
                     ),
+                    metrics_namespace=METRICS_NAMESPACE_TENANT,
                     settings=config.kubernetes,
                     vpc_cidr=config.subnet_plan.vpc_cidr,
                     data_subnet_cidrs=tuple(s.cidr for s in config.subnet_plan.tier("data")),
@@ -301,6 +350,18 @@ class FeaturePlatform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
             )
+            probe = WORKLOADS["consistency-probe"]
+            ConsistencyProbe(
+                f"{name}-consistency-probe",
+                ConsistencyProbeArgs(
+                    namespace=baseline.namespace_named(probe.namespace),
+                    service_account=probe.service_account,
+                    environment=config.environment.value,
+                    metrics_namespace=PLATFORM_NAMESPACE,
+                    settings=config.alerting.consistency_probe,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
+            )
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -319,6 +380,55 @@ class FeaturePlatform(pulumi.ComponentResource):
             **{workload: role.role_arn for workload, role in roles.items()}
         )
         self.register_outputs(self.outputs())
+
+    def _observability(
+        self,
+        name: str,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions,
+        *,
+        encryption: Encryption,
+        network: Network,
+        online_store: OnlineStore,
+    ) -> Observability:
+        physical = f"{PROJECT}-{config.environment.value}"
+        store = config.online_store
+        nodes = cache_node_ids(
+            f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
+            cluster_mode=store.cluster_mode,
+            shards=store.shards,
+            replicas_per_shard=store.replicas_per_shard,
+        )
+        return Observability(
+            f"{name}-observability",
+            ObservabilityArgs(
+                prefix=physical,
+                account_id=config.aws.account_id,
+                region=config.aws.region,
+                slos=config.slos,
+                thresholds=config.alerting.health,
+                sli=SliContext(
+                    environment=config.environment.value,
+                    kafka_cluster_name=physical,
+                    cache_nodes_by_shard=nodes,
+                ),
+                health=HealthContext(
+                    kafka_cluster_name=physical,
+                    broker_count=config.streaming.broker_count(config.network.az_count),
+                    cache_nodes=tuple(n for shard in nodes for n in shard),
+                    cache_replicas=store.replicas_per_shard > 0,
+                    nat_gateway_ids=network.nat_gateway_ids,
+                    rotation_function_name=online_store.rotation_function_name,
+                    environment=config.environment.value,
+                ),
+                alerts_key_arn=encryption.alerts_key_arn,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                log_retention_days=config.logging.retention_days,
+                protect=config.protection.protect_stateful,
+            ),
+            opts=opts,
+        )
 
     def outputs(self) -> dict[str, pulumi.Output[object]]:
         """The stack outputs, by name (``__main__`` exports exactly these)."""

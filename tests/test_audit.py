@@ -15,8 +15,10 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+import yaml
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from moto import mock_aws
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.kms.models import kms_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
@@ -772,6 +774,302 @@ def iam_no_admin_wildcards() -> Judged:
     }
 
 
+# --- alerting: alarms, topics, health alarms, SLO burn-rate alerts ---------------------------
+
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:fp-alerts"
+MetricSpec = tuple[str, str, dict[str, str]]
+"""(namespace, metric name, dimensions)."""
+
+
+def metric_alarm(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    actions: tuple[str, ...] = (),
+    metrics: tuple[MetricSpec, ...] = (("FeaturePlatform", "RecordsRejected", {}),),
+    enabled: bool = True,
+) -> str:
+    queries = [
+        {
+            "Id": f"m{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": namespace,
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                },
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+            "ReturnData": i == 1,
+        }
+        for i, (namespace, metric, dims) in enumerate(metrics, start=1)
+    ]
+    aws("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+        Threshold=0.0,
+        Metrics=queries,
+        AlarmActions=list(actions),
+        OKActions=list(actions),
+        ActionsEnabled=enabled,
+        Tags=key_values(tags),
+    )
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"
+
+
+def composite_alarm(
+    name: str, rule: str, tags: dict[str, str] = TAGS, *, actions: tuple[str, ...] = ()
+) -> str:
+    """moto has no PutCompositeAlarm yet; its backend stores a composite as an alarm with a
+    rule (what DescribeAlarms returns under CompositeAlarms), so the test seeds it there."""
+    alarm = cloudwatch_backends[ACCOUNT_ID][REGION].put_metric_alarm(
+        name=name,
+        namespace="",
+        metric_name="",
+        comparison_operator="",
+        evaluation_periods=0,
+        period=0,
+        threshold=0.0,
+        statistic="",
+        description="",
+        dimensions=[],
+        alarm_actions=list(actions),
+        ok_actions=list(actions),
+        rule=rule,
+        tags=key_values(tags),
+    )
+    arn: str = alarm.alarm_arn
+    return arn
+
+
+def alerts_actions() -> Judged:
+    composite_alarm(
+        "foreign-composite",
+        'ALARM("fed-by-a-foreign-composite")',
+        OTHER_PROJECT,
+        actions=(TOPIC_ARN,),
+    )
+    return {
+        metric_alarm("health", actions=(TOPIC_ARN,)): (Status.PASS, ""),
+        metric_alarm("slo-freshness-1h5m-long"): (Status.PASS, "window alarm of slo-page"),
+        metric_alarm("slo-freshness-1h5m-short"): (Status.PASS, "window alarm of slo-page"),
+        composite_alarm(
+            "slo-page",
+            f'(ALARM("slo-freshness-1h5m-long") AND ALARM('
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:slo-freshness-1h5m-short))",
+            actions=(TOPIC_ARN,),
+        ): (Status.PASS, ""),
+        metric_alarm("orphan-window"): (
+            Status.FAIL,
+            "no alarm actions and no composite alarm names it",
+        ),
+        # Only the platform's composites count: another project's does not notify the platform.
+        metric_alarm("fed-by-a-foreign-composite"): (
+            Status.FAIL,
+            "no alarm actions and no composite alarm names it",
+        ),
+        metric_alarm("actions-disabled", actions=(TOPIC_ARN,), enabled=False): (
+            Status.FAIL,
+            "no alarm actions and no composite alarm names it",
+        ),
+        composite_alarm("silent-composite", 'ALARM("health")'): (
+            Status.FAIL,
+            "composite alarm without alarm actions",
+        ),
+    }
+
+
+def tls_only_policy(arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def topic(
+    name: str, tags: dict[str, str] = TAGS, *, key_id: str | None = None, tls_only: bool = True
+) -> str:
+    arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
+    attributes = {"KmsMasterKeyId": key_id} if key_id else {}
+    if tls_only:
+        attributes["Policy"] = json.dumps(tls_only_policy(arn))
+    created: str = aws("sns").create_topic(Name=name, Attributes=attributes, Tags=key_values(tags))[
+        "TopicArn"
+    ]
+    return created
+
+
+def alerts_topics_encrypted() -> Judged:
+    no_tls = "policy does not deny sns:Publish without TLS"
+    aws_managed = aws_managed_key()
+    return {
+        topic("page", key_id=cmk()): (Status.PASS, ""),
+        topic("unencrypted"): (Status.FAIL, "not encrypted at rest"),
+        topic("sns-default-key", key_id="alias/aws/sns"): (
+            Status.FAIL,
+            "encrypted with the AWS-managed key alias/aws/sns",
+        ),
+        topic("aws-managed-key", key_id=aws_managed): (
+            Status.FAIL,
+            f"encrypted with the AWS-managed key {aws_managed}",
+        ),
+        # moto (and AWS) give a topic a default policy: it allows the owner, denies nothing.
+        topic("plain-http", key_id=cmk(), tls_only=False): (Status.FAIL, no_tls),
+    }
+
+
+KAFKA_HEALTH = ("OfflinePartitionsCount", "ActiveControllerCount")
+BROKER_HEALTH = ("UnderReplicatedPartitions", "KafkaDataLogsDiskUsed")
+CACHE_HEALTH = (
+    "EngineCPUUtilization",
+    "DatabaseMemoryUsagePercentage",
+    "Evictions",
+    "CurrConnections",
+)
+
+
+def kafka_alarms(cluster: str, brokers: range) -> None:
+    for metric in KAFKA_HEALTH:
+        metric_alarm(
+            f"{cluster}-{metric}", metrics=(("AWS/Kafka", metric, {"Cluster Name": cluster}),)
+        )
+    for metric in BROKER_HEALTH:
+        per_broker = tuple(
+            ("AWS/Kafka", metric, {"Cluster Name": cluster, "Broker ID": str(b)}) for b in brokers
+        )
+        metric_alarm(f"{cluster}-{metric}", metrics=per_broker)
+
+
+def cache_alarms(nodes: tuple[str, ...], metrics: tuple[str, ...] = CACHE_HEALTH) -> None:
+    for metric in metrics:
+        per_node = tuple(("AWS/ElastiCache", metric, {"CacheClusterId": n}) for n in nodes)
+        metric_alarm(f"{nodes[0]}-{metric}", metrics=per_node)
+
+
+def sharded_group(name: str) -> str:
+    """Two shards, one replica each (moto names the members ``<name>-001``, ``-002``)."""
+    arn: str = aws("elasticache").create_replication_group(
+        ReplicationGroupId=name,
+        ReplicationGroupDescription=name,
+        Engine="redis",
+        CacheNodeType="cache.t4g.small",
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=1,
+        TransitEncryptionEnabled=True,
+        Tags=key_values(TAGS),
+    )["ReplicationGroup"]["ARN"]
+    return arn
+
+
+def alerts_health() -> Judged:
+    key_arn = cmk()
+    kafka_alarms("watched", range(1, 4))
+    kafka_alarms("two-of-three", range(1, 3))
+    # moto gives a group of NumCacheClusters=2 one member and no replica; AWS would give two.
+    cache_alarms(("cache-watched-001",))
+    cache_alarms(("sharded-001", "sharded-002"))
+    cache_alarms(("sharded-watched-001", "sharded-watched-002"), (*CACHE_HEALTH, "ReplicationLag"))
+    return {
+        msk_cluster("watched", key_arn): (Status.PASS, ""),
+        msk_cluster("two-of-three", key_arn): (
+            Status.FAIL,
+            "no alarm on AWS/Kafka UnderReplicatedPartitions of broker 3; "
+            "no alarm on AWS/Kafka KafkaDataLogsDiskUsed of broker 3",
+        ),
+        msk_cluster("unwatched", key_arn): (
+            Status.FAIL,
+            "; ".join(f"no alarm on AWS/Kafka {m}" for m in (*KAFKA_HEALTH, *BROKER_HEALTH)),
+        ),
+        replication_group("cache-watched"): (Status.PASS, ""),
+        replication_group("cache-unwatched"): (
+            Status.FAIL,
+            "; ".join(f"no alarm on AWS/ElastiCache {m}" for m in CACHE_HEALTH),
+        ),
+        sharded_group("sharded-watched"): (Status.PASS, ""),
+        sharded_group("sharded"): (Status.FAIL, "no alarm on AWS/ElastiCache ReplicationLag"),
+    }
+
+
+def workspace(alias: str, tags: dict[str, str] = TAGS, **namespaces: str) -> str:
+    amp = aws("amp")
+    created = amp.create_workspace(alias=alias, tags=tags)
+    for name, data in namespaces.items():
+        amp.create_rule_groups_namespace(
+            workspaceId=created["workspaceId"], name=name, data=data.encode()
+        )
+    arn: str = created["arn"]
+    return arn
+
+
+def rule_file(objectives: tuple[str, ...], alerts: tuple[str, ...]) -> str:
+    meta = [
+        {"record": "slo:objective:ratio", "expr": "vector(0.999)", "labels": {"slo": s}}
+        for s in objectives
+    ]
+    rules = [
+        {"alert": "BudgetBurn", "expr": "vector(1)", "labels": {"slo": s, "severity": "page"}}
+        for s in alerts
+    ]
+    return yaml.safe_dump(
+        {"groups": [{"name": "meta", "rules": meta}, {"name": "alerts", "rules": rules}]}
+    )
+
+
+def alerts_slo_burn() -> Judged:
+    composite_alarm(
+        "slo-freshness-page",
+        'ALARM("slo-freshness-1h5m-long")',
+        {**TAGS, "slo": "freshness"},
+        actions=(TOPIC_ARN,),
+    )
+    composite_alarm(
+        "slo-quality-ticket", 'ALARM("slo-quality-1d2h-long")', {**TAGS, "slo": "quality"}
+    )
+    window = {**TAGS, "severity": "window"}
+    metric_alarm("health", actions=(TOPIC_ARN,))  # no slo tag: not judged here
+    no_composite = "no composite alarm tagged slo={} has alarm actions"
+    both = ("serving-availability", "serving-latency")
+    return {
+        metric_alarm("slo-freshness-1h5m-long", {**window, "slo": "freshness"}): (
+            Status.PASS,
+            "SLO freshness: slo-freshness-page",
+        ),
+        metric_alarm("slo-quality-1d2h-long", {**window, "slo": "quality"}): (
+            Status.FAIL,
+            no_composite.format("quality"),
+        ),
+        metric_alarm("slo-consistency-1d2h-long", {**window, "slo": "consistency"}): (
+            Status.FAIL,
+            no_composite.format("consistency"),
+        ),
+        # Objectives in one namespace, alerts in another: the workspace evaluates both.
+        workspace("alerting", slos=rule_file(both, ()), alerts=rule_file((), both)): (
+            Status.PASS,
+            "",
+        ),
+        workspace("latency-unalerted", rules=rule_file(both, ("serving-availability",))): (
+            Status.FAIL,
+            "SLO serving-latency has an objective and no alert rule labelled slo=serving-latency",
+        ),
+        workspace("no-rules"): (Status.FAIL, "no rule group namespace"),
+        workspace("no-objectives", rules=rule_file((), both)): (
+            Status.FAIL,
+            "no namespace records an SLO objective (slo:objective:ratio)",
+        ),
+    }
+
+
 RULES: dict[str, Callable[[], Judged]] = {
     "S3.ENCRYPTION": s3_encryption,
     "S3.PUBLIC_ACCESS_BLOCK": s3_public_access_block,
@@ -789,6 +1087,10 @@ RULES: dict[str, Callable[[], Judged]] = {
     "MSK.TLS_IAM_CMK": msk_tls_iam_cmk,
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": elasticache_tls_cmk_auth_multiaz,
     "IAM.NO_ADMIN_WILDCARDS": iam_no_admin_wildcards,
+    "ALERTS.ACTIONS": alerts_actions,
+    "ALERTS.TOPICS_ENCRYPTED": alerts_topics_encrypted,
+    "ALERTS.HEALTH": alerts_health,
+    "ALERTS.SLO_BURN": alerts_slo_burn,
 }
 """Per check: build compliant and non-compliant resources, return the exact verdicts."""
 
@@ -811,6 +1113,10 @@ NON_COMPLIANT: dict[str, Callable[[dict[str, str], str], str]] = {
     "MSK.TLS_IAM_CMK": lambda tags, name: msk_cluster(name, None, tags),
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": lambda tags, name: replication_group(name, tags, tls=False),
     "IAM.NO_ADMIN_WILDCARDS": lambda tags, name: role(name, tags, inline={"all": ["*"]}),
+    "ALERTS.ACTIONS": lambda tags, name: metric_alarm(name, tags),
+    "ALERTS.TOPICS_ENCRYPTED": lambda tags, name: topic(name, tags),
+    "ALERTS.HEALTH": lambda tags, name: msk_cluster(name, None, tags),
+    "ALERTS.SLO_BURN": lambda tags, name: metric_alarm(name, {**tags, "slo": "freshness"}),
 }
 """Per check: one resource the check fails, with the given tags and name."""
 
@@ -962,6 +1268,20 @@ DENIALS = [
         "ec2:DescribeFlowLogs",
     ),
     Denial("IAM.NO_ADMIN_WILDCARDS", "iam", "get_role_policy", "AccessDenied", "iam:GetRolePolicy"),
+    Denial(
+        "ALERTS.TOPICS_ENCRYPTED",
+        "sns",
+        "get_topic_attributes",
+        "AuthorizationError",
+        "sns:GetTopicAttributes",
+    ),
+    Denial(
+        "ALERTS.ACTIONS",
+        "cloudwatch",
+        "describe_alarms",
+        "AccessDenied",
+        "cloudwatch:DescribeAlarms",
+    ),
 ]
 
 
@@ -1138,7 +1458,7 @@ def test_a_full_audit_of_a_conformant_and_a_broken_bucket(ctx: AuditContext) -> 
     assert clean.as_json()["summary"] == {
         "pass": 5,
         "fail": 0,
-        "not checked": 11,
+        "not checked": len(CHECKS) - 5,
         "judged": 5,
         "exit_code": 1,
     }
@@ -1172,3 +1492,84 @@ def test_a_check_with_nothing_in_scope_is_not_checked_naming_the_scope(
     ]
     assert report.per_check(check_id)[Status.NOT_CHECKED] == 1
     assert report.exit_code(allow_not_checked=True) == 1  # nothing at all was judged
+
+
+# --- alerting: composite alarms an endpoint cannot list are never a pass ------------------------
+
+
+class NoComposites:
+    """A CloudWatch client whose DescribeAlarms fails for composite alarms only, as moto did
+    before its composite-alarm model (in-process: NotImplementedError; a server: an error)."""
+
+    def __init__(self, client: Any, error: Exception) -> None:
+        self._client = client
+        self._error = error
+
+    def get_paginator(self, operation: str) -> Any:
+        paginator = self._client.get_paginator(operation)
+        error = self._error
+
+        class Paginator:
+            def paginate(self, **kwargs: Any) -> Any:
+                if "CompositeAlarm" in kwargs.get("AlarmTypes", []):
+                    raise error
+                return paginator.paginate(**kwargs)
+
+        return Paginator()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotImplementedError("The describe_alarms action has not been implemented"),
+        client_error("NotImplemented", "DescribeAlarms"),
+    ],
+    ids=["in-process", "server"],
+)
+def test_unreadable_composite_alarms_leave_the_alarm_checks_not_checked(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    notifying = metric_alarm("health", actions=(TOPIC_ARN,))
+    window = metric_alarm("slo-freshness-1h5m-long", {**TAGS, "slo": "freshness"})
+    real = ctx.target.client
+
+    def client(name: str, region: str | None = None) -> Any:
+        wrapped = real(name, region)
+        return NoComposites(wrapped, error) if name == "cloudwatch" else wrapped
+
+    monkeypatch.setattr(ctx.target, "client", client)
+
+    report = run_audit(ctx, only={"ALERTS.ACTIONS", "ALERTS.SLO_BURN"})
+
+    statuses = {(f.check, f.resource): f.status for f in report.findings}
+    assert statuses == {
+        ("ALERTS.ACTIONS", "*"): Status.NOT_CHECKED,
+        ("ALERTS.ACTIONS", notifying): Status.PASS,  # has its own actions: no composite needed
+        ("ALERTS.ACTIONS", window): Status.NOT_CHECKED,
+        ("ALERTS.SLO_BURN", "*"): Status.NOT_CHECKED,
+    }
+    unreadable = [f.detail for f in report.findings if f.resource == "*"]
+    assert all(d.startswith("composite alarms could not be read") for d in unreadable)
+    assert report.exit_code() == 1
+    assert report.exit_code(allow_not_checked=True) == 0  # only when the operator accepts it
+
+
+def test_the_audit_reads_the_health_metrics_the_pack_requires() -> None:
+    """The pack runs in its own environment and cannot import the audit: each keeps its list."""
+    from blueprint.audit import alerting as audit  # noqa: PLC0415
+    from policies.rules import alerting as pack  # noqa: PLC0415
+
+    for name in (
+        "KAFKA_CLUSTER_METRICS",
+        "KAFKA_BROKER_METRICS",
+        "CACHE_NODE_METRICS",
+        "CACHE_REPLICA_METRICS",
+        "OBJECTIVE_RECORD",
+        "SLO_TAG",
+    ):
+        assert getattr(audit, name) == getattr(pack, name), name
+    rule = "ALARM(\"a\") AND OK(arn:aws:cloudwatch:r:1:alarm:b) OR INSUFFICIENT_DATA('c')"
+    assert audit.referenced_alarms(rule) == pack.referenced_alarms(rule) == {"a", "b", "c"}

@@ -34,7 +34,20 @@ OTHER_REGION = "eu-central-1"
 REGIONAL_CHECKS = {
     check_id
     for check_id, check in CHECKS.items()
-    if check.service in {"ec2", "eks", "kafka", "elasticache", "kms", "logs", "secretsmanager"}
+    if check.service
+    in {
+        "ec2",
+        "eks",
+        "kafka",
+        "elasticache",
+        "kms",
+        "logs",
+        "secretsmanager",
+        "cloudwatch",
+        "sns",
+        "kafka, elasticache",
+        "cloudwatch, aps",
+    }
 }
 """Checks whose resources live in one region (IAM is global; ListBuckets lists every region's
 buckets). Importing the runner above registered every check."""

@@ -24,7 +24,7 @@ def test_resource_counts_follow_the_config(plan: Plan) -> None:
     assert counts["aws:ec2/natGateway:NatGateway"] == counts["aws:ec2/eip:Eip"] == nats
     assert counts["aws:ec2/routeTable:RouteTable"] == 1 + azs + 1  # public, private per AZ, data
     assert counts["aws:ec2/vpcEndpoint:VpcEndpoint"] == len(INTERFACE_ENDPOINT_SERVICES) + 1
-    assert counts["aws:kms/key:Key"] == 4
+    assert counts["aws:kms/key:Key"] == 5  # data, logs, secrets, cluster, alerts
     assert counts["aws:s3/bucket:Bucket"] == 3
     assert counts["pulumi:providers:aws"] == 1
     assert counts[ROOT_TYPE] == 1

@@ -81,10 +81,10 @@ def test_unmapped_types_are_reported_not_dropped() -> None:
     def program() -> None:
         import pulumi_aws as aws  # noqa: PLC0415
 
-        aws.sns.Topic("alerts")  # not in the map
+        aws.sqs.Queue("alerts")  # not in the map
 
     translation = tfplan.translate(capture_program(program))
-    assert dict(translation.unmapped) == {"aws:sns/topic:Topic": 1}
+    assert dict(translation.unmapped) == {"aws:sqs/queue:Queue": 1}
     assert translation.addresses == {}
 
 
@@ -397,6 +397,7 @@ def test_kubernetes_resources_become_manifests_with_checkov_ids() -> None:
         "feature-serving",
         "materialization",
         "ingestion",
+        "monitoring",  # the metrics agent that remote-writes to managed Prometheus
     }
     policy = next(d for d in documents if d["kind"] == "NetworkPolicy")
     assert policy["apiVersion"] == "networking.k8s.io/v1"

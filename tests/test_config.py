@@ -229,7 +229,7 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "dev",
         _set("netwrok", {"cidr": "10.0.0.0/16"}),
         "netwrok",
-        "allowed keys here: aws, cluster, dataStores",
+        "allowed keys here: alerting, aws, cluster, dataStores",
     ),
     (
         "typo inside a section",
@@ -426,6 +426,51 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "slos.freshness.ticket",
         "prod requires true",
     ),
+    (
+        "an SLO nobody is told about",
+        "dev",
+        _set("slos.consistency", {"page": False, "ticket": False}),
+        "slos.consistency.ticket",
+        "page or ticket must be true",
+    ),
+    (
+        "probe image from another account",
+        "staging",
+        _set(
+            "alerting.consistencyProbe.image",
+            "111111111111.dkr.ecr.eu-central-1.amazonaws.com/feature-platform/probe:1.0.0",
+        ),
+        "alerting.consistencyProbe.image",
+        "must be in account 222222222222's ECR",
+    ),
+    (
+        "probe image outside ECR",
+        "dev",
+        _set("alerting.consistencyProbe.image", "docker.io/library/python:3.12"),
+        "alerting.consistencyProbe.image",
+        "should match pattern",
+    ),
+    (
+        "more cache nodes than an alarm can read",
+        "prod",
+        _set("onlineStore.shards", 4),
+        "onlineStore.shards",
+        "at most 10 nodes",
+    ),
+    (
+        "more brokers than an alarm can read",
+        "prod",
+        _set("streaming.brokersPerAz", 4),
+        "streaming.brokersPerAz",
+        "at most 10 brokers",
+    ),
+    (
+        "health threshold over 100 %",
+        "dev",
+        _set("alerting.health.cacheMemoryPercent", 120),
+        "alerting.health.cacheMemoryPercent",
+        "less than or equal to 100",
+    ),
 ]
 
 
@@ -458,7 +503,8 @@ def test_every_broken_prod_rule_is_reported_at_once() -> None:
 
 def test_slo_routing_per_environment_and_prod_pages_on_every_slo() -> None:
     dev, staging, prod = (stack_config(s) for s in STACKS)
-    assert not any(o.page or o.ticket for _, o in dev.slos.declarations())
+    # Dev never pages but tickets, so every alert path is deployed and rehearsed.
+    assert all(o.ticket and not o.page for _, o in dev.slos.declarations())
     assert all(o.ticket and not o.page for _, o in staging.slos.declarations())
     assert all(o.page and o.ticket for _, o in prod.slos.declarations())
     assert [name for name, _ in prod.slos.declarations()] == [

@@ -180,3 +180,164 @@ def test_list_paths_check_every_element() -> None:
 def test_unknown_values_in_preview_are_not_judged() -> None:
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     assert check_inputs(RG, {"nodeType": unknown}) == []
+
+
+# --- alerting: CloudWatch alarms and dashboards, EventBridge, SNS, managed Prometheus -------
+
+TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:alerts"
+
+
+def _query(id_: str, period: int = 60, *, returns: bool = False) -> dict[str, Any]:
+    metric = {"namespace": "AWS/Kafka", "metric_name": "Lag", "stat": "Maximum", "period": period}
+    return {"id": id_, "metric": metric, "return_data": returns}
+
+
+def metric_alarm(**overrides: Any) -> Callable[[], None]:
+    def program() -> None:
+        args: dict[str, Any] = {
+            "name": "feature-platform-dev-slo-freshness-1h5m-long",
+            "comparison_operator": "GreaterThanThreshold",
+            "threshold": 1,
+            "evaluation_periods": 60,
+            "datapoints_to_alarm": 2,
+            "metric_queries": [_query("lag", returns=True)],
+            "alarm_actions": [TOPIC_ARN],
+            **overrides,
+        }
+        aws.cloudwatch.MetricAlarm("alarm", **args)
+
+    return program
+
+
+def test_a_valid_metric_math_alarm_passes() -> None:
+    capture_program(metric_alarm())
+    # The longest ranges AWS accepts: a day of minutes, seven days of hours.
+    capture_program(metric_alarm(evaluation_periods=1440, datapoints_to_alarm=15))
+    capture_program(
+        metric_alarm(evaluation_periods=168, metric_queries=[_query("h", 3600, returns=True)])
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # PutMetricAlarm: under a one-hour period the range is at most one day ...
+        ({"evaluation_periods": 1441}, "60 x 1441 = 86460 s exceeds 86400 s"),
+        # ... and at most seven days otherwise.
+        (
+            {"evaluation_periods": 3, "metric_queries": [_query("w", 259_200, returns=True)]},
+            "exceeds 604800 s",
+        ),
+        ({"evaluation_periods": 3, "datapoints_to_alarm": 4}, "DatapointsToAlarm (4)"),
+        ({"alarm_actions": [TOPIC_ARN] * 6}, "'alarmActions'"),
+        ({"ok_actions": [TOPIC_ARN] * 6}, "'okActions'"),
+        ({"name": "a" * 256}, "'name'"),
+        ({"metric_queries": [_query("lag", 90, returns=True)]}, "multiple of 60"),
+        (
+            {"metric_queries": [_query("a", returns=True), _query("b", returns=True)]},
+            "exactly one metric query must set ReturnData",
+        ),
+        ({"metric_queries": [_query("a")]}, "exactly one metric query must set ReturnData"),
+        (
+            {
+                "metric_queries": [
+                    *[_query(f"m{i}") for i in range(11)],
+                    {"id": "e", "expression": "MAX([m0])", "return_data": True},
+                ]
+            },
+            "11 metrics in one alarm",
+        ),
+        (
+            {
+                "metric_queries": [
+                    _query("m"),
+                    {"id": "e", "expression": "m" + " + m" * 400, "return_data": True},
+                ]
+            },
+            "'metricQueries[].expression'",
+        ),
+        ({"metric_queries": [_query("Lag", returns=True)]}, "'metricQueries[].id'"),
+    ],
+)
+def test_metric_alarm_inputs_aws_or_the_provider_refuse(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    message = message_of(metric_alarm(**overrides))
+    assert "aws:cloudwatch/metricAlarm:MetricAlarm::alarm" in message and expected in message
+
+
+@pytest.mark.parametrize(
+    ("build", "prop"),
+    [
+        (
+            lambda: aws.cloudwatch.CompositeAlarm(
+                "c", alarm_name="c", alarm_rule="ALARM(a) OR " * 1000 + "ALARM(a)"
+            ),
+            "alarmRule",
+        ),
+        (
+            lambda: aws.cloudwatch.CompositeAlarm(
+                "c", alarm_name="c", alarm_rule="ALARM(a)", alarm_actions=[TOPIC_ARN] * 6
+            ),
+            "alarmActions",
+        ),
+        (
+            lambda: aws.cloudwatch.Dashboard(
+                "d", dashboard_name="feature platform", dashboard_body="{}"
+            ),
+            "dashboardName",
+        ),
+        (lambda: aws.sns.Topic("t", name="alerts.page"), "name"),
+        (lambda: aws.sns.Topic("t", name="alerts", fifo_topic=True), "name"),
+        (lambda: aws.cloudwatch.EventRule("r", name="r" * 65, event_pattern="{}"), "name"),
+        (
+            # No target_id: the bridge's auto-name (255) passes, Terraform's 64 does not.
+            lambda: aws.cloudwatch.EventTarget("t" * 60, rule="r", arn=TOPIC_ARN),
+            "targetId",
+        ),
+        (
+            lambda: aws.amp.Workspace(
+                "w", kms_key_arn="arn:aws:kms:eu-central-1:123456789012:alias/data"
+            ),
+            "kmsKeyArn",
+        ),
+        (
+            lambda: aws.amp.Workspace(
+                "w",
+                logging_configuration={
+                    "log_group_arn": "arn:aws:logs:eu-central-1:123456789012:log-group:/x"
+                },
+            ),
+            "loggingConfiguration.logGroupArn",
+        ),
+        (
+            lambda: aws.amp.RuleGroupNamespace(
+                "n", name="n" * 129, workspace_id="ws-1", data="groups: []"
+            ),
+            "name",
+        ),
+        (
+            lambda: aws.amp.AlertManagerDefinition(
+                "a", workspace_id="ws-1", definition="route:\n  receiver: x\n"
+            ),
+            "definition",
+        ),
+    ],
+)
+def test_alerting_inputs_the_provider_or_aws_refuse(build: Callable[[], Any], prop: str) -> None:
+    message = message_of(build)
+    assert "urn:pulumi:" in message and f"'{prop}'" in message
+
+
+def test_the_same_alerting_types_pass_with_valid_values() -> None:
+    def program() -> None:
+        aws.cloudwatch.CompositeAlarm("c", alarm_name="c", alarm_rule="ALARM(a) AND ALARM(b)")
+        aws.cloudwatch.Dashboard("d", dashboard_name="feature-platform-dev", dashboard_body="{}")
+        aws.sns.Topic("t", name="alerts-page")
+        aws.sns.Topic("f", name="alerts.fifo", fifo_topic=True)
+        aws.cloudwatch.EventTarget("rotation-failed-ticket", rule="r", arn=TOPIC_ARN)
+        aws.amp.Workspace(
+            "w", kms_key_arn=f"arn:aws:kms:eu-central-1:123456789012:key/{'0a1b2c3d' * 4}"
+        )
+
+    assert len(capture_program(program).resources) == 6

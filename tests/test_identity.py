@@ -141,3 +141,54 @@ def test_permissions_boundary_is_attached_where_configured(dev: Plan, prod: Plan
     assert boundary
     assert {_role(prod, w).inputs.get("permissionsBoundary") for w in WORKLOADS} == {boundary}
     assert not any(_role(dev, w).inputs.get("permissionsBoundary") for w in WORKLOADS)
+
+
+def _metric_statements(plan: Plan, workload: str) -> list[dict[str, object]]:
+    return [
+        s
+        for s in _permissions(plan, workload)
+        if "cloudwatch:PutMetricData" in as_list(s["Action"])
+    ]
+
+
+@pytest.mark.parametrize("workload", ["materializer", "consistency-probe"])
+def test_workloads_publish_metrics_only_to_the_platform_namespace(
+    plan: Plan, workload: str
+) -> None:
+    (statement,) = _metric_statements(plan, workload)
+    # PutMetricData has no resource type: the namespace condition is the whole scope.
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "FeaturePlatform"}}
+    assert as_list(statement["Action"]) == ["cloudwatch:PutMetricData"]
+
+
+def test_no_other_workload_may_publish_metrics(plan: Plan) -> None:
+    for workload in set(WORKLOADS) - {"materializer", "consistency-probe"}:
+        assert not _metric_statements(plan, workload), workload
+
+
+def test_metrics_agent_only_remote_writes_to_the_platform_workspace(plan: Plan) -> None:
+    workspace = plan.named("aws:amp/workspace:Workspace", "-prometheus").outputs["arn"]
+    assert _grants(plan, "metrics-agent") == {"aps:RemoteWrite": {workspace}}
+    for workload in set(WORKLOADS) - {"metrics-agent"}:
+        assert not [a for a in _grants(plan, workload) if a.startswith("aps:")], workload
+
+
+def test_consistency_probe_reads_exactly_what_it_compares(plan: Plan) -> None:
+    buckets = {
+        role: plan.named("aws:s3/bucket:Bucket", f"-{role}-bucket").outputs["arn"]
+        for role in ("registry", "offline-store")
+    }
+    grants = _grants(plan, "consistency-probe")
+    assert grants["s3:GetObject"] == {f"{arn}/*" for arn in buckets.values()}
+    assert grants["secretsmanager:GetSecretValue"] == {plan.outputs["online_store_auth_secret_arn"]}
+    # It compares; it never writes a store or touches Kafka.
+    assert not grants.keys() & {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt"}
+    assert not [a for a in grants if a.startswith(("kafka-cluster:", "elasticache:Modify"))]
+
+
+def test_consistency_probe_has_its_own_identity_in_materialization(plan: Plan) -> None:
+    associations = {
+        (a.inputs["namespace"], a.inputs["serviceAccount"]) for a in plan.of_type(ASSOCIATION)
+    }
+    assert ("materialization", "consistency-probe") in associations
+    assert ("materialization", "materializer") in associations

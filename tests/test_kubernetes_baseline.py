@@ -18,6 +18,9 @@ from components.config.subnets import plan_subnets
 from components.kubernetes_baseline import (
     CONFIG_MAP_NAME,
     FEATURE_SERVER_PORT,
+    KUBE_STATE_METRICS_PORT,
+    METRICS_PORT,
+    NAMESPACE_NAME_LABEL,
     POD_IDENTITY_AGENT_CIDR,
     Egress,
     KubernetesBaseline,
@@ -382,3 +385,61 @@ def test_invalid_arguments_are_rejected_with_a_named_reason(case: str) -> None:
     with pytest.raises(ValueError, match=message):
         capture_program(_program(lambda: _args(**overrides)), monitor=monitor)
     assert not [r for r in monitor.recorded if r.type.startswith("kubernetes:")]
+
+
+MONITORING = Tenant(
+    "monitoring",
+    "metrics-agent",
+    "Scrapes the platform's metrics",
+    frozenset({Egress.METRICS_SCRAPE, Egress.AWS_APIS}),
+)
+
+
+@pytest.fixture(scope="module")
+def scraped() -> Plan:
+    """The baseline with a metrics agent's namespace, as the platform builds it."""
+    return run_component(
+        _program(lambda: _args(tenants=(*TENANTS, MONITORING), metrics_namespace="monitoring"))
+    )
+
+
+def _ingress(plan: Plan, namespace: str) -> list[dict[str, Any]]:
+    return [
+        rule
+        for policy in _in(plan, NETWORK_POLICY, namespace)
+        for rule in policy.inputs["spec"].get("ingress", [])
+    ]
+
+
+@pytest.mark.parametrize("tenant", TENANTS, ids=lambda t: t.namespace)
+def test_each_tenant_admits_only_the_metrics_agent_on_the_metrics_port(
+    scraped: Plan, tenant: Tenant
+) -> None:
+    scrape = [r for r in _ingress(scraped, tenant.namespace) if r["ports"][0]["port"] == 9464]
+    assert scrape == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "monitoring"}}}],
+            "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+        }
+    ]
+
+
+def test_the_metrics_agent_reaches_only_the_tenants_metrics_ports(scraped: Plan) -> None:
+    rules = [
+        rule
+        for policy in _in(scraped, NETWORK_POLICY, "monitoring")
+        for rule in policy.inputs["spec"].get("egress", [])
+        if any("matchExpressions" in peer.get("namespaceSelector", {}) for peer in rule["to"])
+    ]
+    (rule,) = rules
+    (peer,) = rule["to"]
+    (expression,) = peer["namespaceSelector"]["matchExpressions"]
+    assert expression["operator"] == "In"
+    assert set(expression["values"]) == {t.namespace for t in (*TENANTS, MONITORING)}
+    assert {p["port"] for p in rule["ports"]} == {METRICS_PORT, KUBE_STATE_METRICS_PORT}
+
+
+def test_without_a_metrics_namespace_no_scrape_is_admitted(plan: Plan) -> None:
+    for tenant in TENANTS:
+        ports = {p["port"] for r in _ingress(plan, tenant.namespace) for p in r["ports"]}
+        assert METRICS_PORT not in ports

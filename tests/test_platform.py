@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from blueprint.capture import Plan, PlannedResource, capture
+from components.platform import WORKLOADS
 from components.provider import REQUIRED_TAG_KEYS, default_tags
 from tests.conftest import PROJECT_DIR, stack_config, stack_document
 
@@ -152,7 +153,7 @@ def test_stack_outputs_carry_real_looking_identifiers(plan: Plan) -> None:
     assert outputs["vpc_id"].startswith("vpc-")
     assert len(outputs["private_subnet_ids"]) == stack_config(plan.stack).network.az_count
     assert outputs["data_key_arn"].startswith("arn:aws:kms:eu-central-1:")
-    assert set(outputs["workload_role_arns"]) == {"feature-server", "materializer", "ingester"}
+    assert set(outputs["workload_role_arns"]) == set(WORKLOADS)
     assert outputs["kafka_bootstrap_brokers"].endswith(":9098")
     assert outputs["cluster_endpoint"].startswith("https://")
 

@@ -2,7 +2,8 @@
 
 A check that ran but judged no resource is "not checked" too (*nothing in scope*): every
 environment of the platform deploys every kind of resource the checks read (buckets, keys,
-VPCs, the EKS cluster, the MSK cluster, the replication group, roles, secrets, log groups),
+VPCs, the EKS cluster, the MSK cluster, the replication group, roles, secrets, log groups,
+alarms, alert topics, the Prometheus workspace),
 so an empty answer means the audit looked in the wrong account, region or scope, never that
 the account conforms.
 """
@@ -14,7 +15,14 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from blueprint import exitcodes
-from blueprint.audit import data_plane, iam, keys, network, storage  # noqa: F401 (register)
+from blueprint.audit import (  # noqa: F401 (register)
+    alerting,
+    data_plane,
+    iam,
+    keys,
+    network,
+    storage,
+)
 from blueprint.audit.model import (
     ACCESS_DENIED,
     CHECKS,

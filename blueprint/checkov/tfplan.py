@@ -44,8 +44,17 @@ TERRAFORM_VERSION = "1.9.8"
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
 
 TYPE_MAP: dict[str, str] = {
+    "aws:amp/alertManagerDefinition:AlertManagerDefinition": (
+        "aws_prometheus_alert_manager_definition"
+    ),
+    "aws:amp/ruleGroupNamespace:RuleGroupNamespace": "aws_prometheus_rule_group_namespace",
+    "aws:amp/workspace:Workspace": "aws_prometheus_workspace",
     "aws:appautoscaling/policy:Policy": "aws_appautoscaling_policy",
     "aws:appautoscaling/target:Target": "aws_appautoscaling_target",
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "aws_cloudwatch_composite_alarm",
+    "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
+    "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
+    "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "aws_cloudwatch_metric_alarm",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
@@ -97,6 +106,8 @@ TYPE_MAP: dict[str, str] = {
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
     "aws:secretsmanager/secretRotation:SecretRotation": "aws_secretsmanager_secret_rotation",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
+    "aws:sns/topic:Topic": "aws_sns_topic",
+    "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
         "aws_vpc_security_group_egress_rule"
     ),
@@ -112,6 +123,12 @@ RENAMES: dict[str, dict[str, str]] = {
         "step_adjustments": "step_adjustment",
         "metric_data_queries": "metric_data_query",
         "metric_specifications": "metric_specification",
+    },
+    "aws_cloudwatch_event_target": {  # events/target.go: singular blocks under ecs_target
+        "capacity_provider_strategies": "capacity_provider_strategy",
+        "ordered_placement_strategies": "ordered_placement_strategy",
+        "placement_constraints": "placement_constraint",
+        "pipeline_parameter_lists": "pipeline_parameter_list",
     },
     "aws_cloudwatch_metric_alarm": {"metric_queries": "metric_query", "name": "alarm_name"},
     "aws_eks_addon": {"pod_identity_associations": "pod_identity_association"},
@@ -168,6 +185,7 @@ nor in :data:`TERRAFORM_PLURALS`.
 
 TERRAFORM_PLURALS: dict[str, frozenset[str]] = {
     "aws_appautoscaling_policy": frozenset({"dimensions", "metrics"}),
+    "aws_cloudwatch_event_target": frozenset({"run_command_targets"}),
     "aws_default_security_group": frozenset({"ingress", "egress"}),
     "aws_security_group": frozenset({"ingress", "egress"}),
     "aws_eks_cluster": frozenset({"resources"}),

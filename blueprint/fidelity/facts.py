@@ -34,6 +34,8 @@ class TypeFacts:
     sensitive: frozenset[str]
     write_only: frozenset[str]
     """Write-only inputs: sent to AWS, never read back into state outputs nor diffed."""
+    checks: tuple[dict[str, Any], ...] = ()
+    """Rules across several inputs: ``check`` names a function in ``validate.CHECKS``."""
 
 
 @cache
@@ -78,6 +80,7 @@ def facts_for(type_: str) -> TypeFacts | None:
         inputs={path: _expand(items, groups) for path, items in entry["inputs"].items()},
         sensitive=frozenset(entry.get("sensitive", ())),
         write_only=frozenset(entry.get("write_only", {}).get("properties", ())),
+        checks=tuple(entry.get("checks", ())),
     )
 
 

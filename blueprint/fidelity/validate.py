@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from blueprint.fidelity import alarms
 from blueprint.fidelity.facts import AutoName, TypeFacts, facts_for
 
 # The SDK's marker for a value unknown during preview: nothing to validate yet.
@@ -20,6 +21,13 @@ SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 
 class FidelityError(ValueError):
     """A value the real bridge or provider would refuse."""
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "cloudwatch-alarm": lambda inputs: alarms.alarm_problems(alarms.from_inputs(inputs)),
+}
+"""Rules across several inputs, by the name a type's ``checks`` entry gives (each entry
+carries its own source); the functions are shared with the moto models."""
 
 
 def _suffix(logical: str, salt: str, length: int) -> str:
@@ -70,6 +78,11 @@ def check_inputs(type_: str, inputs: dict[str, Any]) -> list[str]:
     for path, rules in facts.inputs.items():
         for value in _values(inputs, path.split(".")):
             found.extend(_violations(facts, path, value, inputs, rules))
+    for check in facts.checks:
+        found.extend(
+            f"{problem} (rule: {check['source']}: {check.get('ref', '')})"
+            for problem in CHECKS[check["check"]](inputs)
+        )
     return found
 
 
@@ -125,13 +138,20 @@ def _violations(
 
 
 def _applies(rule: dict[str, Any], inputs: dict[str, Any]) -> bool:
-    return all(inputs.get(k) == v for k, v in rule.get("when", {}).items())
+    """``when``: every listed input has that value; ``unless``: none of them has."""
+    when = all(inputs.get(k) == v for k, v in rule.get("when", {}).items())
+    return when and not any(inputs.get(k) == v for k, v in rule.get("unless", {}).items())
 
 
 def _broken(rule: dict[str, Any], value: Any) -> str | None:
     """Why ``value`` breaks ``rule``, or None. Values of the wrong type are left to others."""
-    if rule["kind"] in ("int_range", "int_in"):
-        return _number_rule(rule, value) if isinstance(value, (int, float)) else None
+    if rule["kind"] in ("int_range", "int_in", "int_multiple"):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return _number_rule(rule, value) if number else None
+    if rule["kind"] == "max_items":
+        if isinstance(value, list) and len(value) > rule["max"]:
+            return f"{len(value)} items; at most {rule['max']}"
+        return None
     return _string_rule(rule, value) if isinstance(value, str) else None
 
 
@@ -153,6 +173,10 @@ def _string_rule(rule: dict[str, Any], value: str) -> str | None:
 def _number_rule(rule: dict[str, Any], value: float) -> str | None:
     if rule["kind"] == "int_in":
         return None if value in rule["values"] else f"must be one of {rule['values']}"
+    if rule["kind"] == "int_multiple":
+        if value in rule.get("or_values", ()) or (value > 0 and value % rule["of"] == 0):
+            return None
+        return f"must be one of {rule.get('or_values', [])} or a multiple of {rule['of']}"
     if value in rule.get("or_values", ()):
         return None
     low, high = rule["min"], rule["max"]

@@ -233,6 +233,9 @@ def replication_group(ctx: Ctx) -> Created:
         "maintenanceWindow": "PreferredMaintenanceWindow",
         "port": "Port",
         "userGroupIds": "UserGroupIds",
+        # enabled: shards named <group>-<shard>-<node>, as the health alarms expect; moto
+        # (like AWS) names members by cluster mode, so leaving it out named them wrongly.
+        "clusterMode": "ClusterMode",
     }
     request |= {api: ctx.inputs[key] for key, api in optional.items() if ctx.inputs.get(key)}
     if ctx.inputs.get("authTokenWo"):  # write-only: sent like authToken, never read back

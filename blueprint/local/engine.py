@@ -25,12 +25,14 @@ from typing import Any
 
 import pulumi
 
+from blueprint import fidelity
 from blueprint.capture import Plan, RecordingMonitor, ResourceError, capture, plain
 from blueprint.fidelity.facts import write_only
 from blueprint.local import (  # noqa: F401 (register translators)
     data_plane,
     ec2,
     functions,
+    observability,
     security,
     storage,
 )
@@ -156,6 +158,9 @@ class MotoMocks(PlatformMocks):
             return super().new_resource(args)
         provider = self.where(args.provider)
         self.target.account_id = provider.account
+        # What the bridge and the provider refuse fails before any AWS call, as under the
+        # offline mocks (same facts, the name salted as the translator salts it).
+        fidelity.enforce(args.typ, args.name, inputs, salt=f"{self.stack}/{args.typ}")
         ctx = Ctx(
             target=self.target,
             type=args.typ,

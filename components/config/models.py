@@ -17,6 +17,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from components.config.alerting import AlertingSettings
 from components.config.base import (
     ROLE_ARN_PATTERN,
     ConfigModel,
@@ -53,6 +54,9 @@ VPC_PREFIX_RANGE = (16, 20)
 
 AZ_COUNT_RANGE = (2, 3)
 PROD_AZ_COUNT = 3
+
+MAX_ALARM_METRICS = 10
+"""CloudWatch quotas: a metric-math alarm reads at most 10 metrics."""
 
 EU_REGIONS = (
     "eu-central-1",
@@ -330,6 +334,7 @@ class StackConfig(_Model):
     streaming: StreamingSettings = Field(description="MSK cluster and platform topics.")
     online_store: OnlineStoreSettings = Field(description="ElastiCache online store.")
     slos: SloSettings = Field(description="Service level objectives and their burn-rate alerts.")
+    alerting: AlertingSettings = Field(description="Resource health alarm thresholds.")
 
     @property
     def availability_zones(self) -> tuple[str, ...]:
@@ -365,6 +370,27 @@ class StackConfig(_Model):
                     "of the environment's own account",
                 )
                 for arn in self.cluster.admin_role_arns
+            ),
+            (
+                ("onlineStore", "shards"),
+                self.online_store.shards * (self.online_store.replicas_per_shard + 1)
+                > MAX_ALARM_METRICS,
+                f"at most {MAX_ALARM_METRICS} nodes (shards x (replicasPerShard + 1)): the "
+                "online-store SLO and health alarms read one metric per node, and a CloudWatch "
+                f"metric-math alarm reads at most {MAX_ALARM_METRICS}",
+            ),
+            (
+                ("streaming", "brokersPerAz"),
+                self.streaming.broker_count(self.network.az_count) > MAX_ALARM_METRICS,
+                f"at most {MAX_ALARM_METRICS} brokers (brokersPerAz x azCount): the Kafka health "
+                f"alarms read one metric per broker, and a metric-math alarm reads at most "
+                f"{MAX_ALARM_METRICS}",
+            ),
+            (
+                ("alerting", "consistencyProbe", "image"),
+                not self.alerting.consistency_probe.image.startswith(f"{self.aws.account_id}."),
+                f"the probe image must be in account {self.aws.account_id}'s ECR: the "
+                "environment runs only images its own pipeline built",
             ),
         ]
         violations = [(key, allowed) for key, broken, allowed in rules if broken]

@@ -78,6 +78,26 @@ COMMON: dict[str, Any] = {
         "dataQuality": {"target": 99.5, "windowDays": 30},
         "consistency": {"target": 99.0, "windowDays": 30},
     },
+    "alerting": {
+        "health": {
+            # Storage autoscaling targets 60 %; 80 % means it is not keeping up.
+            "kafkaDiskUsedPercent": 80,
+            # AWS's guidance for the engine thread (ElastiCache "Which metrics should I
+            # monitor?"): act before 90 %.
+            "cacheEngineCpuPercent": 80,
+            "cacheMemoryPercent": 80,
+            # The online store is sized to hold every feature: an eviction loses one.
+            "cacheEvictions": 0,
+            "cacheReplicationLagSeconds": 5,
+            "cacheConnections": 50000,
+            # Any failed NAT port allocation is a connection a workload did not get.
+            "natPortAllocationErrors": 0,
+            "podRestarts": 3,
+        },
+        # Every 5 minutes: the consistency SLO's shortest burn-rate window is 5 minutes, and a
+        # window without a run holds no evidence, so a slower schedule could never page.
+        "consistencyProbe": {"schedule": "*/5 * * * *", "sampleSize": 1000},
+    },
 }
 
 SLO_KEYS = tuple(field.alias or name for name, field in SloSettings.model_fields.items())
@@ -153,8 +173,9 @@ PROFILES: dict[Environment, dict[str, Any]] = {
             "replicasPerShard": 0,
             "snapshotRetentionDays": 1,
         },
-        # Dev alerts nobody: its burns are experiments. The rules exist, so they can be tested.
-        "slos": _slo_routing(page=False, ticket=False, owner="ml-platform"),
+        # Dev never pages: its burns are experiments. It tickets (to its own topic, usually
+        # unsubscribed) so every alert path is deployed and rehearsed as in prod.
+        "slos": _slo_routing(page=False, ticket=True, owner="ml-platform"),
     },
     Environment.STAGING: {
         "network": {"azCount": 3, "natGateways": "per-az", "flowLogRetentionDays": 90},

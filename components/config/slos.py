@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import StrEnum
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from components.config.base import ConfigModel
+from components.config.base import ConfigModel, ConfigRuleError
 from components.slos.burn_rate import PERIOD_DAYS, TARGET_RANGE_PERCENT
 
 OWNER_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
@@ -75,6 +75,16 @@ class ObjectiveSettings(ConfigModel):
         if value not in PERIOD_DAYS:
             raise ValueError(f"{value} days; allowed: {', '.join(str(d) for d in PERIOD_DAYS)}")
         return value
+
+    @model_validator(mode="after")
+    def _alerted(self) -> ObjectiveSettings:
+        # An SLO nobody is told about is a number on a dashboard: governance requires every
+        # SLO to have a burn-rate alert, so it is refused here, before anything is built.
+        if not (self.page or self.ticket):
+            raise ConfigRuleError(
+                (("ticket",), "page or ticket must be true: every SLO has a burn-rate alert")
+            )
+        return self
 
 
 class FreshnessObjective(ObjectiveSettings):

@@ -15,6 +15,7 @@ namespace of the managed Prometheus workspace takes as its ``data``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -27,6 +28,7 @@ from components.config.slos import (
     SliSource,
     SloSettings,
 )
+from components.observability.specs import runbook_url
 from components.slos.burn_rate import (
     Severity,
     burn_rate_alerts,
@@ -47,11 +49,10 @@ SERVING_JOB = "feature-server"
 ERROR_RATIO = "slo:sli_error:ratio_rate"
 """Recording-rule prefix, sloth's name; the window follows (``ratio_rate5m``)."""
 WINDOW_LABEL = "slo_window"
-RUNBOOK_DIR = "docs/runbooks"
 
 
 def runbook(slo: str) -> str:
-    return f"{RUNBOOK_DIR}/slo-{slo}.md"
+    return runbook_url(f"slo-{slo}.md")
 
 
 def alert_name(slo: str) -> str:
@@ -179,6 +180,12 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(str, _literal)
 
 
-def rules_yaml(slos: SloSettings) -> str:
-    """The rule file (``groups:``) for ``promtool`` and the managed Prometheus workspace."""
-    return yaml.dump({"groups": rule_groups(slos)}, Dumper=_Dumper, sort_keys=False, width=100)
+def rules_yaml(slos: SloSettings, extra_groups: Sequence[dict[str, Any]] = ()) -> str:
+    """The rule file (``groups:``) for ``promtool`` and the managed Prometheus workspace:
+    the SLO groups, then ``extra_groups`` (the cluster's health alerts)."""
+    return dump_yaml({"groups": [*rule_groups(slos), *extra_groups]})
+
+
+def dump_yaml(document: dict[str, Any]) -> str:
+    """YAML as people read it: multi-line strings as literal blocks, keys in order."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100)

@@ -9,7 +9,12 @@ citing the AWS documentation it follows (see the modules):
 * :mod:`.msk`: ``CREATING`` -> ``ACTIVE``, update calls through ``UPDATING``, refused unless
   ``ACTIVE`` or with a stale ``CurrentVersion``;
 * :mod:`.rotation`: RotateSecret invoking an in-process rotation function step by step,
-  retrying the whole rotation from createSecret, refusing while a rotation is incomplete.
+  retrying the whole rotation from createSecret, refusing while a rotation is incomplete;
+* :mod:`.cloudwatch`: PutCompositeAlarm (refusing a rule that names a missing alarm),
+  DescribeAlarms' ``AlarmTypes``, and what PutMetricAlarm refuses (evaluation range, "M out
+  of N", metric-math limits, five actions per list);
+* :mod:`.amp`: alert manager definitions, the workspace's KMS key, the logging configuration's
+  log group ARN (``:*``, existing).
 
 Virtual time: a transitional state lasts a configured number of *describe calls*
 (DescribeReplicationGroups, DescribeCluster/V2) — the first N describes after a change see
@@ -38,7 +43,8 @@ from dataclasses import dataclass, field
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.kafka.models import kafka_backends
 
-from blueprint.local.models import elasticache, msk, rotation
+from blueprint.local.models import amp, cloudwatch, elasticache, msk, rotation
+from blueprint.local.models.amp import AmpState
 from blueprint.local.models.base import AwsError, Durations, VirtualClock
 from blueprint.local.models.elasticache import ReplicationGroupModel
 from blueprint.local.models.msk import ClusterModel
@@ -75,6 +81,8 @@ class AwsModels:
     rotation_attempts: int = ROTATION_ATTEMPTS
     clock: VirtualClock = field(default_factory=VirtualClock)
     functions: dict[str, RotationFunction] = field(default_factory=dict)
+    amp: AmpState = field(default_factory=AmpState)
+    """Alert manager definitions and workspace keys the AMP model keeps."""
 
     def register_rotation_function(
         self,
@@ -124,6 +132,8 @@ class _Installation:
             elasticache.ResponsePatches(models._modifying),
             msk.Patches(models._updating),
             rotation.Patches(driver),
+            cloudwatch.Patches(),
+            amp.Patches(models.amp),
         )
 
     def install(self) -> None:

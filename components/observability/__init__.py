@@ -1,0 +1,1 @@
+"""Observability: SLO burn-rate alarms, health alarms, alert routing, Prometheus, dashboard."""

@@ -1,0 +1,1 @@
+"""The online/offline consistency probe (reference implementation)."""
