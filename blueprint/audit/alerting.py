@@ -14,7 +14,6 @@ names it, so without the composites nothing proves it is fed.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,31 +31,23 @@ from blueprint.audit.model import (
     tag_dict,
     verdict,
 )
+from policies.rules.alerting import (  # the pack's lists: one definition, two judges
+    CACHE_NODE_METRICS,
+    CACHE_REPLICA_METRICS,
+    ELASTICACHE,
+    KAFKA,
+    KAFKA_BROKER_METRICS,
+    KAFKA_CLUSTER_METRICS,
+    OBJECTIVE_RECORD,
+    SLO_TAG,
+    referenced_alarms,
+)
 
-SLO_TAG = "slo"
-SEVERITY_TAG = "severity"
-WINDOW_SEVERITY = "window"
 NOT_IMPLEMENTED = frozenset({"NotImplemented", "InvalidAction", "UnsupportedOperation"})
 """Error codes of an endpoint that does not know an operation (moto's server, LocalStack)."""
 
-KAFKA = "AWS/Kafka"
-ELASTICACHE = "AWS/ElastiCache"
-KAFKA_CLUSTER_METRICS = ("OfflinePartitionsCount", "ActiveControllerCount")
-KAFKA_BROKER_METRICS = ("UnderReplicatedPartitions", "KafkaDataLogsDiskUsed")
-CACHE_NODE_METRICS = (
-    "EngineCPUUtilization",
-    "DatabaseMemoryUsagePercentage",
-    "Evictions",
-    "CurrConnections",
-)
-CACHE_REPLICA_METRICS = ("ReplicationLag",)
-OBJECTIVE_RECORD = "slo:objective:ratio"
 
 ALARM_PERMISSIONS = ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource")
-
-_RULE_REFERENCE = re.compile(
-    r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(?:\"([^\"]+)\"|'([^']+)'|([^\s)]+))\s*\)"
-)
 
 
 class CompositesUnreadableError(Exception):
@@ -133,15 +124,6 @@ def _composites(ctx: AuditContext) -> list[Alarm]:
         if error_code(exc) in NOT_IMPLEMENTED:
             raise CompositesUnreadableError(f"{error_code(exc)}: {exc}") from exc
         raise
-
-
-def referenced_alarms(rule: str) -> set[str]:
-    """Alarm names a composite's rule refers to (an ARN counts by its name)."""
-    names = set()
-    for match in _RULE_REFERENCE.finditer(rule):
-        name = next(group for group in match.groups() if group)
-        names.add(name.split(":alarm:", 1)[-1] if name.startswith("arn:") else name)
-    return names
 
 
 def _unreadable(check_id: str, exc: CompositesUnreadableError, what: str) -> Finding:
