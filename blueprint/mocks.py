@@ -232,6 +232,13 @@ def _eks_cluster(name: str, inputs: State, where: Where) -> tuple[str, State]:
         "endpoint": f"https://{host}.gr7.{where.region}.eks.amazonaws.com",
         "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
         "vpcConfig": vpc,
+        # EKS picks 172.20.0.0/16 when the VPC is in 10.0.0.0/8 (ours are), else 10.100.0.0/16.
+        "kubernetesNetworkConfig": {
+            "ipFamily": "ipv4",
+            "serviceIpv4Cidr": (inputs.get("kubernetesNetworkConfig") or {}).get(
+                "serviceIpv4Cidr", "172.20.0.0/16"
+            ),
+        },
         "platformVersion": "eks.1",
         "status": "ACTIVE",
     }

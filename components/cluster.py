@@ -457,6 +457,10 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
         self.endpoint = cluster.endpoint
+        # Where the in-cluster API service lives: pods that call the API need egress to it.
+        self.service_cidr: pulumi.Output[str] = cluster.kubernetes_network_config.apply(
+            _service_cidr
+        )
         self.certificate_authority = cluster.certificate_authority.data
         self.node_security_group_id = node_sg.id
         self.cluster_security_group_id = cluster_sg_id
@@ -663,3 +667,10 @@ class Cluster(pulumi.ComponentResource):
                 parent=self, depends_on=list(depends_on), ignore_changes=[DESIRED_SIZE_PATH]
             ),
         )
+
+
+def _service_cidr(config: aws.eks.outputs.ClusterKubernetesNetworkConfig | None) -> str:
+    """EKS always reports the range it chose (10.100.0.0/16 or 172.20.0.0/16 when not set)."""
+    if config is None or not config.service_ipv4_cidr:
+        raise ValueError("EKS reported no service IPv4 CIDR for the cluster")
+    return config.service_ipv4_cidr

@@ -130,6 +130,10 @@ class KubernetesBaselineArgs:
     metrics_namespace: str | None = None
     """The tenant whose agent scrapes the others: each other tenant admits it on the metrics
     port, and it admits its own pods (the agent to kube-state-metrics)."""
+    service_cidr: pulumi.Input[str] | None = None
+    """The cluster's service range: the metrics agent discovers its targets through the API
+    server's service address (its first), which the network policy agent judges, not the
+    control plane's addresses behind it."""
 
 
 def _check_args(args: KubernetesBaselineArgs) -> None:
@@ -213,6 +217,11 @@ def _matching(labels: Mapping[str, str]) -> k8s.meta.v1.LabelSelectorArgs:
     return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels))
 
 
+def _api_service_address(service_cidr: str) -> str:
+    """The ``kubernetes`` service's address: the first of the service range, as a /32."""
+    return f"{ipaddress.ip_network(service_cidr)[1]}/32"
+
+
 def _egress_rules(
     egress: Egress, args: KubernetesBaselineArgs
 ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
@@ -232,12 +241,19 @@ def _egress_rules(
                 )
             ]
         )
-        return [
+        rules = [
             rule(
                 to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=tenants)],
                 ports=[_port(METRICS_PORT), _port(KUBE_STATE_METRICS_PORT)],
             )
         ]
+        if args.service_cidr is not None:
+            api = pulumi.Output.from_input(args.service_cidr).apply(_api_service_address)
+            peer = k8s.networking.v1.NetworkPolicyPeerArgs(
+                ip_block=k8s.networking.v1.IPBlockArgs(cidr=api)
+            )
+            rules.append(rule(to=[peer], ports=[_port(HTTPS_PORT)]))
+        return rules
     # AWS APIs: interface endpoints sit in the VPC CIDR, but S3 (and DynamoDB) go through the
     # gateway endpoint to the service's public IPs, which a NetworkPolicy cannot name (it has
     # no prefix lists). So HTTPS to any public address is allowed; the node security group,
@@ -439,6 +455,8 @@ class KubernetesBaseline(pulumi.ComponentResource):
             )
         if args.metrics_namespace is not None:
             self._metrics_ingress(prefix, tenant, args.metrics_namespace, namespace)
+            if tenant.namespace == args.metrics_namespace:
+                self._discovery_access(prefix, tenant, namespace)
         if tenant.namespace == FEATURE_SERVING_NAMESPACE:
             # The only ingress in the platform: clients reach the feature server from
             # namespaces that opted in by label, on its port only. The namespace holds only
@@ -464,6 +482,41 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
+
+    def _discovery_access(self, prefix: str, tenant: Tenant, namespace: pulumi.Input[str]) -> None:
+        """Read-only discovery of scrape targets for the metrics agent: pods, services and
+        endpoints, never secrets or config maps. The agent's pod opts in to an API token."""
+        read = ["get", "list", "watch"]
+        role = k8s.rbac.v1.ClusterRole(
+            f"{prefix}-discovery-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"feature-platform-{tenant.service_account}", labels=dict(COMMON_LABELS)
+            ),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["pods", "services", "endpoints"], verbs=read
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["discovery.k8s.io"], resources=["endpointslices"], verbs=read
+                ),
+            ],
+            opts=child(self),
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{prefix}-discovery-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"feature-platform-{tenant.service_account}", labels=dict(COMMON_LABELS)
+            ),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=tenant.service_account, namespace=namespace
+                )
+            ],
+            opts=child(self),
+        )
 
     def namespace_named(self, name: str) -> pulumi.Output[str]:
         """A tenant namespace's name as an output: what depends on it waits for it."""

@@ -323,6 +323,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                         if w.tenant
                     ),
                     metrics_namespace=METRICS_NAMESPACE_TENANT,
+                    service_cidr=cluster.service_cidr,
                     settings=config.kubernetes,
                     vpc_cidr=config.subnet_plan.vpc_cidr,
                     data_subnet_cidrs=tuple(s.cidr for s in config.subnet_plan.tier("data")),

@@ -458,6 +458,13 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "at most 10 nodes",
     ),
     (
+        "more shards than an alarm has expressions for",
+        "dev",
+        _set("onlineStore", {"clusterMode": True, "shards": 10, "replicasPerShard": 0}),
+        "onlineStore.shards",
+        "at most 9 shards",
+    ),
+    (
         "more brokers than an alarm can read",
         "prod",
         _set("streaming.brokersPerAz", 4),

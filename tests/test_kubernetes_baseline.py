@@ -399,7 +399,13 @@ MONITORING = Tenant(
 def scraped() -> Plan:
     """The baseline with a metrics agent's namespace, as the platform builds it."""
     return run_component(
-        _program(lambda: _args(tenants=(*TENANTS, MONITORING), metrics_namespace="monitoring"))
+        _program(
+            lambda: _args(
+                tenants=(*TENANTS, MONITORING),
+                metrics_namespace="monitoring",
+                service_cidr=pulumi.Output.from_input("172.20.0.0/16"),
+            )
+        )
     )
 
 
@@ -431,6 +437,8 @@ def test_the_metrics_agent_reaches_only_the_tenants_metrics_ports(scraped: Plan)
         for rule in policy.inputs["spec"].get("egress", [])
         if any("matchExpressions" in peer.get("namespaceSelector", {}) for peer in rule["to"])
     ]
+    # Discovery goes through the API server's service address, and only on 443.
+    assert ("TCP", 443, "172.20.0.1/32", ()) in _egress(scraped, "monitoring")
     (rule,) = rules
     (peer,) = rule["to"]
     (expression,) = peer["namespaceSelector"]["matchExpressions"]
@@ -443,3 +451,30 @@ def test_without_a_metrics_namespace_no_scrape_is_admitted(plan: Plan) -> None:
     for tenant in TENANTS:
         ports = {p["port"] for r in _ingress(plan, tenant.namespace) for p in r["ports"]}
         assert METRICS_PORT not in ports
+
+
+def test_the_metrics_agent_may_only_discover_targets(scraped: Plan) -> None:
+    (role,) = scraped.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    granted = {
+        (group, resource, verb)
+        for rule in role.inputs["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert {verb for *_, verb in granted} == {"get", "list", "watch"}
+    assert {resource for _, resource, _ in granted} == {
+        "pods",
+        "services",
+        "endpoints",
+        "endpointslices",
+    }
+    (binding,) = scraped.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    assert binding.inputs["subjects"] == [
+        {"kind": "ServiceAccount", "name": "metrics-agent", "namespace": "monitoring"}
+    ]
+    assert binding.inputs["roleRef"]["name"] == role.inputs["metadata"]["name"]
+
+
+def test_without_a_metrics_namespace_nobody_gets_cluster_read_access(plan: Plan) -> None:
+    assert not plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")

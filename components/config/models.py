@@ -56,7 +56,8 @@ AZ_COUNT_RANGE = (2, 3)
 PROD_AZ_COUNT = 3
 
 MAX_ALARM_METRICS = 10
-"""CloudWatch quotas: a metric-math alarm reads at most 10 metrics."""
+"""CloudWatch quotas: a metric-math alarm reads at most 10 metrics and holds at most 10
+expressions (PutMetricAlarm ``Metrics``: 20 entries)."""
 
 EU_REGIONS = (
     "eu-central-1",
@@ -378,6 +379,13 @@ class StackConfig(_Model):
                 f"at most {MAX_ALARM_METRICS} nodes (shards x (replicasPerShard + 1)): the "
                 "online-store SLO and health alarms read one metric per node, and a CloudWatch "
                 f"metric-math alarm reads at most {MAX_ALARM_METRICS}",
+            ),
+            (
+                ("onlineStore", "shards"),
+                self.online_store.shards + 1 > MAX_ALARM_METRICS,
+                f"at most {MAX_ALARM_METRICS - 1} shards: the online-store availability alarm "
+                f"has one expression per shard plus one, and an alarm holds at most "
+                f"{MAX_ALARM_METRICS} expressions",
             ),
             (
                 ("streaming", "brokersPerAz"),

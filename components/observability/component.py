@@ -23,8 +23,10 @@ from components.options import child
 from components.slos.burn_rate import Severity
 from components.slos.prometheus import rules_yaml
 
-ROTATION_FAILURE_EVENTS = ("RotationFailed", "RotationAbandoned")
-"""Secrets Manager's rotation outcomes that need a person (CloudTrail service events)."""
+ROTATION_FAILURE_EVENTS = ("RotationFailed", "TestRotationFailed", "RotationAbandoned")
+"""Secrets Manager's rotation outcomes that need a person (CloudTrail service events): a
+rotation or a test rotation that failed, and one abandoned for a manually written version,
+after which the group may still hold the abandoned token (the token runbook retires it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
