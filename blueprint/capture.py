@@ -108,12 +108,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[PlannedResource] = []
+        self._urns: set[str] = set()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self._urns:
+            # The engine refuses a second registration of a URN ("Duplicate resource URN");
+            # the SDK's mock monitor would record both, and the later one would shadow the
+            # first in every test and diff.
+            raise ResourceError(urn, ValueError("Duplicate resource URN; give it a unique name"))
+        self._urns.add(urn)
         try:
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         except Exception as exc:
-            urn = self.make_urn(request.parent, request.type, request.name)
             raise ResourceError(urn, exc) from exc
         if request.type == "pulumi:pulumi:Stack":
             return response

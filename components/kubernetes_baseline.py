@@ -530,7 +530,7 @@ class KubernetesBaseline(pulumi.ComponentResource):
         own = tenant.namespace == metrics_namespace
         ports = [_port(KUBE_STATE_METRICS_PORT)] if own else [_port(METRICS_PORT)]
         k8s.networking.v1.NetworkPolicy(
-            f"{prefix}-allow-metrics-scrape",
+            f"{prefix}-allow-metrics-scrape-ingress",
             metadata=_metadata("allow-metrics-scrape-ingress", namespace),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(),

@@ -129,3 +129,20 @@ def test_capture_restores_the_sdks_source_positions() -> None:
     capture_program(program)
     assert seen and seen[0] is not original
     assert pulumi_resource._get_stack_trace is original
+
+
+def test_a_second_resource_with_the_same_urn_is_refused_as_the_engine_does() -> None:
+    import pulumi_random as random  # noqa: PLC0415
+
+    def build() -> None:
+        random.RandomPassword("same", length=16)
+        random.RandomPassword("same", length=20)
+
+    with pytest.raises(Exception, match="Duplicate resource URN") as caught:
+        capture_program(build, stack="test")
+    assert "random:index/randomPassword:RandomPassword::same" in str(caught.value)
+
+
+def test_no_stack_registers_a_urn_twice(plan: Plan) -> None:
+    urns = [r.urn for r in plan.resources]
+    assert len(urns) == len(set(urns))
