@@ -421,3 +421,19 @@ def test_data_plane_translators_create_what_the_audit_accepts() -> None:
         report = run_audit(context, only=checks)
     assert {f.check for f in report.findings} == checks
     assert all(f.status is Status.PASS for f in report.findings), report.findings
+
+
+@pytest.mark.parametrize(
+    ("requested", "vpc", "expected"),
+    [
+        (None, "10.10.0.0/16", "172.20.0.0/16"),
+        (None, "192.168.0.0/16", "10.100.0.0/16"),
+        ("10.200.0.0/16", "10.10.0.0/16", "10.200.0.0/16"),
+    ],
+)
+def test_eks_reports_the_service_range_it_chose(
+    requested: str | None, vpc: str, expected: str
+) -> None:
+    from blueprint.local.data_plane import eks_service_cidr  # noqa: PLC0415
+
+    assert eks_service_cidr(requested, vpc) == expected

@@ -6,9 +6,22 @@ reported as *simulated* by the engine. Inputs moto ignores are reported as *not 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from blueprint.local.registry import Created, Ctx, translates
+
+EKS_DEFAULT_SERVICE_CIDRS = ("172.20.0.0/16", "10.100.0.0/16")
+"""What EKS assigns when the cluster names no service range (CreateCluster,
+``kubernetesNetworkConfig.serviceIpv4Cidr``): 172.20.0.0/16 when the VPC is in 10.0.0.0/8,
+so the two never overlap, else 10.100.0.0/16. moto reports none."""
+
+
+def eks_service_cidr(requested: str | None, vpc_cidr: str) -> str:
+    if requested:
+        return requested
+    in_ten = ipaddress.IPv4Network(vpc_cidr).subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))
+    return EKS_DEFAULT_SERVICE_CIDRS[0 if in_ten else 1]
 
 
 @translates("aws:eks/cluster:Cluster")
@@ -61,12 +74,20 @@ def eks_cluster(ctx: Ctx) -> Created:
         VpcId=subnet["VpcId"],
         TagSpecifications=[{"ResourceType": "security-group", "Tags": ctx.tag_list()}],
     )["GroupId"]
+    (vpc_record,) = ec2.describe_vpcs(VpcIds=[subnet["VpcId"]])["Vpcs"]
+    network = ctx.inputs.get("kubernetesNetworkConfig") or {}
     return Created(
         name,
         {
             "name": name,
             "arn": cluster["arn"],
             "endpoint": cluster.get("endpoint", ""),
+            "kubernetesNetworkConfig": {
+                "ipFamily": network.get("ipFamily", "ipv4"),
+                "serviceIpv4Cidr": eks_service_cidr(
+                    network.get("serviceIpv4Cidr"), vpc_record["CidrBlock"]
+                ),
+            },
             "certificateAuthority": cluster.get("certificateAuthority", {}),
             "status": cluster.get("status", "ACTIVE"),
             "vpcConfig": {
