@@ -105,6 +105,9 @@ class FeaturePlatform(pulumi.ComponentResource):
     online_store_endpoint: pulumi.Output[str]
     online_store_auth_secret_arn: pulumi.Output[str]
     workload_role_arns: pulumi.Output[dict[str, str]]
+    page_topic_arn: pulumi.Output[str]
+    ticket_topic_arn: pulumi.Output[str]
+    prometheus_remote_write_url: pulumi.Output[str]
 
     def __init__(
         self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
@@ -377,6 +380,12 @@ class FeaturePlatform(pulumi.ComponentResource):
         self.kafka_bootstrap_brokers = streaming.bootstrap_brokers
         self.online_store_endpoint = online_store.endpoint
         self.online_store_auth_secret_arn = online_store.auth_secret_arn
+        # What is wired outside the program: the pager and ticket subscriptions, the agent.
+        self.page_topic_arn = observability.page_topic_arn
+        self.ticket_topic_arn = observability.ticket_topic_arn
+        self.prometheus_remote_write_url = pulumi.Output.concat(
+            observability.prometheus_endpoint, "api/v1/remote_write"
+        )
         self.workload_role_arns = pulumi.Output.all(
             **{workload: role.role_arn for workload, role in roles.items()}
         )
@@ -448,4 +457,7 @@ class FeaturePlatform(pulumi.ComponentResource):
             "online_store_endpoint": self.online_store_endpoint,
             "online_store_auth_secret_arn": self.online_store_auth_secret_arn,
             "workload_role_arns": self.workload_role_arns,
+            "page_topic_arn": self.page_topic_arn,
+            "ticket_topic_arn": self.ticket_topic_arn,
+            "prometheus_remote_write_url": self.prometheus_remote_write_url,
         }

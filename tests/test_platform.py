@@ -156,6 +156,12 @@ def test_stack_outputs_carry_real_looking_identifiers(plan: Plan) -> None:
     assert set(outputs["workload_role_arns"]) == set(WORKLOADS)
     assert outputs["kafka_bootstrap_brokers"].endswith(":9098")
     assert outputs["cluster_endpoint"].startswith("https://")
+    for topic in ("page_topic_arn", "ticket_topic_arn"):
+        assert outputs[topic].startswith(
+            f"arn:aws:sns:eu-central-1:{plan.outputs['data_key_arn'].split(':')[4]}:"
+        )
+    assert outputs["prometheus_remote_write_url"].startswith("https://aps-workspaces.eu-central-1.")
+    assert outputs["prometheus_remote_write_url"].endswith("/api/v1/remote_write")
 
 
 def test_nodes_and_their_volumes_carry_the_platform_tags(plan: Plan) -> None:
