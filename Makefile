@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock promtool
+.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock promtool shellcheck
 
 install: $(STAMP)
 
@@ -62,13 +62,22 @@ checkov-lock: $(UV)
 promtool:
 	command -v promtool >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
+# shellcheck: actionlint runs it on every `run:` script of the workflows when it is on PATH
+# (Debian's `shellcheck` package, as for promtool).
+shellcheck:
+	command -v shellcheck >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends shellcheck)
+
 test: install node-pack checkov promtool
 	$(BIN)/pytest
 
-lint: install
+# The workflows: actionlint (syntax, expressions, shellcheck on scripts) and zizmor (security,
+# default persona; offline: no GitHub API token needed, same verdict everywhere).
+lint: install shellcheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/actionlint
+	$(BIN)/zizmor --offline .github/workflows
 
 format: install
 	$(BIN)/ruff check --fix .

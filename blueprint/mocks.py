@@ -122,6 +122,28 @@ def _iam_policy(name: str, inputs: State, where: Where) -> tuple[str, State]:
     return arn, {"name": policy, "arn": arn, "policyId": f"ANPA{_digest('pol', name).upper()}"}
 
 
+def _oidc_provider(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    # IAM names the provider by its URL without the scheme; the id is the ARN.
+    host = str(inputs.get("url", "")).removeprefix("https://")
+    arn = f"arn:aws:iam::{where.account}:oidc-provider/{host}"
+    return arn, {"arn": arn}
+
+
+def _service_linked_role(name: str, inputs: State, where: Where) -> tuple[str, State]:
+    service = str(inputs.get("awsServiceName", ""))
+    role = {"autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling"}.get(
+        service, f"AWSServiceRoleFor{service.partition('.')[0].capitalize()}"
+    )
+    path = f"/aws-service-role/{service}/"
+    arn = f"arn:aws:iam::{where.account}:role{path}{role}"
+    return arn, {
+        "arn": arn,
+        "name": role,
+        "path": path,
+        "uniqueId": f"AROA{_digest('slr', name).upper()}",
+    }
+
+
 def _role_policy(name: str, inputs: State, where: Where) -> tuple[str, State]:
     policy = physical_name(name, inputs)
     return f"{inputs.get('role')}:{policy}", {"name": policy}
@@ -403,6 +425,8 @@ HANDLERS: dict[str, Handler] = {
     "aws:iam/role:Role": _iam_role,
     "aws:iam/policy:Policy": _iam_policy,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": _service_linked_role,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
@@ -433,6 +457,9 @@ HANDLERS: dict[str, Handler] = {
         lambda name, inputs, where: (str(inputs.get("workspaceId")), {})
     ),
     "aws:appautoscaling/target:Target": _appautoscaling_target,
+    "aws:codebuild/project:Project": _named("codebuild", "project"),
+    # The provider's ID of a webhook is its project's name.
+    "aws:codebuild/webhook:Webhook": lambda name, inputs, where: (str(inputs["projectName"]), {}),
 }
 
 

@@ -72,6 +72,9 @@ class EncryptionArgs:
     """Alias names are ``alias/<prefix>-<purpose>``."""
     key_admin_role_arn: str
     """Role that administers the keys; it cannot use them."""
+    deployer_role_arn: str
+    """The role ``pulumi up`` runs as: the services it creates resources in (EKS, MSK,
+    ElastiCache, Lambda, Secrets Manager, managed Prometheus) check its use of the key."""
     deletion_window_days: int
     """Pending-deletion window (7-30 days)."""
     protect: bool
@@ -98,6 +101,22 @@ def key_policy(args: EncryptionArgs, purpose: KeyPurpose) -> PolicyDocument:
             principals={"AWS": (args.key_admin_role_arn,)},
             actions=KEY_ADMIN_ACTIONS,
             resources=("*",),
+        ),
+        # The deployer's own policy is written before the keys exist (bootstrap), so it cannot
+        # name them; the key names the deployer instead. Grants only for AWS resources: the
+        # services hold them, never a person.
+        Statement(
+            sid="DeployerUse",
+            principals={"AWS": (args.deployer_role_arn,)},
+            actions=KEY_USAGE_ACTIONS,
+            resources=("*",),
+        ),
+        Statement(
+            sid="DeployerGrantsForAwsResources",
+            principals={"AWS": (args.deployer_role_arn,)},
+            actions=("kms:CreateGrant",),
+            resources=("*",),
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
     ]
     if purpose is KeyPurpose.LOGS:

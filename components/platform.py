@@ -11,6 +11,7 @@ from components import iam_documents as iam
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
 from components.consistency_probe import ConsistencyProbe, ConsistencyProbeArgs
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.kubernetes_baseline import (
@@ -108,6 +109,8 @@ class FeaturePlatform(pulumi.ComponentResource):
     page_topic_arn: pulumi.Output[str]
     ticket_topic_arn: pulumi.Output[str]
     prometheus_remote_write_url: pulumi.Output[str]
+    deploy_runner_project: pulumi.Output[str | None]
+    """The CodeBuild project workflows run on (``runs-on: codebuild-<project>-...``), or None."""
 
     def __init__(
         self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
@@ -130,6 +133,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                 region=region,
                 alias_prefix=physical,
                 key_admin_role_arn=config.kms.key_admin_role_arn,
+                deployer_role_arn=config.aws.assume_role_arn,
                 deletion_window_days=config.kms.deletion_window_days,
                 protect=protect,
             ),
@@ -232,6 +236,10 @@ class FeaturePlatform(pulumi.ComponentResource):
             encryption=encryption,
             network=network,
             online_store=online_store,
+        )
+
+        runner = self._deploy_runner(
+            name, config, uses_provider, encryption=encryption, network=network, cluster=cluster
         )
 
         # Workload identities: each gets exactly the buckets, topics, secret and keys it uses.
@@ -386,6 +394,9 @@ class FeaturePlatform(pulumi.ComponentResource):
         self.prometheus_remote_write_url = pulumi.Output.concat(
             observability.prometheus_endpoint, "api/v1/remote_write"
         )
+        self.deploy_runner_project = (
+            runner.project_name if runner else pulumi.Output.from_input(None)
+        )
         self.workload_role_arns = pulumi.Output.all(
             **{workload: role.role_arn for workload, role in roles.items()}
         )
@@ -440,6 +451,38 @@ class FeaturePlatform(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _deploy_runner(
+        self,
+        name: str,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions,
+        *,
+        encryption: Encryption,
+        network: Network,
+        cluster: Cluster,
+    ) -> DeployRunner | None:
+        """The in-VPC runner that applies this stack (ADR 0021), if the stack enables it."""
+        if not config.deploy_runner.enabled:
+            return None
+        return DeployRunner(
+            f"{name}-deploy-runner",
+            DeployRunnerArgs(
+                project_name=f"{PROJECT}-{config.environment.value}-deploy-runner",
+                account_id=config.aws.account_id,
+                region=config.aws.region,
+                settings=config.deploy_runner,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                cluster_security_group_id=cluster.cluster_security_group_id,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                log_retention_days=config.logging.retention_days,
+                permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                protect=config.protection.protect_stateful,
+            ),
+            opts=opts,
+        )
+
     def outputs(self) -> dict[str, pulumi.Output[object]]:
         """The stack outputs, by name (``__main__`` exports exactly these)."""
         return {
@@ -460,4 +503,5 @@ class FeaturePlatform(pulumi.ComponentResource):
             "page_topic_arn": self.page_topic_arn,
             "ticket_topic_arn": self.ticket_topic_arn,
             "prometheus_remote_write_url": self.prometheus_remote_write_url,
+            "deploy_runner_project": self.deploy_runner_project,
         }

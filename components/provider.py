@@ -32,6 +32,9 @@ def aws_provider(
 ) -> aws.Provider:
     """Explicit provider: region and deployer role from config, default tags, account pinned.
 
+    ``aws.providerRoleArn`` replaces the deployer for the provider only (a read-only preview
+    as the previewer); every resource that names the deployer still names ``assumeRoleArn``.
+
     ``allowed_account_ids`` makes the provider refuse to act if the assumed role lands in
     any account other than the environment's own (a wrong ARN can never deploy dev to prod).
     """
@@ -41,7 +44,7 @@ def aws_provider(
         allowed_account_ids=[config.aws.account_id],
         assume_roles=[
             aws.ProviderAssumeRoleArgs(
-                role_arn=config.aws.assume_role_arn,
+                role_arn=config.aws.provider_role_arn or config.aws.assume_role_arn,
                 session_name=f"{PROJECT}-{config.environment.value}",
             )
         ],

@@ -57,6 +57,17 @@ def stack_plan(stack: str) -> Plan:
     return _plans[stack]
 
 
+BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
+_bootstrap_plans: dict[str, Plan] = {}
+
+
+def bootstrap_plan(stack: str) -> Plan:
+    """The captured plan of a checked-in stack of the bootstrap project (bootstrap/)."""
+    if stack not in _bootstrap_plans:
+        _bootstrap_plans[stack] = capture(BOOTSTRAP_DIR, stack)
+    return _bootstrap_plans[stack]
+
+
 @pytest.fixture(autouse=True)
 def _no_stray_event_loop() -> Iterator[None]:
     """Close any event loop a test left behind (see ``close_stray_event_loop``)."""

@@ -458,6 +458,13 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "at most 10 nodes",
     ),
     (
+        "provider role in another account",
+        "dev",
+        _set("aws.providerRoleArn", "arn:aws:iam::999999999999:role/feature-platform-previewer"),
+        "aws.providerRoleArn",
+        "the role must live in the environment's account",
+    ),
+    (
         "more shards than an alarm has expressions for",
         "dev",
         _set("onlineStore", {"clusterMode": True, "shards": 10, "replicasPerShard": 0}),

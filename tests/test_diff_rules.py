@@ -19,7 +19,13 @@ from blueprint.capture import Plan, PlannedResource
 from blueprint.checkov import tfplan
 from blueprint.diff.compare import compare
 from blueprint.diff.rules import FORCE_NEW_FILE, TypeRules, load
-from tests.conftest import STACKS, planned_resource, stack_plan, synthetic_plan
+from tests.conftest import (
+    STACKS,
+    bootstrap_plan,
+    planned_resource,
+    stack_plan,
+    synthetic_plan,
+)
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -28,7 +34,8 @@ def _aws_types_registered() -> set[str]:
     return {
         r.type
         for stack in STACKS
-        for r in stack_plan(stack).resources
+        for plan in (stack_plan(stack), bootstrap_plan(stack))  # bootstrap/ too
+        for r in plan.resources
         if r.custom and r.type.startswith("aws:")
     }
 

@@ -54,6 +54,29 @@ def test_key_admin_role_administers_but_cannot_use_the_keys(plan: Plan) -> None:
         assert not granted & {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
 
 
+def test_the_deployer_uses_every_key_but_never_administers_one(plan: Plan) -> None:
+    deployer = stack_config(plan.stack).aws.assume_role_arn
+    for key in plan.of_type(KEY):
+        granted = statements(policy(key))
+        use, grants = granted["DeployerUse"], granted["DeployerGrantsForAwsResources"]
+        for statement in (use, grants):
+            assert as_list(statement["Principal"]["AWS"]) == [deployer]
+        assert set(as_list(use["Action"])) == set(KEY_USAGE_ACTIONS)
+        # Grants only to AWS services acting on resources it creates, never to a person.
+        assert as_list(grants["Action"]) == ["kms:CreateGrant"]
+        assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        mine = [
+            s
+            for s in policy(key)["Statement"]
+            if deployer in as_list(s["Principal"].get("AWS", []))
+        ]
+        assert not {a for s in mine for a in as_list(s["Action"])} & {
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion",
+            "kms:DisableKey",
+        }
+
+
 def test_only_the_logs_key_trusts_cloudwatch_logs_and_only_for_this_account(plan: Plan) -> None:
     config = stack_config(plan.stack)
     for key in plan.of_type(KEY):

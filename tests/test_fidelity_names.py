@@ -16,7 +16,7 @@ from blueprint.capture import Plan, ResourceError, capture_program
 from blueprint.fidelity import FidelityError
 from blueprint.fidelity.facts import known_types, raw
 from blueprint.local.registry import Ctx
-from tests.conftest import STACKS, stack_plan
+from tests.conftest import STACKS, bootstrap_plan, stack_plan
 
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 
@@ -32,7 +32,8 @@ def captured(program: Callable[[], object]) -> Plan:
 
 
 def test_every_aws_type_the_stacks_register_has_an_entry() -> None:
-    used = {r.type for s in STACKS for r in stack_plan(s).resources if r.type.startswith("aws:")}
+    plans = [*(stack_plan(s) for s in STACKS), *(bootstrap_plan(s) for s in STACKS)]
+    used = {r.type for p in plans for r in p.resources if r.type.startswith("aws:")}
     assert used - known_types() == set()
 
 

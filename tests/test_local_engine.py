@@ -45,6 +45,8 @@ SIMULATED: dict[str, str] = {
     "aws:msk/configuration:Configuration": "moto's MSK has no configurations",
     "aws:msk/topic:Topic": "a Kafka topic: moto's MSK has no topic API",
     "aws:elasticache/parameterGroup:ParameterGroup": "moto's ElastiCache has no parameter groups",
+    "aws:codebuild/webhook:Webhook": "moto's CodeBuild has no webhooks (CreateWebhook also needs "
+    "the authorised GitHub connection)",
     # No translator yet, though moto could take them: each would need its own.
     "aws:ec2/launchTemplate:LaunchTemplate": "no translator yet (the node group translator "
     "does not read it)",

@@ -10,7 +10,7 @@ from typing import Any
 from blueprint.capture import Plan, PlannedResource, capture
 from components.platform import WORKLOADS
 from components.provider import REQUIRED_TAG_KEYS, default_tags
-from tests.conftest import PROJECT_DIR, stack_config, stack_document
+from tests.conftest import PROJECT_DIR, run_component, stack_config, stack_document
 
 STATEFUL = (
     "aws:s3/bucket:Bucket",
@@ -93,6 +93,25 @@ def test_one_aws_provider_with_region_account_and_deployer_role(plan: Plan) -> N
     assert json.loads(provider.inputs["allowedAccountIds"]) == [config.aws.account_id]
     (assume,) = json.loads(provider.inputs["assumeRoles"])
     assert assume["roleArn"] == config.aws.assume_role_arn
+
+
+def test_a_provider_role_changes_the_provider_and_nothing_the_program_builds() -> None:
+    from components.provider import aws_provider  # noqa: PLC0415
+
+    previewer = "arn:aws:iam::111111111111:role/feature-platform-previewer"
+    base = stack_config("dev")
+    config = base.model_copy(
+        update={"aws": base.aws.model_copy(update={"provider_role_arn": previewer})}
+    )
+
+    def build() -> None:
+        aws_provider("p", config)
+
+    (provider,) = run_component(build).of_type("pulumi:providers:aws")
+    (assume,) = json.loads(provider.inputs["assumeRoles"])
+    assert assume["roleArn"] == previewer
+    # The deployer the program names (access entry, key grants) is still the deployer.
+    assert config.aws.assume_role_arn == base.aws.assume_role_arn
 
 
 def test_default_tags_carry_every_required_key_with_a_value(plan: Plan) -> None:

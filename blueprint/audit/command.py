@@ -25,6 +25,9 @@ from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, describe_scope, r
 from blueprint.local.target import AwsTarget
 from blueprint.preflight.command import make_target, reached_account, read_inputs
 from blueprint.preflight.model import PreflightError
+from blueprint.stackfile import StackFileError, read_project
+from bootstrap.config import BootstrapConfig, read_bootstrap_stack
+from components.config import ConfigError, StackConfig
 
 ACCOUNT_ID = re.compile(r"\d{12}")
 ENVIRONMENT_TAG = "environment"
@@ -50,11 +53,19 @@ class Where:
         return f"stack {self.stack}'s aws.accountId" if self.stack else "--account"
 
 
+BOOTSTRAP_PROJECT = "feature-platform-bootstrap"
+"""bootstrap/: its own config model, the same account, region and environment tag."""
+
+
 def stack_where(project_dir: Path, stack: str) -> Where:
     """The stack's account, region and its own resources (project and environment tags)."""
     try:
-        config = read_inputs(project_dir, stack).config
-    except PreflightError as exc:
+        config: StackConfig | BootstrapConfig = (
+            read_bootstrap_stack(project_dir, stack)
+            if read_project(project_dir).name == BOOTSTRAP_PROJECT
+            else read_inputs(project_dir, stack).config
+        )
+    except (PreflightError, StackFileError, ConfigError) as exc:
         raise AuditError(str(exc)) from None
     scope = {**DEFAULT_SCOPE, ENVIRONMENT_TAG: config.environment.value}
     return Where(config.aws.account_id, config.aws.region, scope, stack)

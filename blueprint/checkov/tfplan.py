@@ -51,6 +51,8 @@ TYPE_MAP: dict[str, str] = {
     "aws:amp/workspace:Workspace": "aws_prometheus_workspace",
     "aws:appautoscaling/policy:Policy": "aws_appautoscaling_policy",
     "aws:appautoscaling/target:Target": "aws_appautoscaling_target",
+    "aws:codebuild/project:Project": "aws_codebuild_project",
+    "aws:codebuild/webhook:Webhook": "aws_codebuild_webhook",
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": "aws_cloudwatch_composite_alarm",
     "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
@@ -80,10 +82,12 @@ TYPE_MAP: dict[str, str] = {
     "aws:elasticache/parameterGroup:ParameterGroup": "aws_elasticache_parameter_group",
     "aws:elasticache/replicationGroup:ReplicationGroup": "aws_elasticache_replication_group",
     "aws:elasticache/subnetGroup:SubnetGroup": "aws_elasticache_subnet_group",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "aws_iam_openid_connect_provider",
     "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",
     "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": "aws_iam_service_linked_role",
     "aws:kms/alias:Alias": "aws_kms_alias",
     "aws:kms/key:Key": "aws_kms_key",
     "aws:lambda/function:Function": "aws_lambda_function",
@@ -131,6 +135,11 @@ RENAMES: dict[str, dict[str, str]] = {
         "pipeline_parameter_lists": "pipeline_parameter_list",
     },
     "aws_cloudwatch_metric_alarm": {"metric_queries": "metric_query", "name": "alarm_name"},
+    "aws_codebuild_project": {
+        "environment_variables": "environment_variable",
+        "secondary_source_versions": "secondary_source_version",
+    },
+    "aws_codebuild_webhook": {"filter_groups": "filter_group", "filters": "filter"},
     "aws_eks_addon": {"pod_identity_associations": "pod_identity_association"},
     "aws_eks_node_group": {"taints": "taint"},
     "aws_elasticache_parameter_group": {"parameters": "parameter"},
@@ -139,6 +148,10 @@ RENAMES: dict[str, dict[str, str]] = {
         "node_group_configurations": "node_group_configuration",
     },
     "aws_flow_log": {"tag_field_specifications": "tag_field_specification"},
+    "aws_iam_openid_connect_provider": {
+        "client_id_lists": "client_id_list",
+        "thumbprint_lists": "thumbprint_list",
+    },
     "aws_iam_role": {"inline_policies": "inline_policy"},
     "aws_instance": {
         "ebs_block_devices": "ebs_block_device",
@@ -186,6 +199,10 @@ nor in :data:`TERRAFORM_PLURALS`.
 TERRAFORM_PLURALS: dict[str, frozenset[str]] = {
     "aws_appautoscaling_policy": frozenset({"dimensions", "metrics"}),
     "aws_cloudwatch_event_target": frozenset({"run_command_targets"}),
+    # codebuild/project.go names these blocks in the plural itself.
+    "aws_codebuild_project": frozenset(
+        {"file_system_locations", "secondary_artifacts", "secondary_sources"}
+    ),
     "aws_default_security_group": frozenset({"ingress", "egress"}),
     "aws_security_group": frozenset({"ingress", "egress"}),
     "aws_eks_cluster": frozenset({"resources"}),

@@ -30,6 +30,7 @@ from blueprint.capture import Plan, RecordingMonitor, ResourceError, capture, pl
 from blueprint.fidelity.facts import write_only
 from blueprint.local import (  # noqa: F401 (register translators)
     data_plane,
+    delivery,
     ec2,
     functions,
     observability,

@@ -134,3 +134,40 @@ def log_group(ctx: Ctx) -> Created:
         {"name": name, "arn": f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{name}"},
         unapplied=unapplied,
     )
+
+
+@translates("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+def iam_oidc_provider(ctx: Ctx) -> Created:
+    request: dict[str, Any] = {
+        "Url": ctx.inputs["url"],
+        "ClientIDList": ctx.inputs["clientIdLists"],
+        "Tags": ctx.tag_list(),
+    }
+    # Optional since pulumi-aws 7 (IAM trusts its own CA library for GitHub's certificate).
+    if ctx.inputs.get("thumbprintLists"):
+        request["ThumbprintList"] = ctx.inputs["thumbprintLists"]
+    arn = ctx.client("iam").create_open_id_connect_provider(**request)["OpenIDConnectProviderArn"]
+    return Created(arn, {"arn": arn})
+
+
+@translates("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+def iam_service_linked_role(ctx: Ctx) -> Created:
+    request: dict[str, Any] = {"AWSServiceName": ctx.inputs["awsServiceName"]}
+    if ctx.inputs.get("description"):
+        request["Description"] = ctx.inputs["description"]
+    if ctx.inputs.get("customSuffix"):
+        request["CustomSuffix"] = ctx.inputs["customSuffix"]
+    iam = ctx.client("iam")
+    role = iam.create_service_linked_role(**request)["Role"]
+    # CreateServiceLinkedRole takes no tags: the provider tags the role afterwards.
+    if ctx.tags:
+        iam.tag_role(RoleName=role["RoleName"], Tags=ctx.tag_list())
+    return Created(
+        role["Arn"],
+        {
+            "arn": role["Arn"],
+            "name": role["RoleName"],
+            "path": role["Path"],
+            "uniqueId": role["RoleId"],
+        },
+    )

@@ -158,7 +158,8 @@ def _message(error: ErrorDetails, loc: tuple[str, ...]) -> str:
         return "is required"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "enum":
-        return f"{error['input']!r} is not allowed; {message.lower()}"
+        # Only the sentence is lower-cased: the allowed values are quoted as written.
+        return f"{error['input']!r} is not allowed; {message[:1].lower()}{message[1:]}"
     return message
 
 

@@ -26,6 +26,7 @@ from components.config.base import (
 )
 from components.config.compute import ClusterSettings, KubernetesSettings
 from components.config.data_stores import OnlineStoreSettings, StreamingSettings
+from components.config.delivery import DeployRunnerSettings
 from components.config.slos import SloSettings
 from components.config.subnets import SubnetPlan, plan_subnets
 
@@ -110,7 +111,15 @@ class AwsSettings(_Model):
     )
     assume_role_arn: str = Field(
         pattern=ROLE_ARN_PATTERN,
-        description="Deployer role in the environment's account that Pulumi assumes.",
+        description="Deployer role in the environment's account that Pulumi assumes; resources "
+        "that name the deployer (its cluster access entry, its key grants) name this role.",
+    )
+    provider_role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN_PATTERN,
+        description="Role the provider assumes instead of the deployer, for a read-only "
+        "`pulumi preview` (the pipelines set it to the previewer in their checkout); what the "
+        "program builds is unchanged.",
     )
     allowed_regions: tuple[str, ...] = Field(
         default=EU_REGIONS,
@@ -128,15 +137,19 @@ class AwsSettings(_Model):
                     f"allowed: {', '.join(self.allowed_regions)}",
                 )
             )
-        role_account = self.assume_role_arn.split(":")[4]
-        if role_account != self.account_id:
-            raise ConfigRuleError(
-                (
-                    ("assumeRoleArn",),
-                    f"the role is in account {role_account} but accountId is "
-                    f"{self.account_id}; the deployer role must live in the environment's account",
+        for key, arn in (
+            ("assumeRoleArn", self.assume_role_arn),
+            ("providerRoleArn", self.provider_role_arn),
+        ):
+            role_account = arn.split(":")[4] if arn else self.account_id
+            if role_account != self.account_id:
+                raise ConfigRuleError(
+                    (
+                        (key,),
+                        f"the role is in account {role_account} but accountId is "
+                        f"{self.account_id}; the role must live in the environment's account",
+                    )
                 )
-            )
         return self
 
 
@@ -336,6 +349,10 @@ class StackConfig(_Model):
     online_store: OnlineStoreSettings = Field(description="ElastiCache online store.")
     slos: SloSettings = Field(description="Service level objectives and their burn-rate alerts.")
     alerting: AlertingSettings = Field(description="Resource health alarm thresholds.")
+    deploy_runner: DeployRunnerSettings = Field(
+        default_factory=DeployRunnerSettings,
+        description="In-VPC GitHub Actions runner (CodeBuild) that applies the stack.",
+    )
 
     @property
     def availability_zones(self) -> tuple[str, ...]:
@@ -393,6 +410,12 @@ class StackConfig(_Model):
                 f"at most {MAX_ALARM_METRICS} brokers (brokersPerAz x azCount): the Kafka health "
                 f"alarms read one metric per broker, and a metric-math alarm reads at most "
                 f"{MAX_ALARM_METRICS}",
+            ),
+            (
+                ("deployRunner", "connectionArn"),
+                self.deploy_runner.connection_account not in (None, self.aws.account_id),
+                f"the connection must be in account {self.aws.account_id}: the runner's role "
+                "may only use a connection of the environment's own account",
             ),
             (
                 ("alerting", "consistencyProbe", "image"),

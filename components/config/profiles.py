@@ -64,6 +64,9 @@ COMMON: dict[str, Any] = {
         "maintenanceWindow": "sun:03:00-sun:04:00",
         "rotationDays": 30,
     },
+    # Off unless a stack opts in (a job on the runner acts as the deployer role); the
+    # smallest size is enough: `pulumi up` mostly waits on AWS.
+    "deployRunner": {"enabled": False, "computeType": "BUILD_GENERAL1_SMALL"},
     # The same objectives everywhere, so an alert is rehearsed in dev and staging before it
     # can page in prod; only the routing (page, ticket) differs by environment.
     "slos": {

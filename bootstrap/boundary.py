@@ -1,0 +1,322 @@
+"""The workload permissions boundary: the most any platform-created role may ever do.
+
+A boundary caps, it grants nothing: a role can use an action only if its own policy *and*
+the boundary allow it. The platform attaches ``feature-platform-workload-boundary`` to every
+role it creates when ``identity.permissionsBoundaryArn`` is set (prod): the EKS cluster and
+node roles, the EBS CSI and workload Pod Identity roles, and the token-rotation function's
+role. So the boundary allows, per service, the actions those roles' policies grant (their
+inline statements in ``components/*.py`` and the AWS-managed policies ``components/cluster.py``
+attaches), and explicitly denies IAM, Organizations and account-level changes, which no
+workload needs and which would let a compromised workload escape the cap.
+
+Resources: actions on data (objects, secrets, keys, topics, log streams) are limited to the
+platform's own resources in this account and region by name; the rest are ``"*"`` here and
+scoped by each role's own policy (the boundary is the outer fence, not the lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pulumi
+
+from components.iam_documents import (
+    POLICY_VERSION,
+    PolicyDocument,
+    PolicyKind,
+    Statement,
+)
+
+# AWS-managed policies the platform attaches (components/cluster.py), as listed in the AWS
+# Managed Policy Reference (the versions moto 5 bundles: AmazonEKSClusterPolicy v10,
+# AmazonEKSWorkerNodePolicy v3, AmazonEC2ContainerRegistryPullOnly v1, AmazonEKS_CNI_Policy
+# v6, AmazonEBSCSIDriverPolicy v15). tests/test_bootstrap.py checks each is covered.
+EKS_CONTROL_PLANE_ACTIONS = (
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:UpdateAutoScalingGroup",
+    "ec2:AttachVolume",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateRoute",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:CreateVolume",
+    "ec2:DeleteRoute",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteVolume",
+    "ec2:DetachVolume",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ModifyVolume",
+    "ec2:RevokeSecurityGroupIngress",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+    "elasticloadbalancing:AttachLoadBalancerToSubnets",
+    "elasticloadbalancing:ConfigureHealthCheck",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateLoadBalancerListeners",
+    "elasticloadbalancing:CreateLoadBalancerPolicy",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteLoadBalancerListeners",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancerPolicies",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
+    "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+)
+"""AmazonEKSClusterPolicy's writes (its reads are in :data:`EC2_READ_ACTIONS`)."""
+
+EC2_READ_ACTIONS = (
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeInstanceTopology",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeVolumeStatus",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVolumesModifications",
+    "ec2:DescribeVpcs",
+)
+"""Reads of the EKS, CNI and EBS CSI managed policies and the rotation function."""
+
+NODE_ACTIONS = (
+    "ecr:BatchGetImage",
+    "ecr:BatchImportUpstreamImage",
+    "ecr:GetAuthorizationToken",
+    "ecr:GetDownloadUrlForLayer",
+    "eks-auth:AssumeRoleForPodIdentity",
+    "eks:DescribeCluster",
+)
+"""AmazonEKSWorkerNodePolicy and AmazonEC2ContainerRegistryPullOnly."""
+
+NETWORK_INTERFACE_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DetachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "ec2:UnassignPrivateIpAddresses",
+)
+"""AmazonEKS_CNI_Policy (pod addresses) and the rotation function's VPC access."""
+
+EBS_CSI_ACTIONS = (
+    "ec2:AttachVolume",
+    "ec2:CopyVolumes",
+    "ec2:CreateSnapshot",
+    "ec2:CreateTags",
+    "ec2:CreateVolume",
+    "ec2:DeleteSnapshot",
+    "ec2:DeleteTags",
+    "ec2:DeleteVolume",
+    "ec2:DetachVolume",
+    "ec2:EnableFastSnapshotRestores",
+    "ec2:LockSnapshot",
+    "ec2:ModifyVolume",
+)
+"""AmazonEBSCSIDriverPolicy's writes (volumes and snapshots)."""
+
+KMS_USE_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+"""Workloads and the rotation function use the data and secrets keys; the cluster role the
+cluster key; EBS CSI creates grants on the data key (components/cluster.py)."""
+
+KAFKA_ACTIONS = (
+    "kafka-cluster:AlterGroup",
+    "kafka-cluster:Connect",
+    "kafka-cluster:DescribeGroup",
+    "kafka-cluster:DescribeTopic",
+    "kafka-cluster:ReadData",
+    "kafka-cluster:WriteData",
+    "kafka-cluster:WriteDataIdempotently",
+)
+
+S3_OBJECT_ACTIONS = (
+    "s3:AbortMultipartUpload",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+)
+
+SECRET_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+
+NO_RESOURCE_TYPE_ACTIONS = (
+    "cloudwatch:PutMetricData",
+    "secretsmanager:GetRandomPassword",
+)
+"""Actions IAM only accepts on ``"*"`` (no resource type); the roles' own conditions scope them."""
+
+DENIED_SERVICES = ("account:*", "iam:*", "organizations:*")
+"""No workload changes identity or the account; the one IAM call a platform role makes is
+EKS's creation of the load balancing service-linked role, excepted by condition."""
+
+ELB_SERVICE_LINKED_ROLE = "elasticloadbalancing.amazonaws.com"
+
+
+def boundary_statements(account_id: str, region: str, environment: str) -> tuple[Statement, ...]:
+    """The boundary's statements for one environment's account and region."""
+    prefix = f"feature-platform-{environment}"
+    kafka = f"arn:aws:kafka:{region}:{account_id}"
+    return (
+        Statement(sid="Ec2Read", actions=EC2_READ_ACTIONS, resources=("*",)),
+        Statement(sid="EksControlPlane", actions=EKS_CONTROL_PLANE_ACTIONS, resources=("*",)),
+        Statement(sid="EksNodes", actions=NODE_ACTIONS, resources=("*",)),
+        Statement(sid="NetworkInterfaces", actions=NETWORK_INTERFACE_ACTIONS, resources=("*",)),
+        Statement(sid="EbsCsiVolumes", actions=EBS_CSI_ACTIONS, resources=("*",)),
+        Statement(
+            sid="ElbServiceLinkedRole",
+            actions=("iam:CreateServiceLinkedRole",),
+            resources=("*",),
+            conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE_LINKED_ROLE}},
+        ),
+        Statement(sid="NoResourceType", actions=NO_RESOURCE_TYPE_ACTIONS, resources=("*",)),
+        Statement(
+            sid="PlatformKeys",
+            actions=KMS_USE_ACTIONS,
+            resources=(f"arn:aws:kms:{region}:{account_id}:key/*",),
+            # Only keys behind the platform's aliases (alias/feature-platform-<env>-*).
+            conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": f"alias/{prefix}-*"}},
+        ),
+        Statement(
+            sid="PlatformBuckets",
+            actions=("s3:GetBucketLocation", "s3:ListBucket"),
+            resources=("arn:aws:s3:::feature-platform-storage-*",),
+        ),
+        Statement(
+            sid="PlatformObjects",
+            actions=S3_OBJECT_ACTIONS,
+            resources=("arn:aws:s3:::feature-platform-storage-*/*",),
+        ),
+        Statement(
+            sid="PlatformSecrets",
+            actions=SECRET_ACTIONS,
+            resources=(f"arn:aws:secretsmanager:{region}:{account_id}:secret:feature-platform-*",),
+        ),
+        Statement(
+            sid="PlatformKafka",
+            actions=KAFKA_ACTIONS,
+            resources=(
+                f"{kafka}:cluster/{prefix}/*",
+                f"{kafka}:topic/{prefix}/*",
+                f"{kafka}:group/{prefix}/*",
+            ),
+        ),
+        Statement(
+            sid="PlatformCache",
+            actions=(
+                "elasticache:DescribeReplicationGroups",
+                "elasticache:ModifyReplicationGroup",
+            ),
+            resources=(f"arn:aws:elasticache:{region}:{account_id}:replicationgroup:*",),
+        ),
+        Statement(
+            sid="PlatformLogs",
+            actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+            resources=(
+                f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/feature-platform-*",
+            ),
+        ),
+        Statement(
+            sid="PlatformMetrics",
+            actions=("aps:RemoteWrite",),
+            resources=(f"arn:aws:aps:{region}:{account_id}:workspace/*",),
+        ),
+        Statement(
+            sid="DenyIdentityAndAccountChanges",
+            effect="Deny",
+            actions=DENIED_SERVICES,
+            resources=("*",),
+            # A negated operator is true when the key is absent: every IAM call but the
+            # ELB service-linked role is denied.
+            conditions={"StringNotEquals": {"iam:AWSServiceName": ELB_SERVICE_LINKED_ROLE}},
+        ),
+    )
+
+
+PLACEHOLDER_KEY = "0000abcd-00ab-00cd-00ef-000000000000"
+
+
+@dataclass(frozen=True)
+class BoundaryDocument:
+    """A permissions boundary, checked by :mod:`components.iam_documents`.
+
+    Every statement must pass the identity-policy rules, with one allowance the checker has
+    no kind for: a boundary caps and grants nothing, so a data action may name "every key of
+    this account and region" (``arn:aws:kms:<region>:<account>:key/*``) when an alias
+    condition narrows it; KMS accepts aliases only as a condition, never as the resource.
+    Each such resource is checked as if it were one key; a bare ``"*"``, another account or
+    region, or a statement without ``kms:ResourceAliases`` is refused as the checker refuses
+    it. (Proposal: a ``PolicyKind.BOUNDARY`` in components/iam_documents.py.)
+    """
+
+    account_id: str
+    region: str
+    statements: tuple[Statement, ...]
+
+    def __post_init__(self) -> None:
+        keys = f"arn:aws:kms:{self.region}:{self.account_id}:key/*"
+
+        def as_checked(st: Statement) -> Statement:
+            aliased = any("kms:ResourceAliases" in kv for kv in st.conditions.values())
+            if not aliased:
+                return st
+            return replace(
+                st,
+                resources=tuple(
+                    keys.replace("*", PLACEHOLDER_KEY) if r == keys else r for r in st.resources
+                ),
+            )
+
+        # Raises LeastPrivilegeError on any other broad data grant, wildcard Allow action,
+        # principal, duplicate Sid or empty statement.
+        PolicyDocument(PolicyKind.IDENTITY, tuple(as_checked(s) for s in self.statements))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Version": POLICY_VERSION, "Statement": [s.to_dict() for s in self.statements]}
+
+    def to_json(self) -> pulumi.Output[str]:
+        return pulumi.Output.json_dumps(self.to_dict())
+
+
+def workload_boundary(account_id: str, region: str, environment: str) -> BoundaryDocument:
+    return BoundaryDocument(
+        account_id, region, boundary_statements(account_id, region, environment)
+    )

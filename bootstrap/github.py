@@ -1,0 +1,204 @@
+"""GitHub Actions' way into the account: the OIDC provider and the two CI roles.
+
+* ``feature-platform-previewer``: pull requests of the repository (``sub`` =
+  ``repo:<owner>/<repo>:pull_request``); reads only (the platform's resources, the state,
+  the state key to decrypt state secrets). ``pulumi preview`` on the DIY backend takes no
+  lock and writes no checkpoint, so it needs no write to the state bucket.
+* ``feature-platform-deployer``: only jobs bound to the GitHub environment named after this
+  one (``sub`` = ``repo:<owner>/<repo>:environment:<env>``), so the environment's protection
+  rules (reviewers, branches) gate every ``pulumi up``.
+
+Both trust conditions are ``StringEquals`` on the exact subject and on ``aud`` =
+``sts.amazonaws.com``: never ``StringLike``, never a wildcard. Each role also trusts itself
+(the stack's provider assumes ``aws.assumeRoleArn`` again from the CI session; AWS requires a
+role's trust to allow its own re-assumption explicitly), by ``aws:PrincipalArn`` on the
+account principal, since a trust policy cannot name a role that does not exist yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam_documents import (
+    PolicyDocument,
+    PolicyKind,
+    Statement,
+    identity_policy,
+)
+from components.options import child
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+MAX_SESSION_SECONDS = 3600
+
+DEPLOYER_ROLE = "feature-platform-deployer"
+PREVIEWER_ROLE = "feature-platform-previewer"
+
+
+def pull_request_subject(repository: str) -> str:
+    return f"repo:{repository}:pull_request"
+
+
+def environment_subject(repository: str, environment: str) -> str:
+    return f"repo:{repository}:environment:{environment}"
+
+
+def role_arn(account_id: str, role: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{role}"
+
+
+def github_trust(
+    provider_arn: pulumi.Input[str], subject: str, account_id: str, role: str
+) -> PolicyDocument:
+    """Web identity from GitHub for exactly ``subject``, and the role re-assuming itself."""
+    if "*" in subject or "?" in subject:
+        raise ValueError(f"{subject!r}: the trust subject is exact, never a pattern")
+    return PolicyDocument(
+        PolicyKind.TRUST,
+        (
+            Statement(
+                sid="GithubActions",
+                actions=("sts:AssumeRoleWithWebIdentity",),
+                principals={"Federated": (provider_arn,)},
+                conditions={
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            ),
+            Statement(
+                sid="SelfAssume",
+                actions=("sts:AssumeRole",),
+                principals={"AWS": (f"arn:aws:iam::{account_id}:root",)},
+                conditions={"ArnEquals": {"aws:PrincipalArn": role_arn(account_id, role)}},
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CiRolesArgs:
+    account_id: str
+    region: str
+    environment: str
+    repository: str
+    """``owner/repo``, validated by the config model."""
+    deployer_policies: Mapping[str, Sequence[Statement]]
+    """What a ``pulumi up`` of the platform needs, the state included, split into managed
+    policies within IAM's size limit (bootstrap/deployer_policy.py)."""
+    previewer_statements: Sequence[Statement]
+    """What a ``pulumi preview`` of the platform reads, the state included."""
+
+
+class CiRoles(pulumi.ComponentResource):
+    """The GitHub OIDC provider, the previewer role and the deployer role."""
+
+    oidc_provider_arn: pulumi.Output[str]
+    deployer_role_arn: pulumi.Output[str]
+    previewer_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("featureplatform:bootstrap:CiRoles", name, None, opts)
+        # Build (and so check) every document before creating anything.
+        deployer_policies = {
+            group: identity_policy(*statements)
+            for group, statements in args.deployer_policies.items()
+        }
+        deployer_self = identity_policy(self_assume(args.account_id, DEPLOYER_ROLE))
+        previewer_policy = identity_policy(
+            *args.previewer_statements, self_assume(args.account_id, PREVIEWER_ROLE)
+        )
+        # Thumbprints omitted: IAM validates GitHub's certificate against its own trusted
+        # CAs and ignores them; pulumi-aws 7 makes thumbprintLists optional.
+        provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-github-oidc",
+            url=GITHUB_OIDC_URL,
+            client_id_lists=[STS_AUDIENCE],
+            opts=child(self),
+        )
+        previewer = self._role(
+            f"{name}-previewer",
+            PREVIEWER_ROLE,
+            f"Pull-request previews of {args.repository} ({args.environment})",
+            github_trust(
+                provider.arn,
+                pull_request_subject(args.repository),
+                args.account_id,
+                PREVIEWER_ROLE,
+            ),
+            previewer_policy,
+        )
+        deployer = self._role(
+            f"{name}-deployer",
+            DEPLOYER_ROLE,
+            f"pulumi up of {args.repository} in the {args.environment} GitHub environment",
+            github_trust(
+                provider.arn,
+                environment_subject(args.repository, args.environment),
+                args.account_id,
+                DEPLOYER_ROLE,
+            ),
+            deployer_self,
+        )
+        # The deployer's permissions exceed a role's inline quota (10,240 characters): one
+        # managed policy per group, each within 6,144.
+        for group, document in deployer_policies.items():
+            policy = aws.iam.Policy(
+                f"{name}-{group}",
+                name=f"feature-platform-{group}",
+                description=f"pulumi up of the platform ({group})",
+                policy=document.to_json(),
+                opts=child(self),
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{group}-attachment",
+                role=deployer.name,
+                policy_arn=policy.arn,
+                opts=child(self),
+            )
+        self.oidc_provider_arn = provider.arn
+        self.deployer_role_arn = deployer.arn
+        self.previewer_role_arn = previewer.arn
+        self.register_outputs(
+            {
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "deployer_role_arn": self.deployer_role_arn,
+                "previewer_role_arn": self.previewer_role_arn,
+            }
+        )
+
+    def _role(
+        self,
+        name: str,
+        role_name: str,
+        description: str,
+        trust: PolicyDocument,
+        policy: PolicyDocument,
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=role_name,
+            description=description,
+            assume_role_policy=trust.to_json(),
+            max_session_duration=MAX_SESSION_SECONDS,
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
+        )
+        return role
+
+
+def self_assume(account_id: str, role: str) -> Statement:
+    """The stack's provider assumes the role it already runs as: only itself, never another."""
+    return Statement(
+        sid="AssumeSelf", actions=("sts:AssumeRole",), resources=(role_arn(account_id, role),)
+    )
