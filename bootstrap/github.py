@@ -40,8 +40,16 @@ DEPLOYER_ROLE = "feature-platform-deployer"
 PREVIEWER_ROLE = "feature-platform-previewer"
 
 
+DEFAULT_BRANCH = "main"
+
+
 def pull_request_subject(repository: str) -> str:
     return f"repo:{repository}:pull_request"
+
+
+def default_branch_subject(repository: str) -> str:
+    """Scheduled runs (drift detection) run on the default branch: ``ref:refs/heads/main``."""
+    return f"repo:{repository}:ref:refs/heads/{DEFAULT_BRANCH}"
 
 
 def environment_subject(repository: str, environment: str) -> str:
@@ -53,11 +61,17 @@ def role_arn(account_id: str, role: str) -> str:
 
 
 def github_trust(
-    provider_arn: pulumi.Input[str], subject: str, account_id: str, role: str
+    provider_arn: pulumi.Input[str],
+    subject: str | tuple[str, ...],
+    account_id: str,
+    role: str,
 ) -> PolicyDocument:
-    """Web identity from GitHub for exactly ``subject``, and the role re-assuming itself."""
-    if "*" in subject or "?" in subject:
-        raise ValueError(f"{subject!r}: the trust subject is exact, never a pattern")
+    """Web identity from GitHub for exactly ``subject`` (or any of several exact subjects),
+    and the role re-assuming itself."""
+    subjects = (subject,) if isinstance(subject, str) else subject
+    for one in subjects:
+        if "*" in one or "?" in one:
+            raise ValueError(f"{one!r}: the trust subject is exact, never a pattern")
     return PolicyDocument(
         PolicyKind.TRUST,
         (
@@ -68,7 +82,7 @@ def github_trust(
                 conditions={
                     "StringEquals": {
                         f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                        f"{GITHUB_OIDC_HOST}:sub": subjects,
                     }
                 },
             ),
@@ -130,7 +144,8 @@ class CiRoles(pulumi.ComponentResource):
             f"Pull-request previews of {args.repository} ({args.environment})",
             github_trust(
                 provider.arn,
-                pull_request_subject(args.repository),
+                # Pull requests preview; the default branch's scheduled drift runs read too.
+                (pull_request_subject(args.repository), default_branch_subject(args.repository)),
                 args.account_id,
                 PREVIEWER_ROLE,
             ),

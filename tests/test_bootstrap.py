@@ -90,12 +90,16 @@ def test_deployer_trusts_exactly_the_repository_and_its_environment(stack: str) 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_previewer_trusts_only_pull_requests_of_the_repository(stack: str) -> None:
+def test_previewer_trusts_only_pull_requests_and_the_default_branch(stack: str) -> None:
     github = trust_of(bootstrap_plan(stack), "feature-platform-previewer")["GithubActions"]
+    # Pull requests preview; scheduled drift runs on main. No other branch, no environment.
     assert github["Condition"] == {
         "StringEquals": {
             f"{OIDC}:aud": "sts.amazonaws.com",
-            f"{OIDC}:sub": f"repo:{REPOSITORY}:pull_request",
+            f"{OIDC}:sub": [
+                f"repo:{REPOSITORY}:pull_request",
+                f"repo:{REPOSITORY}:ref:refs/heads/main",
+            ],
         }
     }
 

@@ -22,6 +22,28 @@ from blueprint.stackfile import read_project, read_stack
 
 PACK_DIR = Path("policies")
 CONFIG_DIR = PACK_DIR / "config"
+PACK_FILE = PACK_DIR / "PulumiPolicy.yaml"
+
+
+def governance_root(project_dir: Path) -> Path:
+    """Where the repository's governance lives (the pack, checkov's pin, checks and
+    suppressions): the project itself or the nearest directory above it holding
+    ``policies/PulumiPolicy.yaml``. A second project in the repository (``bootstrap/``) is
+    judged by the same rules as the platform."""
+    for directory in (project_dir, *project_dir.parents):
+        if (directory / PACK_FILE).is_file():
+            return directory
+    return project_dir
+
+
+def config_dir(project_dir: Path) -> Path:
+    """Enforcement files: ``policies/config/`` for the root project, ``policies/config/<sub
+    project>/`` for a project below it (its stacks share the platform's names)."""
+    root = governance_root(project_dir)
+    if root == project_dir:
+        return root / CONFIG_DIR
+    return root / CONFIG_DIR / project_dir.relative_to(root)
+
 
 Capture = Callable[[Path, str], Plan]
 
@@ -31,7 +53,7 @@ def pack_requests(
 ) -> list[PackRequest]:
     """The packs to run and their config files; :class:`CheckError` names what is wrong."""
     if not packs:
-        config = configs[0] if configs else project_dir / CONFIG_DIR / f"{stack}.json"
+        config = configs[0] if configs else config_dir(project_dir) / f"{stack}.json"
         if len(configs) > 1:
             raise CheckError(
                 f"{len(configs)} --policy-pack-config files but one policy pack ({PACK_DIR}/)"
@@ -41,7 +63,7 @@ def pack_requests(
                 f"no policy enforcement config for stack {stack!r}: {config} does not exist; "
                 'create it (e.g. {"all": "mandatory"}) or pass --policy-pack-config FILE'
             )
-        return [PackRequest(load_pack(project_dir / PACK_DIR), config)]
+        return [PackRequest(load_pack(governance_root(project_dir) / PACK_DIR), config)]
     if len(configs) > len(packs):
         raise CheckError(
             f"{len(configs)} --policy-pack-config files but {len(packs)} --policy-pack "

@@ -25,7 +25,13 @@ from rich.table import Table
 from blueprint import diagram
 from blueprint.capture import Plan
 from blueprint.check import enforcement, formats, locations, outputs
-from blueprint.check.command import Capture, pack_requests, preview_capture, stack_target
+from blueprint.check.command import (
+    Capture,
+    governance_root,
+    pack_requests,
+    preview_capture,
+    stack_target,
+)
 from blueprint.check.driver import WORKERS, evaluate, running
 from blueprint.check.errors import CheckError
 from blueprint.check.report import CheckReport, findings_table, packs_table, remediations_table
@@ -109,23 +115,24 @@ def judge_stack(
     if workers is None:
         # checkov imports, then scans, in a process of its own: leave it a core.
         workers = max(1, WORKERS - 1) if use_checkov else WORKERS
-    accepted = suppressions.load(project_dir / suppressions.SUPPRESSIONS_FILE)
+    root = governance_root(project_dir)
+    accepted = suppressions.load(root / suppressions.SUPPRESSIONS_FILE)
     checkov_report: scan.CheckovReport | None = None
     judged_nothing: list[str] = []
     translation: tfplan.Translation | None = None
     rendered = k8s.Manifests()
     with ExitStack() as context:
         started = context.enter_context(running(requests, target, workers=workers))
-        checkov = context.enter_context(scan.session(project_dir, say)) if use_checkov else None
+        checkov = context.enter_context(scan.session(root, say)) if use_checkov else None
         plan = capture_plan(project_dir, stack)
         if checkov is not None or exports.tfplan or exports.manifests:
             translation, rendered = _translate(plan)
             _export(translation, rendered, exports)  # also when the scan then fails
         if checkov is not None and translation is not None:
             tmp = Path(context.enter_context(tempfile.TemporaryDirectory(prefix="blueprint-")))
-            write_scan_inputs(project_dir, translation, rendered, tmp / "scan")
+            write_scan_inputs(root, translation, rendered, tmp / "scan")
             # checkov scans in its own process while the packs analyse in theirs.
-            checkov.start(tmp / "scan", tmp / "out", project_dir / scan.CHECKS_DIR)
+            checkov.start(tmp / "scan", tmp / "out", root / scan.CHECKS_DIR)
         sessions = started.packs()
         runs = [p[0].run() for p in sessions]
         enforcement.refuse_in_strict_environment(
@@ -134,7 +141,7 @@ def judge_stack(
         pack_report = evaluate(sessions, plan, target)
         if checkov is not None and translation is not None:
             checkov_report = checkov.result()
-            judged_nothing = trust(checkov_report, translation, rendered, project_dir)
+            judged_nothing = trust(checkov_report, translation, rendered, root)
     verdict = build_verdict(
         plan,
         pack_report,
@@ -199,7 +206,12 @@ def trust(
     nothing fails).
     """
     expected = {"terraform_plan": len(translation.addresses), "kubernetes": len(rendered.documents)}
-    custom = any((project_dir / scan.CHECKS_DIR).glob("fp_*.py"))
+    # The custom checks must have run where they apply: a plan with none of the types they
+    # judge (the bootstrap project) gives them nothing to report.
+    scanned = {address.split(".", 1)[0] for address in translation.addresses} | {
+        key.split(".", 1)[0] for key in rendered.ids
+    }
+    custom = bool(scan.custom_check_types(project_dir / scan.CHECKS_DIR) & scanned)
     broken = report.cannot_run(custom_checks=custom)
     if broken:
         raise CheckError("checkov could not run as asked: " + "; ".join(broken))

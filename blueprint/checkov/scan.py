@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,19 @@ from blueprint.check.errors import CheckError
 ENV_DIR = Path(".tools/checkov")
 LOCK_FILE = Path("policies/checkov/requirements.lock")
 CHECKS_DIR = Path("policies/checkov/checks")
+_SUPPORTED = re.compile(r"supported_(?:resources|entities)=\(([^)]*)\)")
+
+
+def custom_check_types(checks_dir: Path) -> set[str]:
+    """Terraform types and Kubernetes kinds the custom checks judge (their declared
+    ``supported_resources`` / ``supported_entities``)."""
+    types: set[str] = set()
+    for path in checks_dir.glob("fp_*.py"):
+        for group in _SUPPORTED.findall(path.read_text()):
+            types |= {name.strip().strip("\"'") for name in group.split(",") if name.strip()}
+    return types
+
+
 STAMP = ".synced"
 RUNNER = Path(__file__).with_name("runner.py")
 READY_TIMEOUT = 120.0
