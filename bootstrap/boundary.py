@@ -21,6 +21,7 @@ from typing import Any
 
 import pulumi
 
+from components.encryption import KEY_USAGE_ACTIONS
 from components.iam_documents import (
     POLICY_VERSION,
     PolicyDocument,
@@ -141,16 +142,7 @@ EBS_CSI_ACTIONS = (
 )
 """AmazonEBSCSIDriverPolicy's writes (volumes and snapshots)."""
 
-KMS_USE_ACTIONS = (
-    "kms:CreateGrant",
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-)
+KMS_USE_ACTIONS = tuple(sorted({*KEY_USAGE_ACTIONS, "kms:CreateGrant"}))
 """Workloads and the rotation function use the data and secrets keys; the cluster role the
 cluster key; EBS CSI creates grants on the data key (components/cluster.py)."""
 

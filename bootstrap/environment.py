@@ -10,23 +10,14 @@ from bootstrap.config import BootstrapConfig
 from bootstrap.deployer_policy import deployer_policies, previewer_statements
 from bootstrap.github import CiRoles, CiRolesArgs
 from bootstrap.state import StateBackend, StateBackendArgs, secrets_provider
-from components.provider import MANAGED_BY, PROJECT
+from components.provider import tag_set
 
 COMPONENT = "bootstrap"
 
 
 def default_tags(config: BootstrapConfig) -> dict[str, str]:
     """The platform's required tags (components/provider.py), plus ``component``."""
-    required = {
-        "environment": config.environment.value,
-        "owner": config.tags.owner,
-        "cost-center": config.tags.cost_center,
-        "data-classification": config.tags.data_classification.value,
-        "managed-by": MANAGED_BY,
-        "project": PROJECT,
-        "component": COMPONENT,
-    }
-    return {**config.tags.extra, **required}
+    return tag_set(config.environment.value, config.tags, component=COMPONENT)
 
 
 def bootstrap_provider(

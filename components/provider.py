@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+from components.config.models import TagSettings
 
 MANAGED_BY = "pulumi"
 PROJECT = "feature-platform"
@@ -16,15 +17,22 @@ REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification
 
 def default_tags(config: StackConfig) -> dict[str, str]:
     """Tags in one place. Extra tags from config cannot override the required ones."""
+    return tag_set(config.environment.value, config.tags)
+
+
+def tag_set(environment: str, tags: TagSettings, **fixed: str) -> dict[str, str]:
+    """The required tags of any project in the repository (``fixed`` adds its own, e.g. the
+    bootstrap's ``component``); extra tags from config never override them."""
     required = {
-        "environment": config.environment.value,
-        "owner": config.tags.owner,
-        "cost-center": config.tags.cost_center,
-        "data-classification": config.tags.data_classification.value,
+        "environment": environment,
+        "owner": tags.owner,
+        "cost-center": tags.cost_center,
+        "data-classification": tags.data_classification.value,
         "managed-by": MANAGED_BY,
         "project": PROJECT,
+        **fixed,
     }
-    return {**config.tags.extra, **required}
+    return {**tags.extra, **required}
 
 
 def aws_provider(
