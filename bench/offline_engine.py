@@ -66,7 +66,7 @@ def up_against_warm_server(runs: int) -> tuple[list[float], list[float]]:
         )
         try:
             endpoint = f"http://127.0.0.1:{port}"
-            if not wait_for_port(port):
+            if not wait_for_port(port, timeout=90.0):
                 raise RuntimeError(f"moto server on port {port} did not start")
             up = [PYTHON, "-m", "blueprint", "up"]
             timed([*up, "staging", "--local", "--endpoint", endpoint], ok=SERVER_DEPLOY_OK)
