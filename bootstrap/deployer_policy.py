@@ -43,7 +43,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.iam_documents import PolicyDocument, PolicyKind, Statement
+from components.iam_documents import DATA_ACTIONS, PolicyDocument, PolicyKind, Statement
 
 DATA_FILE = Path(__file__).parent / "data" / "deployer_actions.yaml"
 
@@ -309,11 +309,26 @@ def deployer_statements(
 
 
 def previewer_statements(
-    account_id: str, region: str, environment: str, state_key_arn: pulumi.Input[str]
+    account_id: str,
+    region: str,
+    environment: str,
+    state_key_arn: pulumi.Input[str],
+    *,
+    data_reads: bool = False,
 ) -> tuple[Statement, ...]:
-    """``pulumi preview --refresh``: every type's read actions, the state read-only."""
+    """A preview's reads, the state read-only.
+
+    Without ``data_reads`` (the pull-request previewer): the read actions minus those that
+    read data (``DATA_ACTIONS``: the AUTH token's value, objects): code in a pull request runs
+    with this role, so it may see how things are configured, never what they hold; a preview
+    without ``--refresh`` needs no more. With ``data_reads`` (the drift role, trusted only
+    for the default branch): everything ``pulumi preview --refresh`` reads.
+    """
+    reads = load().read_actions()
+    if not data_reads:
+        reads = frozenset(reads - DATA_ACTIONS)
     return (
-        *_service_statements(load().read_actions(), account_id, region, environment),
+        *_service_statements(reads, account_id, region, environment),
         *_state_statements(account_id, region, environment, state_key_arn, write=False, prefix=""),
     )
 

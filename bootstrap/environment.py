@@ -42,6 +42,7 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
     state_key_alias: pulumi.Output[str]
     deployer_role_arn: pulumi.Output[str]
     previewer_role_arn: pulumi.Output[str]
+    drift_role_arn: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     key_admin_role_arn: pulumi.Output[str]
     cluster_admin_role_arn: pulumi.Output[str]
@@ -88,6 +89,9 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
                 repository=config.github.repository,
                 deployer_policies=deployer_policies(account, region, env, state.key_arn),
                 previewer_statements=previewer_statements(account, region, env, state.key_arn),
+                drift_statements=previewer_statements(
+                    account, region, env, state.key_arn, data_reads=True
+                ),
             ),
             opts=uses_provider,
         )
@@ -96,6 +100,7 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
         self.state_key_alias = state.key_alias
         self.deployer_role_arn = ci.deployer_role_arn
         self.previewer_role_arn = ci.previewer_role_arn
+        self.drift_role_arn = ci.drift_role_arn
         self.oidc_provider_arn = ci.oidc_provider_arn
         self.key_admin_role_arn = roles.key_admin_role_arn
         self.cluster_admin_role_arn = roles.cluster_admin_role_arn
@@ -117,6 +122,7 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
             "state_key_alias": self.state_key_alias,
             "deployer_role_arn": self.deployer_role_arn,
             "previewer_role_arn": self.previewer_role_arn,
+            "drift_role_arn": self.drift_role_arn,
             "oidc_provider_arn": self.oidc_provider_arn,
             "key_admin_role_arn": self.key_admin_role_arn,
             "cluster_admin_role_arn": self.cluster_admin_role_arn,

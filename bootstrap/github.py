@@ -1,9 +1,13 @@
-"""GitHub Actions' way into the account: the OIDC provider and the two CI roles.
+"""GitHub Actions' way into the account: the OIDC provider and the three CI roles.
 
 * ``feature-platform-previewer``: pull requests of the repository (``sub`` =
-  ``repo:<owner>/<repo>:pull_request``); reads only (the platform's resources, the state,
-  the state key to decrypt state secrets). ``pulumi preview`` on the DIY backend takes no
-  lock and writes no checkpoint, so it needs no write to the state bucket.
+  ``repo:<owner>/<repo>:pull_request``); reads configuration only, never data (no secret
+  value, no object), and the state read-only with the state key to decrypt state secrets:
+  code in a pull request runs with it. ``pulumi preview`` on the DIY backend takes no lock and
+  writes no checkpoint, so it needs no write to the state bucket.
+* ``feature-platform-drift``: the default branch's scheduled runs only (``sub`` =
+  ``repo:<owner>/<repo>:ref:refs/heads/main``); what ``pulumi preview --refresh`` reads,
+  the AUTH token's secret value included (the provider reads it back on refresh).
 * ``feature-platform-deployer``: only jobs bound to the GitHub environment named after this
   one (``sub`` = ``repo:<owner>/<repo>:environment:<env>``), so the environment's protection
   rules (reviewers, branches) gate every ``pulumi up``.
@@ -38,6 +42,7 @@ MAX_SESSION_SECONDS = 3600
 
 DEPLOYER_ROLE = "feature-platform-deployer"
 PREVIEWER_ROLE = "feature-platform-previewer"
+DRIFT_ROLE = "feature-platform-drift"
 
 
 DEFAULT_BRANCH = "main"
@@ -107,15 +112,18 @@ class CiRolesArgs:
     """What a ``pulumi up`` of the platform needs, the state included, split into managed
     policies within IAM's size limit (bootstrap/deployer_policy.py)."""
     previewer_statements: Sequence[Statement]
-    """What a ``pulumi preview`` of the platform reads, the state included."""
+    """What a ``pulumi preview`` of the platform reads without data, the state included."""
+    drift_statements: Sequence[Statement]
+    """What a ``pulumi preview --refresh`` reads, data included, the state included."""
 
 
 class CiRoles(pulumi.ComponentResource):
-    """The GitHub OIDC provider, the previewer role and the deployer role."""
+    """The GitHub OIDC provider and the previewer, drift and deployer roles."""
 
     oidc_provider_arn: pulumi.Output[str]
     deployer_role_arn: pulumi.Output[str]
     previewer_role_arn: pulumi.Output[str]
+    drift_role_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None
@@ -130,6 +138,9 @@ class CiRoles(pulumi.ComponentResource):
         previewer_policy = identity_policy(
             *args.previewer_statements, self_assume(args.account_id, PREVIEWER_ROLE)
         )
+        drift_policy = identity_policy(
+            *args.drift_statements, self_assume(args.account_id, DRIFT_ROLE)
+        )
         # Thumbprints omitted: IAM validates GitHub's certificate against its own trusted
         # CAs and ignores them; pulumi-aws 7 makes thumbprintLists optional.
         provider = aws.iam.OpenIdConnectProvider(
@@ -143,13 +154,18 @@ class CiRoles(pulumi.ComponentResource):
             PREVIEWER_ROLE,
             f"Pull-request previews of {args.repository} ({args.environment})",
             github_trust(
-                provider.arn,
-                # Pull requests preview; the default branch's scheduled drift runs read too.
-                (pull_request_subject(args.repository), default_branch_subject(args.repository)),
-                args.account_id,
-                PREVIEWER_ROLE,
+                provider.arn, pull_request_subject(args.repository), args.account_id, PREVIEWER_ROLE
             ),
             previewer_policy,
+        )
+        drift = self._role(
+            f"{name}-drift",
+            DRIFT_ROLE,
+            f"Scheduled drift detection of {args.repository} ({args.environment})",
+            github_trust(
+                provider.arn, default_branch_subject(args.repository), args.account_id, DRIFT_ROLE
+            ),
+            drift_policy,
         )
         deployer = self._role(
             f"{name}-deployer",
@@ -182,8 +198,10 @@ class CiRoles(pulumi.ComponentResource):
         self.oidc_provider_arn = provider.arn
         self.deployer_role_arn = deployer.arn
         self.previewer_role_arn = previewer.arn
+        self.drift_role_arn = drift.arn
         self.register_outputs(
             {
+                "drift_role_arn": self.drift_role_arn,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "deployer_role_arn": self.deployer_role_arn,
                 "previewer_role_arn": self.previewer_role_arn,

@@ -90,18 +90,41 @@ def test_deployer_trusts_exactly_the_repository_and_its_environment(stack: str) 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_previewer_trusts_only_pull_requests_and_the_default_branch(stack: str) -> None:
-    github = trust_of(bootstrap_plan(stack), "feature-platform-previewer")["GithubActions"]
-    # Pull requests preview; scheduled drift runs on main. No other branch, no environment.
-    assert github["Condition"] == {
-        "StringEquals": {
-            f"{OIDC}:aud": "sts.amazonaws.com",
-            f"{OIDC}:sub": [
-                f"repo:{REPOSITORY}:pull_request",
-                f"repo:{REPOSITORY}:ref:refs/heads/main",
-            ],
-        }
-    }
+def test_previewer_trusts_only_pull_requests_and_drift_only_the_default_branch(
+    stack: str,
+) -> None:
+    plan = bootstrap_plan(stack)
+    for role, subject in (
+        ("feature-platform-previewer", f"repo:{REPOSITORY}:pull_request"),
+        ("feature-platform-drift", f"repo:{REPOSITORY}:ref:refs/heads/main"),
+    ):
+        github = trust_of(plan, role)["GithubActions"]
+        assert github["Condition"] == {
+            "StringEquals": {f"{OIDC}:aud": "sts.amazonaws.com", f"{OIDC}:sub": subject}
+        }, role
+
+
+def _grants_of(plan: Any, role: str) -> set[str]:
+    (policy_resource,) = [
+        p
+        for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == role or str(p.inputs["role"]).startswith(role)
+    ]
+    return {a for s in policy(policy_resource)["Statement"] for a in as_list(s["Action"])}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_code_in_a_pull_request_never_reads_data_but_drift_may(stack: str) -> None:
+    from components.iam_documents import DATA_ACTIONS  # noqa: PLC0415
+
+    plan = bootstrap_plan(stack)
+    previewer = _grants_of(plan, "feature-platform-previewer")
+    drift = _grants_of(plan, "feature-platform-drift")
+    # The state: both decrypt its secrets and read it, neither writes it.
+    assert "secretsmanager:GetSecretValue" not in previewer
+    assert not (previewer & DATA_ACTIONS) - {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"}
+    assert "secretsmanager:GetSecretValue" in drift
+    assert previewer < drift
 
 
 def test_ci_roles_trust_nobody_else_but_themselves() -> None:
