@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.boundary import workload_boundary
+from bootstrap.iam import role_with_policy
 from components.iam_documents import PolicyDocument, PolicyKind, Statement, identity_policy
 from components.options import child
 
@@ -60,7 +61,8 @@ class AccountRoles(pulumi.ComponentResource):
         prefix = f"feature-platform-{args.environment}"
         # Key administration itself comes from each key's policy, which names this role;
         # its own policy only lets it find the keys.
-        key_admin = self._role(
+        key_admin = _role(
+            self,
             f"{name}-key-admin",
             role_name=KEY_ADMIN_ROLE,
             description="Administers (never uses) the platform's KMS keys",
@@ -77,7 +79,8 @@ class AccountRoles(pulumi.ComponentResource):
         # Cluster admin comes from the EKS access entry; AWS-side it only reads the cluster
         # (endpoint and CA for a kubeconfig).
         cluster = f"arn:aws:eks:{args.region}:{args.account_id}:cluster/{prefix}"
-        cluster_admin = self._role(
+        cluster_admin = _role(
+            self,
             f"{name}-cluster-admin",
             role_name=CLUSTER_ADMIN_ROLE,
             description=f"Break-glass and on-call administrators of {prefix}",
@@ -117,25 +120,24 @@ class AccountRoles(pulumi.ComponentResource):
             }
         )
 
-    def _role(
-        self,
-        name: str,
-        *,
-        role_name: str,
-        description: str,
-        principals: tuple[str, ...],
-        account_id: str,
-        policy: PolicyDocument,
-    ) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=role_name,
-            description=description,
-            assume_role_policy=principal_trust(account_id, principals).to_json(),
-            max_session_duration=HUMAN_SESSION_SECONDS,
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
-        )
-        return role
+
+def _role(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    role_name: str,
+    description: str,
+    principals: tuple[str, ...],
+    account_id: str,
+    policy: PolicyDocument,
+) -> aws.iam.Role:
+    """A role people assume (key admin, cluster admin): trusted by principal pattern."""
+    return role_with_policy(
+        name,
+        parent,
+        role_name=role_name,
+        description=description,
+        trust=principal_trust(account_id, principals),
+        policy=policy,
+        max_session_seconds=HUMAN_SESSION_SECONDS,
+    )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from bootstrap.iam import role_with_policy
 from components.iam_documents import (
     PolicyDocument,
     PolicyKind,
@@ -149,36 +150,37 @@ class CiRoles(pulumi.ComponentResource):
             client_id_lists=[STS_AUDIENCE],
             opts=child(self),
         )
-        previewer = self._role(
-            f"{name}-previewer",
-            PREVIEWER_ROLE,
-            f"Pull-request previews of {args.repository} ({args.environment})",
-            github_trust(
-                provider.arn, pull_request_subject(args.repository), args.account_id, PREVIEWER_ROLE
-            ),
-            previewer_policy,
-        )
-        drift = self._role(
-            f"{name}-drift",
-            DRIFT_ROLE,
-            f"Scheduled drift detection of {args.repository} ({args.environment})",
-            github_trust(
-                provider.arn, default_branch_subject(args.repository), args.account_id, DRIFT_ROLE
-            ),
-            drift_policy,
-        )
-        deployer = self._role(
-            f"{name}-deployer",
-            DEPLOYER_ROLE,
-            f"pulumi up of {args.repository} in the {args.environment} GitHub environment",
-            github_trust(
-                provider.arn,
-                environment_subject(args.repository, args.environment),
-                args.account_id,
-                DEPLOYER_ROLE,
-            ),
-            deployer_self,
-        )
+        roles = {
+            role: _ci_role(
+                self,
+                f"{name}-{role.removeprefix('feature-platform-')}",
+                role_name=role,
+                description=description,
+                trust=github_trust(provider.arn, subject, args.account_id, role),
+                policy=policy,
+            )
+            for role, description, subject, policy in (
+                (
+                    PREVIEWER_ROLE,
+                    f"Pull-request previews of {args.repository} ({args.environment})",
+                    pull_request_subject(args.repository),
+                    previewer_policy,
+                ),
+                (
+                    DRIFT_ROLE,
+                    f"Scheduled drift detection of {args.repository} ({args.environment})",
+                    default_branch_subject(args.repository),
+                    drift_policy,
+                ),
+                (
+                    DEPLOYER_ROLE,
+                    f"pulumi up of {args.repository} in the {args.environment} GitHub environment",
+                    environment_subject(args.repository, args.environment),
+                    deployer_self,
+                ),
+            )
+        }
+        previewer, drift, deployer = (roles[r] for r in (PREVIEWER_ROLE, DRIFT_ROLE, DEPLOYER_ROLE))
         # The deployer's permissions exceed a role's inline quota (10,240 characters): one
         # managed policy per group, each within 6,144.
         for group, document in deployer_policies.items():
@@ -208,26 +210,25 @@ class CiRoles(pulumi.ComponentResource):
             }
         )
 
-    def _role(
-        self,
-        name: str,
-        role_name: str,
-        description: str,
-        trust: PolicyDocument,
-        policy: PolicyDocument,
-    ) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=role_name,
-            description=description,
-            assume_role_policy=trust.to_json(),
-            max_session_duration=MAX_SESSION_SECONDS,
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
-        )
-        return role
+
+def _ci_role(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    role_name: str,
+    description: str,
+    trust: PolicyDocument,
+    policy: PolicyDocument,
+) -> aws.iam.Role:
+    return role_with_policy(
+        name,
+        parent,
+        role_name=role_name,
+        description=description,
+        trust=trust,
+        policy=policy,
+        max_session_seconds=MAX_SESSION_SECONDS,
+    )
 
 
 def self_assume(account_id: str, role: str) -> Statement:

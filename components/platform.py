@@ -89,6 +89,81 @@ ONLINE_STORE_ID_SUFFIX = "online"
 """The replication group is ``<project>-<environment>-online`` (ids are 40 characters at most)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Parts:
+    """What the builders after the data stores take from the components built before."""
+
+    encryption: Encryption
+    storage: Storage
+    cluster: Cluster
+    streaming: Streaming
+    online_store: OnlineStore
+    observability: Observability
+
+
+def _permissions(parts: _Parts) -> dict[str, tuple[iam.Statement, ...]]:
+    """Each workload's grants: exactly the buckets, topics, secret and keys it uses."""
+    encryption, storage, streaming = parts.encryption, parts.storage, parts.streaming
+    online_store, observability = parts.online_store, parts.observability
+    events = streaming.topics[FEATURE_EVENTS_TOPIC].arn
+    dead_letters = streaming.topics[DEAD_LETTER_TOPIC].arn
+    return {
+        # Serves online features: reads feature definitions and the store credential.
+        "feature-server": (
+            *iam.s3_read("Registry", storage.registry_arn),
+            iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
+            iam.kms_use(
+                "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
+            ),
+        ),
+        # Consumes feature events and reads the offline store, writes the online store
+        # (with the store credential) and the offline store; failures go to the DLQ.
+        "materializer": (
+            *iam.s3_read("Registry", storage.registry_arn),
+            *iam.s3_read("OfflineStore", storage.offline_store_arn),
+            *iam.s3_write("OfflineStore", storage.offline_store_arn),
+            iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
+            iam.kms_use("UseDataKey", encryption.data_key_arn, encrypt=True),
+            iam.kms_use("DecryptSecrets", encryption.secrets_key_arn),
+            *iam.kafka_consume(
+                "FeatureEvents",
+                streaming.cluster_arn,
+                (events,),
+                (iam.kafka_group_arn(streaming.cluster_arn, MATERIALIZER_GROUP),),
+            ),
+            iam.Statement(
+                sid="DeadLetters",
+                actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
+                resources=(dead_letters,),
+            ),
+            # Producers are idempotent by default (Kafka >= 3.0); that is a cluster action.
+            iam.Statement(
+                sid="DeadLettersIdempotent",
+                actions=("kafka-cluster:WriteDataIdempotently",),
+                resources=(streaming.cluster_arn,),
+            ),
+            # The data-quality SLI: records validated and rejected against the contract.
+            iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
+        ),
+        # Publishes feature events.
+        "ingester": iam.kafka_produce("FeatureEvents", streaming.cluster_arn, events),
+        # Remote-writes scraped samples into this environment's workspace only.
+        "metrics-agent": (
+            iam.prometheus_remote_write("RemoteWrite", observability.prometheus_workspace_arn),
+        ),
+        # Reads exactly what it compares; publishes the consistency SLI.
+        "consistency-probe": (
+            *iam.s3_read("Registry", storage.registry_arn),
+            *iam.s3_read("OfflineStore", storage.offline_store_arn),
+            iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
+            iam.kms_use(
+                "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
+            ),
+            iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
+        ),
+    }
+
+
 class FeaturePlatform(pulumi.ComponentResource):
     """Network, keys, storage, compute, streaming, the online store and workload identities."""
 
@@ -242,138 +317,17 @@ class FeaturePlatform(pulumi.ComponentResource):
             name, config, uses_provider, encryption=encryption, network=network, cluster=cluster
         )
 
-        # Workload identities: each gets exactly the buckets, topics, secret and keys it uses.
-        events = streaming.topics[FEATURE_EVENTS_TOPIC].arn
-        dead_letters = streaming.topics[DEAD_LETTER_TOPIC].arn
-        permissions: dict[str, tuple[iam.Statement, ...]] = {
-            # Serves online features: reads feature definitions and the store credential.
-            "feature-server": (
-                *iam.s3_read("Registry", storage.registry_arn),
-                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
-                iam.kms_use(
-                    "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
-                ),
-            ),
-            # Consumes feature events and reads the offline store, writes the online store
-            # (with the store credential) and the offline store; failures go to the DLQ.
-            "materializer": (
-                *iam.s3_read("Registry", storage.registry_arn),
-                *iam.s3_read("OfflineStore", storage.offline_store_arn),
-                *iam.s3_write("OfflineStore", storage.offline_store_arn),
-                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
-                iam.kms_use("UseDataKey", encryption.data_key_arn, encrypt=True),
-                iam.kms_use("DecryptSecrets", encryption.secrets_key_arn),
-                *iam.kafka_consume(
-                    "FeatureEvents",
-                    streaming.cluster_arn,
-                    (events,),
-                    (iam.kafka_group_arn(streaming.cluster_arn, MATERIALIZER_GROUP),),
-                ),
-                iam.Statement(
-                    sid="DeadLetters",
-                    actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
-                    resources=(dead_letters,),
-                ),
-                # Producers are idempotent by default (Kafka >= 3.0); that is a cluster action.
-                iam.Statement(
-                    sid="DeadLettersIdempotent",
-                    actions=("kafka-cluster:WriteDataIdempotently",),
-                    resources=(streaming.cluster_arn,),
-                ),
-                # The data-quality SLI: records validated and rejected against the contract.
-                iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
-            ),
-            # Publishes feature events.
-            "ingester": iam.kafka_produce("FeatureEvents", streaming.cluster_arn, events),
-            # Remote-writes scraped samples into this environment's workspace only.
-            "metrics-agent": (
-                iam.prometheus_remote_write("RemoteWrite", observability.prometheus_workspace_arn),
-            ),
-            # Reads exactly what it compares; publishes the consistency SLI.
-            "consistency-probe": (
-                *iam.s3_read("Registry", storage.registry_arn),
-                *iam.s3_read("OfflineStore", storage.offline_store_arn),
-                iam.secret_read("OnlineStoreAuth", online_store.auth_secret_arn),
-                iam.kms_use(
-                    "DecryptDataAndSecrets", encryption.data_key_arn, encryption.secrets_key_arn
-                ),
-                iam.metrics_publish("PlatformMetrics", PLATFORM_NAMESPACE),
-            ),
-        }
-        roles = {
-            workload: WorkloadIdentity(
-                f"{name}-{workload}",
-                WorkloadIdentityArgs(
-                    account_id=account,
-                    region=region,
-                    namespace=WORKLOADS[workload].namespace,
-                    service_account=WORKLOADS[workload].service_account,
-                    statements=statements,
-                    permissions_boundary_arn=config.identity.permissions_boundary_arn,
-                    cluster_name=cluster.cluster_name,
-                ),
-                opts=uses_provider,
-            )
-            for workload, statements in permissions.items()
-        }
-
+        parts = _Parts(
+            encryption=encryption,
+            storage=storage,
+            cluster=cluster,
+            streaming=streaming,
+            online_store=online_store,
+            observability=observability,
+        )
+        roles = self._workload_identities(name, config, uses_provider, parts)
         if config.kubernetes.apply:
-            # Built from the cluster's outputs (never a local kubeconfig), and only once the
-            # deployer's access entry exists: before that, every call is Unauthorized.
-            kubernetes = k8s.Provider(
-                f"{name}-kubernetes",
-                kubeconfig=cluster.kubeconfig,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.access_ready),
-            )
-            baseline = KubernetesBaseline(
-                f"{name}-baseline",
-                KubernetesBaselineArgs(
-                    tenants=tuple(
-                        Tenant(w.namespace, w.service_account, w.description, w.egress)
-                        for w in WORKLOADS.values()
-                        if w.tenant
-                    ),
-                    metrics_namespace=METRICS_NAMESPACE_TENANT,
-                    service_cidr=cluster.service_cidr,
-                    settings=config.kubernetes,
-                    vpc_cidr=config.subnet_plan.vpc_cidr,
-                    data_subnet_cidrs=tuple(s.cidr for s in config.subnet_plan.tier("data")),
-                    connection_settings={
-                        "AWS_REGION": region,
-                        "KAFKA_BOOTSTRAP_SERVERS": streaming.bootstrap_brokers,
-                        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                        "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM",
-                        "FEATURE_EVENTS_TOPIC": FEATURE_EVENTS_TOPIC,
-                        "DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
-                        "ONLINE_STORE_HOST": online_store.endpoint,
-                        "ONLINE_STORE_PORT": online_store.port.apply(str),
-                        "ONLINE_STORE_TLS": "true",
-                        # Feast: redis_type "redis_cluster" with cluster mode, "redis" without.
-                        "ONLINE_STORE_CLUSTER_MODE": str(config.online_store.cluster_mode).lower(),
-                        "ONLINE_STORE_AUTH_SECRET_ARN": online_store.auth_secret_arn,
-                        "REGISTRY_PATH": pulumi.Output.concat(
-                            "s3://", storage.registry_bucket, "/", REGISTRY_KEY
-                        ),
-                        "OFFLINE_STORE_PATH": pulumi.Output.concat(
-                            "s3://", storage.offline_store_bucket, "/"
-                        ),
-                    },
-                    data_key_arn=encryption.data_key_arn,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
-            )
-            probe = WORKLOADS["consistency-probe"]
-            ConsistencyProbe(
-                f"{name}-consistency-probe",
-                ConsistencyProbeArgs(
-                    namespace=baseline.namespace_named(probe.namespace),
-                    service_account=probe.service_account,
-                    environment=config.environment.value,
-                    metrics_namespace=PLATFORM_NAMESPACE,
-                    settings=config.alerting.consistency_probe,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
-            )
+            self._kubernetes(name, config, parts)
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -401,6 +355,91 @@ class FeaturePlatform(pulumi.ComponentResource):
             **{workload: role.role_arn for workload, role in roles.items()}
         )
         self.register_outputs(self.outputs())
+
+    def _workload_identities(
+        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions, parts: _Parts
+    ) -> dict[str, WorkloadIdentity]:
+        """A Pod Identity role per workload: exactly the buckets, topics, secret and keys it
+        uses."""
+        account, region = config.aws.account_id, config.aws.region
+        return {
+            workload: WorkloadIdentity(
+                f"{name}-{workload}",
+                WorkloadIdentityArgs(
+                    account_id=account,
+                    region=region,
+                    namespace=WORKLOADS[workload].namespace,
+                    service_account=WORKLOADS[workload].service_account,
+                    statements=statements,
+                    permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                    cluster_name=parts.cluster.cluster_name,
+                ),
+                opts=opts,
+            )
+            for workload, statements in _permissions(parts).items()
+        }
+
+    def _kubernetes(self, name: str, config: StackConfig, parts: _Parts) -> None:
+        """The tenancy baseline and the consistency probe, through a provider built from the
+        cluster's outputs."""
+        cluster, streaming, online_store = parts.cluster, parts.streaming, parts.online_store
+        storage, encryption, region = parts.storage, parts.encryption, config.aws.region
+        # Built from the cluster's outputs (never a local kubeconfig), and only once the
+        # deployer's access entry exists: before that, every call is Unauthorized.
+        kubernetes = k8s.Provider(
+            f"{name}-kubernetes",
+            kubeconfig=cluster.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.access_ready),
+        )
+        baseline = KubernetesBaseline(
+            f"{name}-baseline",
+            KubernetesBaselineArgs(
+                tenants=tuple(
+                    Tenant(w.namespace, w.service_account, w.description, w.egress)
+                    for w in WORKLOADS.values()
+                    if w.tenant
+                ),
+                metrics_namespace=METRICS_NAMESPACE_TENANT,
+                service_cidr=cluster.service_cidr,
+                settings=config.kubernetes,
+                vpc_cidr=config.subnet_plan.vpc_cidr,
+                data_subnet_cidrs=tuple(s.cidr for s in config.subnet_plan.tier("data")),
+                connection_settings={
+                    "AWS_REGION": region,
+                    "KAFKA_BOOTSTRAP_SERVERS": streaming.bootstrap_brokers,
+                    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                    "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM",
+                    "FEATURE_EVENTS_TOPIC": FEATURE_EVENTS_TOPIC,
+                    "DEAD_LETTER_TOPIC": DEAD_LETTER_TOPIC,
+                    "ONLINE_STORE_HOST": online_store.endpoint,
+                    "ONLINE_STORE_PORT": online_store.port.apply(str),
+                    "ONLINE_STORE_TLS": "true",
+                    # Feast: redis_type "redis_cluster" with cluster mode, "redis" without.
+                    "ONLINE_STORE_CLUSTER_MODE": str(config.online_store.cluster_mode).lower(),
+                    "ONLINE_STORE_AUTH_SECRET_ARN": online_store.auth_secret_arn,
+                    "REGISTRY_PATH": pulumi.Output.concat(
+                        "s3://", storage.registry_bucket, "/", REGISTRY_KEY
+                    ),
+                    "OFFLINE_STORE_PATH": pulumi.Output.concat(
+                        "s3://", storage.offline_store_bucket, "/"
+                    ),
+                },
+                data_key_arn=encryption.data_key_arn,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
+        )
+        probe = WORKLOADS["consistency-probe"]
+        ConsistencyProbe(
+            f"{name}-consistency-probe",
+            ConsistencyProbeArgs(
+                namespace=baseline.namespace_named(probe.namespace),
+                service_account=probe.service_account,
+                environment=config.environment.value,
+                metrics_namespace=PLATFORM_NAMESPACE,
+                settings=config.alerting.consistency_probe,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": kubernetes}),
+        )
 
     def _observability(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -51,9 +52,8 @@ def _key(config: StackConfig, purpose: str) -> str:
     return f"arn:aws:kms:{config.aws.region}:{config.aws.account_id}:key/{purpose}-0000"
 
 
-@cache
-def _plan(stack: str = "dev") -> Plan:
-    config = stack_config(stack)
+def _program(config: StackConfig) -> Callable[[], None]:
+    """The runner alone, built from ``config`` as the platform builds it."""
 
     def build() -> None:
         DeployRunner(
@@ -74,7 +74,12 @@ def _plan(stack: str = "dev") -> Plan:
             ),
         )
 
-    return run_component(build)
+    return build
+
+
+@cache
+def _plan(stack: str = "dev") -> Plan:
+    return run_component(_program(stack_config(stack)))
 
 
 def _one(plan: Plan, type_: str) -> PlannedResource:
@@ -229,27 +234,7 @@ def test_a_codestar_connections_arn_gets_the_matching_action_prefix() -> None:
     )
     runner = {**namespace_values("dev")["deployRunner"], "connectionArn": legacy}
     config = stack_config("dev", deployRunner=runner)
-
-    def build() -> None:
-        DeployRunner(
-            NAME,
-            DeployRunnerArgs(
-                project_name=PROJECT_NAME,
-                account_id=config.aws.account_id,
-                region=config.aws.region,
-                settings=config.deploy_runner,
-                vpc_id=VPC_ID,
-                private_subnet_ids=PRIVATE_SUBNETS,
-                cluster_security_group_id=CLUSTER_SG,
-                data_key_arn=_key(config, "data"),
-                logs_key_arn=_key(config, "logs"),
-                log_retention_days=30,
-                permissions_boundary_arn=None,
-                protect=False,
-            ),
-        )
-
-    found = statements(policy(_one(run_component(build), ROLE_POLICY)))
+    found = statements(policy(_one(run_component(_program(config)), ROLE_POLICY)))
     assert found["UseConnection"]["Action"] == [
         "codestar-connections:GetConnectionToken",
         "codestar-connections:GetConnection",
