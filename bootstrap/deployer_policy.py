@@ -151,8 +151,31 @@ def _sid(*words: str) -> str:
     return "".join(w[:1].upper() + w[1:] for part in words for w in re.split(r"[^A-Za-z0-9]", part))
 
 
+REVIEW_INSTANCES = "{environment}-pr*"
+"""Review stacks' instances (``dev-pr<N>``, components/config/loader.py), where enabled."""
+
+
 def _fill(template: str, account_id: str, region: str, environment: str) -> str:
-    return template.format(account=account_id, region=region, environment=environment)
+    return template.format(
+        account=account_id, region=region, environment=environment, instance=environment
+    )
+
+
+def _fill_resources(
+    templates: Iterable[str], account_id: str, region: str, environment: str, review: bool
+) -> tuple[str, ...]:
+    """Templates filled in; ``{instance}`` (a name one stack owns) is the environment's, plus
+    its review stacks' (``<env>-pr*``) where the account has them."""
+    instances = (environment, REVIEW_INSTANCES.format(environment=environment))
+    filled: list[str] = []
+    for template in templates:
+        for instance in instances[: 2 if review and "{instance}" in template else 1]:
+            filled.append(
+                template.format(
+                    account=account_id, region=region, environment=environment, instance=instance
+                )
+            )
+    return tuple(filled)
 
 
 def _fill_conditions(
@@ -167,7 +190,13 @@ def _fill_conditions(
 
 
 def _service_statements(
-    actions: Iterable[str], account_id: str, region: str, environment: str, *, prefix: str = ""
+    actions: Iterable[str],
+    account_id: str,
+    region: str,
+    environment: str,
+    *,
+    prefix: str = "",
+    review: bool = False,
 ) -> list[Statement]:
     """Per service: one statement on its scope, one on ``"*"`` for actions with no resource
     type; actions under a named grant go to that grant's statement."""
@@ -183,8 +212,8 @@ def _service_statements(
                 Statement(
                     sid=_sid(prefix, grant.sid),
                     actions=mine,
-                    resources=tuple(
-                        _fill(r, account_id, region, environment) for r in grant.resources
+                    resources=_fill_resources(
+                        grant.resources, account_id, region, environment, review
                     ),
                     conditions=_fill_conditions(grant.conditions, account_id, region, environment),
                 )
@@ -201,8 +230,8 @@ def _service_statements(
                 Statement(
                     sid=_sid(prefix, service),
                     actions=scoped,
-                    resources=tuple(
-                        _fill(r, account_id, region, environment) for r in data.scopes[service]
+                    resources=_fill_resources(
+                        data.scopes[service], account_id, region, environment, review
                     ),
                 )
             )
@@ -270,12 +299,18 @@ def _protect_state(
 
 
 def deployer_policies(
-    account_id: str, region: str, environment: str, state_key_arn: pulumi.Input[str]
+    account_id: str,
+    region: str,
+    environment: str,
+    state_key_arn: pulumi.Input[str],
+    *,
+    review: bool = False,
 ) -> dict[str, tuple[Statement, ...]]:
     """The deployer's statements, grouped into managed policies (name -> statements).
 
     Each group holds the services ``policies`` assigns it; the state statements and the
-    Denies that protect the state go with the data group (s3, kms).
+    Denies that protect the state go with the data group (s3, kms). With ``review``, the
+    names one stack owns (``{instance}``) also cover the account's review stacks.
     """
     data = load()
     actions = data.all_actions()
@@ -286,7 +321,7 @@ def deployer_policies(
         raise ValueError(f"{DATA_FILE.name}: services in no policy group: {sorted(missing)}")
     for name, services in data.policies.items():
         mine = [a for a in actions if service_of(a) in services]
-        statements = _service_statements(mine, account_id, region, environment)
+        statements = _service_statements(mine, account_id, region, environment, review=review)
         if "s3" in services:
             statements += _state_statements(
                 account_id, region, environment, state_key_arn, write=True, prefix=""
@@ -297,15 +332,17 @@ def deployer_policies(
 
 
 def deployer_statements(
-    account_id: str, region: str, environment: str, state_key_arn: pulumi.Input[str]
+    account_id: str,
+    region: str,
+    environment: str,
+    state_key_arn: pulumi.Input[str],
+    *,
+    review: bool = False,
 ) -> tuple[Statement, ...]:
     """Everything ``pulumi up`` of the platform needs, in one tuple (see
     :func:`deployer_policies` for the same split into managed policies within IAM's size)."""
-    return tuple(
-        s
-        for statements in deployer_policies(account_id, region, environment, state_key_arn).values()
-        for s in statements
-    )
+    policies = deployer_policies(account_id, region, environment, state_key_arn, review=review)
+    return tuple(s for statements in policies.values() for s in statements)
 
 
 def previewer_statements(
@@ -315,6 +352,7 @@ def previewer_statements(
     state_key_arn: pulumi.Input[str],
     *,
     data_reads: bool = False,
+    review: bool = False,
 ) -> tuple[Statement, ...]:
     """A preview's reads, the state read-only.
 
@@ -328,7 +366,7 @@ def previewer_statements(
     if not data_reads:
         reads = frozenset(reads - DATA_ACTIONS)
     return (
-        *_service_statements(reads, account_id, region, environment),
+        *_service_statements(reads, account_id, region, environment, review=review),
         *_state_statements(account_id, region, environment, state_key_arn, write=False, prefix=""),
     )
 

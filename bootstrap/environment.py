@@ -80,6 +80,7 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
             ),
             opts=uses_provider,
         )
+        review = config.github.review_stacks
         ci = CiRoles(
             f"{name}-ci",
             CiRolesArgs(
@@ -87,10 +88,15 @@ class EnvironmentBootstrap(pulumi.ComponentResource):
                 region=region,
                 environment=env,
                 repository=config.github.repository,
-                deployer_policies=deployer_policies(account, region, env, state.key_arn),
-                previewer_statements=previewer_statements(account, region, env, state.key_arn),
+                review_stacks=review,
+                deployer_policies=deployer_policies(
+                    account, region, env, state.key_arn, review=review
+                ),
+                previewer_statements=previewer_statements(
+                    account, region, env, state.key_arn, review=review
+                ),
                 drift_statements=previewer_statements(
-                    account, region, env, state.key_arn, data_reads=True
+                    account, region, env, state.key_arn, data_reads=True, review=review
                 ),
             ),
             opts=uses_provider,

@@ -12,11 +12,10 @@
   one (``sub`` = ``repo:<owner>/<repo>:environment:<env>``), so the environment's protection
   rules (reviewers, branches) gate every ``pulumi up``.
 
-Both trust conditions are ``StringEquals`` on the exact subject and on ``aud`` =
-``sts.amazonaws.com``: never ``StringLike``, never a wildcard. Each role also trusts itself
-(the stack's provider assumes ``aws.assumeRoleArn`` again from the CI session; AWS requires a
-role's trust to allow its own re-assumption explicitly), by ``aws:PrincipalArn`` on the
-account principal, since a trust policy cannot name a role that does not exist yet.
+Each trust is ``StringEquals`` on the exact subject and on ``aud`` = ``sts.amazonaws.com``:
+never ``StringLike``, never a wildcard, and nothing else. No role trusts itself or the
+account: the platform's stack files say ``aws.credentials: ambient``, so the provider runs
+with the job's OIDC session as it is instead of assuming the role a second time.
 """
 
 from __future__ import annotations
@@ -62,18 +61,14 @@ def environment_subject(repository: str, environment: str) -> str:
     return f"repo:{repository}:environment:{environment}"
 
 
-def role_arn(account_id: str, role: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/{role}"
+REVIEW_ENVIRONMENT = "review"
+"""The GitHub environment of review-stack jobs (.github/workflows/review-stack.yml)."""
 
 
-def github_trust(
-    provider_arn: pulumi.Input[str],
-    subject: str | tuple[str, ...],
-    account_id: str,
-    role: str,
-) -> PolicyDocument:
+def github_trust(provider_arn: pulumi.Input[str], subject: str | tuple[str, ...]) -> PolicyDocument:
     """Web identity from GitHub for exactly ``subject`` (or any of several exact subjects),
-    and the role re-assuming itself."""
+    and nothing else: the pipelines run Pulumi with ``aws.credentials: ambient``, so no role
+    re-assumes itself and none trusts the account."""
     subjects = (subject,) if isinstance(subject, str) else subject
     for one in subjects:
         if "*" in one or "?" in one:
@@ -92,12 +87,6 @@ def github_trust(
                     }
                 },
             ),
-            Statement(
-                sid="SelfAssume",
-                actions=("sts:AssumeRole",),
-                principals={"AWS": (f"arn:aws:iam::{account_id}:root",)},
-                conditions={"ArnEquals": {"aws:PrincipalArn": role_arn(account_id, role)}},
-            ),
         ),
     )
 
@@ -109,6 +98,8 @@ class CiRolesArgs:
     environment: str
     repository: str
     """``owner/repo``, validated by the config model."""
+    review_stacks: bool
+    """The deployer is also trusted for jobs in the ``review`` environment (dev only)."""
     deployer_policies: Mapping[str, Sequence[Statement]]
     """What a ``pulumi up`` of the platform needs, the state included, split into managed
     policies within IAM's size limit (bootstrap/deployer_policy.py)."""
@@ -135,13 +126,8 @@ class CiRoles(pulumi.ComponentResource):
             group: identity_policy(*statements)
             for group, statements in args.deployer_policies.items()
         }
-        deployer_self = identity_policy(self_assume(args.account_id, DEPLOYER_ROLE))
-        previewer_policy = identity_policy(
-            *args.previewer_statements, self_assume(args.account_id, PREVIEWER_ROLE)
-        )
-        drift_policy = identity_policy(
-            *args.drift_statements, self_assume(args.account_id, DRIFT_ROLE)
-        )
+        previewer_policy = identity_policy(*args.previewer_statements)
+        drift_policy = identity_policy(*args.drift_statements)
         # Thumbprints omitted: IAM validates GitHub's certificate against its own trusted
         # CAs and ignores them; pulumi-aws 7 makes thumbprintLists optional.
         provider = aws.iam.OpenIdConnectProvider(
@@ -156,7 +142,7 @@ class CiRoles(pulumi.ComponentResource):
                 f"{name}-{role.removeprefix('feature-platform-')}",
                 role_name=role,
                 description=description,
-                trust=github_trust(provider.arn, subject, args.account_id, role),
+                trust=github_trust(provider.arn, subject),
                 policy=policy,
             )
             for role, description, subject, policy in (
@@ -175,8 +161,15 @@ class CiRoles(pulumi.ComponentResource):
                 (
                     DEPLOYER_ROLE,
                     f"pulumi up of {args.repository} in the {args.environment} GitHub environment",
-                    environment_subject(args.repository, args.environment),
-                    deployer_self,
+                    (
+                        environment_subject(args.repository, args.environment),
+                        *(
+                            (environment_subject(args.repository, REVIEW_ENVIRONMENT),)
+                            if args.review_stacks
+                            else ()
+                        ),
+                    ),
+                    None,
                 ),
             )
         }
@@ -218,7 +211,7 @@ def _ci_role(
     role_name: str,
     description: str,
     trust: PolicyDocument,
-    policy: PolicyDocument,
+    policy: PolicyDocument | None,
 ) -> aws.iam.Role:
     return role_with_policy(
         name,
@@ -228,11 +221,4 @@ def _ci_role(
         trust=trust,
         policy=policy,
         max_session_seconds=MAX_SESSION_SECONDS,
-    )
-
-
-def self_assume(account_id: str, role: str) -> Statement:
-    """The stack's provider assumes the role it already runs as: only itself, never another."""
-    return Statement(
-        sid="AssumeSelf", actions=("sts:AssumeRole",), resources=(role_arn(account_id, role),)
     )

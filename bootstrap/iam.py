@@ -1,4 +1,4 @@
-"""The one way the bootstrap creates a role: a name, a trust, an inline policy."""
+"""The one way the bootstrap creates a role: a name, a trust, an inline policy if any."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ def role_with_policy(
     role_name: str,
     description: str,
     trust: PolicyDocument,
-    policy: PolicyDocument,
+    policy: PolicyDocument | None,
     max_session_seconds: int,
 ) -> aws.iam.Role:
-    """A fixed-name role (the platform's stack files name it) and its inline policy."""
+    """A fixed-name role (the platform's stack files name it) and its inline policy, if any
+    (the deployer's permissions are managed policies only)."""
     role = aws.iam.Role(
         f"{name}-role",
         name=role_name,
@@ -28,5 +29,8 @@ def role_with_policy(
         max_session_duration=max_session_seconds,
         opts=child(parent),
     )
-    aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(parent))
+    if policy is not None:
+        aws.iam.RolePolicy(
+            f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(parent)
+        )
     return role

@@ -41,6 +41,9 @@ NODE_POLICY_ARNS = {
 """What a managed node documents as its permissions: join, pull images, manage pod IPs."""
 
 CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ADMIN_VIEW_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+"""Read every object, Secrets and RBAC included (what a refresh of the Kubernetes layer
+reads), write nothing; AmazonEKSViewPolicy would refuse the layer's RBAC objects."""
 
 AUTHENTICATION_MODE = "API"
 """Access entries only: no aws-auth ConfigMap that anyone with cluster write could edit."""
@@ -122,6 +125,9 @@ class ClusterArgs:
     """Retention of the control-plane log group."""
     deploy_role_arn: str
     """CI/Pulumi deployer role: cluster admin, so it can apply the Kubernetes layer."""
+    token_role_arn: str | None
+    """Role the kubeconfig's token assumes; ``None`` when Pulumi already runs as the deployer
+    (``aws.credentials: ambient``), so the deployer never needs to trust itself."""
     permissions_boundary_arn: str | None
     """Boundary on the cluster, node and add-on roles, if the organisation uses one."""
     protect: bool
@@ -156,9 +162,10 @@ def check_args(args: ClusterArgs) -> None:
 
 
 def kubeconfig(
-    cluster_name: str, endpoint: str, ca_data: str, region: str, role_arn: str
+    cluster_name: str, endpoint: str, ca_data: str, region: str, role_arn: str | None
 ) -> dict[str, Any]:
-    """A kubeconfig that gets a token for the deployer role on each call (nothing stored)."""
+    """A kubeconfig that gets a token for the deployer on each call (nothing stored): as
+    ``role_arn`` when given, else as the credentials Pulumi runs with."""
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -186,8 +193,7 @@ def kubeconfig(
                             cluster_name,
                             "--region",
                             region,
-                            "--role-arn",
-                            role_arn,
+                            *(("--role-arn", role_arn) if role_arn else ()),
                             "--output",
                             "json",
                         ],
@@ -358,27 +364,7 @@ class Cluster(pulumi.ComponentResource):
         self._security_group_rules(name, args, node_sg, control_plane_sg, cluster_sg_id)
 
         # --- access ----------------------------------------------------------------------
-        access_ready: list[pulumi.Resource] = []
-        admins = list(dict.fromkeys((args.deploy_role_arn, *settings.admin_role_arns)))
-        for principal in admins:
-            # Role names are unique in an account, so the name is stable across reorders.
-            role_name = principal.rsplit("/", 1)[-1]
-            entry = aws.eks.AccessEntry(
-                f"{name}-access-{role_name}",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                type=ACCESS_ENTRY_TYPE,
-                opts=child(self),
-            )
-            association = aws.eks.AccessPolicyAssociation(
-                f"{name}-access-{role_name}-admin",
-                cluster_name=cluster.name,
-                principal_arn=entry.principal_arn,
-                policy_arn=CLUSTER_ADMIN_POLICY_ARN,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child(self, depends_on=[entry]),
-            )
-            access_ready += [entry, association]
+        access_ready = self._access_entries(name, args, cluster)
 
         # --- add-ons needed before nodes can become Ready --------------------------------
         addons = settings.addons
@@ -469,7 +455,7 @@ class Cluster(pulumi.ComponentResource):
             cluster.name, cluster.endpoint, self.certificate_authority
         ).apply(
             lambda values: json.dumps(
-                kubeconfig(values[0], values[1], values[2], args.region, args.deploy_role_arn)
+                kubeconfig(values[0], values[1], values[2], args.region, args.token_role_arn)
             )
         )
         self.access_ready = access_ready
@@ -485,6 +471,39 @@ class Cluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+    def _access_entries(
+        self, name: str, args: ClusterArgs, cluster: aws.eks.Cluster
+    ) -> list[pulumi.Resource]:
+        """Access entries: the deployer and the admins as cluster admin, the viewers (the drift
+        role) read-only. The Kubernetes provider waits for all of them."""
+        settings = args.settings
+        admins = list(dict.fromkeys((args.deploy_role_arn, *settings.admin_role_arns)))
+        viewers = [arn for arn in dict.fromkeys(settings.view_role_arns) if arn not in admins]
+        ready: list[pulumi.Resource] = []
+        for principal, policy, suffix in (
+            *((arn, CLUSTER_ADMIN_POLICY_ARN, "admin") for arn in admins),
+            *((arn, ADMIN_VIEW_POLICY_ARN, "view") for arn in viewers),
+        ):
+            # Role names are unique in an account, so the name is stable across reorders.
+            role_name = principal.rsplit("/", 1)[-1]
+            entry = aws.eks.AccessEntry(
+                f"{name}-access-{role_name}",
+                cluster_name=cluster.name,
+                principal_arn=principal,
+                type=ACCESS_ENTRY_TYPE,
+                opts=child(self),
+            )
+            association = aws.eks.AccessPolicyAssociation(
+                f"{name}-access-{role_name}-{suffix}",
+                cluster_name=cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=policy,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child(self, depends_on=[entry]),
+            )
+            ready += [entry, association]
+        return ready
 
     def _security_group_rules(
         self,

@@ -44,9 +44,13 @@ RUNNER_ENVIRONMENT = "LINUX_CONTAINER"
 WORKFLOW_JOB_QUEUED = "WORKFLOW_JOB_QUEUED"
 """The only event the webhook reacts to: a queued job that asks for this project's label.
 Pushes and pull requests never start a build by themselves."""
-DEPLOY_WORKFLOWS = "^deploy$"
-"""The workflow (``.github/workflows/deploy.yml``, ``name: deploy``) whose jobs may run here;
-its reusable ``deploy-stack`` jobs belong to its run."""
+DEPLOY_WORKFLOWS = "^(deploy|drift)$"
+"""The workflows whose jobs may run here: ``deploy`` (``.github/workflows/deploy.yml``; its
+reusable ``deploy-stack`` jobs belong to its run) and ``drift``, whose refresh reads the
+Kubernetes layer through the private API. Each job holds its own role through OIDC."""
+REVIEW_WORKFLOWS = "^review-stack$"
+"""A review stack's runner serves its review workflow (``.github/workflows/review-stack.yml``)
+alone: dev's deploys never land on a pull request's runner, nor the reverse."""
 
 BUILD_TIMEOUT_MINUTES = 240
 """One job at most: a first ``up`` waits on MSK (20-40 minutes), EKS and its node groups;
@@ -89,6 +93,8 @@ class DeployRunnerArgs:
     """Boundary capping the runner's role, if the organisation uses one."""
     protect: bool
     """CloudWatch deletion protection on the log group (prod)."""
+    workflows: str = DEPLOY_WORKFLOWS
+    """Pattern of the workflow names whose queued jobs start a build here."""
 
 
 class DeployRunner(pulumi.ComponentResource):
@@ -351,7 +357,7 @@ class DeployRunner(pulumi.ComponentResource):
                         # Only the deploy workflow's jobs get a runner inside the VPC; a job
                         # of any other workflow that names the runner's label waits forever.
                         aws.codebuild.WebhookFilterGroupFilterArgs(
-                            type="WORKFLOW_NAME", pattern=DEPLOY_WORKFLOWS
+                            type="WORKFLOW_NAME", pattern=self._args.workflows
                         ),
                     ]
                 )

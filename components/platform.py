@@ -10,8 +10,14 @@ import pulumi_kubernetes as k8s
 from components import iam_documents as iam
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
+from components.config.models import Credentials
 from components.consistency_probe import ConsistencyProbe, ConsistencyProbeArgs
-from components.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.deploy_runner import (
+    DEPLOY_WORKFLOWS,
+    REVIEW_WORKFLOWS,
+    DeployRunner,
+    DeployRunnerArgs,
+)
 from components.encryption import Encryption, EncryptionArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.kubernetes_baseline import (
@@ -199,7 +205,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         retention = config.logging.retention_days
         # EKS, MSK and ElastiCache names are fixed (log groups and IAM ARNs are derived from
         # them; the replication group's id does not fit an auto-name).
-        physical = f"{PROJECT}-{config.environment.value}"
+        physical = f"{PROJECT}-{config.instance}"
 
         encryption = Encryption(
             f"{name}-kms",
@@ -255,6 +261,9 @@ class FeaturePlatform(pulumi.ComponentResource):
                 logs_key_arn=encryption.logs_key_arn,
                 log_retention_days=retention,
                 deploy_role_arn=config.aws.assume_role_arn,
+                token_role_arn=config.aws.assume_role_arn
+                if config.aws.credentials is Credentials.ASSUME
+                else None,
                 permissions_boundary_arn=config.identity.permissions_boundary_arn,
                 protect=protect,
                 instance_tags=default_tags(config),
@@ -434,7 +443,7 @@ class FeaturePlatform(pulumi.ComponentResource):
             ConsistencyProbeArgs(
                 namespace=baseline.namespace_named(probe.namespace),
                 service_account=probe.service_account,
-                environment=config.environment.value,
+                environment=config.instance,
                 metrics_namespace=PLATFORM_NAMESPACE,
                 settings=config.alerting.consistency_probe,
             ),
@@ -451,7 +460,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         network: Network,
         online_store: OnlineStore,
     ) -> Observability:
-        physical = f"{PROJECT}-{config.environment.value}"
+        physical = f"{PROJECT}-{config.instance}"
         store = config.online_store
         nodes = cache_node_ids(
             f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
@@ -468,7 +477,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                 slos=config.slos,
                 thresholds=config.alerting.health,
                 sli=SliContext(
-                    environment=config.environment.value,
+                    environment=config.instance,
                     kafka_cluster_name=physical,
                     cache_nodes_by_shard=nodes,
                 ),
@@ -479,7 +488,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                     cache_replicas=store.replicas_per_shard > 0,
                     nat_gateway_ids=network.nat_gateway_ids,
                     rotation_function_name=online_store.rotation_function_name,
-                    environment=config.environment.value,
+                    environment=config.instance,
                 ),
                 alerts_key_arn=encryption.alerts_key_arn,
                 data_key_arn=encryption.data_key_arn,
@@ -506,7 +515,8 @@ class FeaturePlatform(pulumi.ComponentResource):
         return DeployRunner(
             f"{name}-deploy-runner",
             DeployRunnerArgs(
-                project_name=f"{PROJECT}-{config.environment.value}-deploy-runner",
+                project_name=f"{PROJECT}-{config.instance}-deploy-runner",
+                workflows=REVIEW_WORKFLOWS if config.review is not None else DEPLOY_WORKFLOWS,
                 account_id=config.aws.account_id,
                 region=config.aws.region,
                 settings=config.deploy_runner,

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
-from components.config.models import TagSettings
+from components.config.models import Credentials, TagSettings
 
 MANAGED_BY = "pulumi"
 PROJECT = "feature-platform"
@@ -40,22 +40,25 @@ def aws_provider(
 ) -> aws.Provider:
     """Explicit provider: region and deployer role from config, default tags, account pinned.
 
-    ``aws.providerRoleArn`` replaces the deployer for the provider only (a read-only preview
-    as the previewer); every resource that names the deployer still names ``assumeRoleArn``.
+    With ``aws.credentials: ambient`` (the pipelines) the provider keeps the credentials it
+    runs with, which already are the job's role; otherwise it assumes the deployer.
 
-    ``allowed_account_ids`` makes the provider refuse to act if the assumed role lands in
-    any account other than the environment's own (a wrong ARN can never deploy dev to prod).
+    ``allowed_account_ids`` makes the provider refuse to act if the credentials land in any
+    account other than the environment's own (a wrong ARN can never deploy dev to prod).
     """
+    assume = config.aws.credentials is Credentials.ASSUME
     return aws.Provider(
         name,
         region=config.aws.region,
         allowed_account_ids=[config.aws.account_id],
         assume_roles=[
             aws.ProviderAssumeRoleArgs(
-                role_arn=config.aws.provider_role_arn or config.aws.assume_role_arn,
+                role_arn=config.aws.assume_role_arn,
                 session_name=f"{PROJECT}-{config.environment.value}",
             )
-        ],
+        ]
+        if assume
+        else None,
         default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(config)),
         opts=opts,
     )

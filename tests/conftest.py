@@ -112,6 +112,17 @@ def namespace_values(stack: str) -> dict[str, Any]:
     }
 
 
+def bootstrap_namespace_values(stack: str) -> dict[str, Any]:
+    """The ``feature-platform-bootstrap:`` keys of a bootstrap stack file, without the prefix."""
+    document = yaml.safe_load((BOOTSTRAP_DIR / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    prefix = "feature-platform-bootstrap:"
+    return {
+        key.removeprefix(prefix): value
+        for key, value in document["config"].items()
+        if key.startswith(prefix)
+    }
+
+
 def stack_config(stack: str, **overrides: Any) -> StackConfig:
     values = copy.deepcopy(namespace_values(stack))
     values.update(overrides)

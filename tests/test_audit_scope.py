@@ -16,16 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pulumi
 import pytest
 import yaml
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from typer.testing import CliRunner
 
+from blueprint.audit import command
 from blueprint.audit.model import CHECKS
 from blueprint.audit.runner import DEFAULT_SCOPE
 from blueprint.cli import app
-from tests.conftest import PROJECT_DIR, free_port, moto_server, stack_document
+from tests.conftest import (
+    PROJECT_DIR,
+    free_port,
+    moto_server,
+    planned_resource,
+    stack_document,
+    synthetic_plan,
+)
 
 STACK = "dev"
 ACCOUNT = "111111111111"  # the dev stack's accountId
@@ -113,6 +122,7 @@ def test_up_audits_the_stacks_own_region_and_account(deployed: Deployed) -> None
     assert set(judged) == set(CHECKS)
     assert all(n > 0 for n in judged.values()), judged  # EC2, EKS, MSK, … all found in eu-west-1
     assert document["summary"]["fail"] == document["summary"]["not checked"] == 0
+    assert document["not_applicable"] == {}  # the plan it deployed: every check applies
     assert f"in scope: account {ACCOUNT}, region {REGION} (stack {STACK})" in deployed.output
 
 
@@ -134,6 +144,46 @@ def test_audit_of_a_stack_reads_its_account_region_and_environment(
         "project=feature-platform, environment=dev"
     ) in output
     assert "audit: " in output and "0 fail, 0 not checked" in output
+    # The stack's plan, captured offline, selected the checks: every one applies to it.
+    assert document["plan"] == f"feature-platform/{STACK}"
+    assert document["not_applicable"] == {}
+    assert "judged by 20 of 20 checks" in output
+
+
+@pytest.mark.moto
+def test_a_stack_whose_plan_no_check_applies_to_judged_nothing(
+    deployed: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = synthetic_plan(planned_resource("aws", "pulumi:providers:aws"))
+    monkeypatch.setattr(command, "capture", lambda *_: empty)
+    code, document, output = audit_json(
+        STACK, "--endpoint", deployed.endpoint, "--project", str(deployed.project),
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert code == 1, output
+    assert document["checks"] == {} and set(document["not_applicable"]) == set(CHECKS)
+    assert "no check applies to the plan of p/dev: the audit judged nothing" in output
+    code, output = invoke(
+        "audit", STACK, "--endpoint", deployed.endpoint, "--project", str(deployed.project),
+        "--allow-not-checked",
+    )  # fmt: skip
+    assert code == 1, output
+
+
+@pytest.mark.moto
+def test_a_plan_that_cannot_be_captured_is_exit_2(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise pulumi.RunError("the program refused its config")
+
+    monkeypatch.setattr(command, "capture", broken)
+    code, output = invoke(
+        "audit", STACK, "--endpoint", deployed.endpoint, "--project", str(deployed.project)
+    )
+    assert code == 2, output
+    assert f"cannot capture stack {STACK}'s plan, which selects the checks that apply" in output
+    assert "RunError: the program refused its config" in output
 
 
 @pytest.mark.moto

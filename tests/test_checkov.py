@@ -28,7 +28,7 @@ from blueprint.check.verdict import CHECKOV
 from blueprint.checkov import manifests as k8s
 from blueprint.checkov import scan, suppressions, tfplan
 from blueprint.cli import app
-from tests.conftest import PROJECT_DIR, STACKS, stack_plan
+from tests.conftest import PROJECT_DIR, STACKS, bootstrap_plan, stack_plan
 from tests.fixtures.checkov.insecure import program as insecure_program
 
 CUSTOM = PROJECT_DIR / "tests" / "fixtures" / "checkov" / "custom"
@@ -114,6 +114,25 @@ def test_every_stack_has_zero_unsuppressed_checkov_failures(stack: str) -> None:
     # The plan, the manifests and the pull-request workflow were all judged.
     frameworks = {r.framework for r in judgement.checkov.records}
     assert frameworks == {"terraform_plan", "kubernetes", "github_actions"}
+
+
+@pytest.mark.checkov
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_bootstrap_stack_passes_the_repositorys_governance(stack: str) -> None:
+    """The bootstrap is judged like the platform: the pack (with its own enforcement) and
+    checkov, with only its own project's suppressions, and none of the platform's reported
+    as unused in it."""
+    bootstrap = PROJECT_DIR / "bootstrap"
+    judgement = judge_stack(bootstrap, stack, capture_plan=lambda _d, s: bootstrap_plan(s))
+    verdict = judgement.verdict
+    failing = [(r.rule_id, r.address) for r in verdict.failures]
+    assert verdict.passed and failing == [], failing
+    assert verdict.project == "feature-platform-bootstrap"
+    assert not [n for n in verdict.notes if "matched nothing" in n]
+    suppressed = {r.rule_id for r in verdict.results if r.source == CHECKOV and r.suppressed}
+    # Only the entries written for the bootstrap (or for both projects) apply to it.
+    assert suppressed <= {"CKV_AWS_61", "CKV2_AWS_62", "CKV_AWS_144", "CKV_AWS_145"}
+    assert judgement.checkov is not None and len(judgement.checkov.records) > 100
 
 
 @pytest.mark.checkov

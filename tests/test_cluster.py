@@ -34,6 +34,7 @@ NAME = "fp"
 VPC_CIDR = "10.10.0.0/16"
 SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 PRE_COMPUTE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 POST_COMPUTE_ADDONS = ("coredns", "aws-ebs-csi-driver")
 
@@ -57,6 +58,7 @@ def cluster_args(config: StackConfig) -> ClusterArgs:
         logs_key_arn=_key(config, "logs"),
         log_retention_days=config.logging.retention_days,
         deploy_role_arn=config.aws.assume_role_arn,
+        token_role_arn=config.aws.assume_role_arn,
         permissions_boundary_arn=config.identity.permissions_boundary_arn,
         protect=config.protection.protect_stateful,
     )
@@ -546,13 +548,15 @@ def test_ebs_csi_driver_uses_the_data_key_only_and_grants_only_to_aws_resources(
 # --- access entries -------------------------------------------------------------------------
 
 
-def _admins(built_: Built) -> dict[str, PlannedResource]:
-    """Principal ARN -> its admin policy association."""
+def _admins(built_: Built, policy: str = ADMIN_POLICY) -> dict[str, PlannedResource]:
+    """Principal ARN -> its association with ``policy`` (cluster admin by default)."""
     entries = {e.inputs["principalArn"]: e for e in built_.plan.of_type(ACCESS_ENTRY)}
     associations: dict[str, PlannedResource] = {}
     for association in built_.plan.of_type(ACCESS_POLICY):
         principal = association.inputs["principalArn"]
-        assert association.inputs["policyArn"] == ADMIN_POLICY
+        assert association.inputs["policyArn"] in {ADMIN_POLICY, VIEW_POLICY}
+        if association.inputs["policyArn"] != policy:
+            continue
         assert association.inputs["accessScope"] == {"type": "cluster"}
         assert association.inputs["clusterName"] == built_.args.cluster_name
         assert entries[principal].urn in association.depends_on
@@ -560,7 +564,9 @@ def _admins(built_: Built) -> dict[str, PlannedResource]:
     for entry in entries.values():
         assert entry.inputs["type"] == "STANDARD"
         assert entry.inputs["clusterName"] == built_.args.cluster_name
-    assert set(associations) == set(entries)
+    # Every entry has exactly one association: admin or view, never both, never none.
+    assert len(built_.plan.of_type(ACCESS_POLICY)) == len(entries)
+    assert set(associations) <= set(entries)
     return associations
 
 
@@ -571,9 +577,17 @@ def test_deployer_and_admins_are_cluster_admins_through_access_entries(any_env: 
     assert set(admins) == {args.deploy_role_arn, *args.settings.admin_role_arns}
     ready = any_env.plan.outputs["access_ready"]
     expected = {r.urn for r in any_env.plan.of_type(ACCESS_ENTRY)} | {
-        a.urn for a in admins.values()
+        a.urn for a in (*admins.values(), *_admins(any_env, VIEW_POLICY).values())
     }
     assert set(ready) == expected and len(ready) == len(expected)
+
+
+def test_the_drift_role_only_views_the_cluster(any_env: Built) -> None:
+    """The drift role reads the Kubernetes layer it refreshes and can change nothing."""
+    viewers = _admins(any_env, VIEW_POLICY)
+    assert set(viewers) == set(any_env.args.settings.view_role_arns)
+    assert any(v.endswith(":role/feature-platform-drift") for v in viewers)
+    assert not set(viewers) & set(_admins(any_env))
 
 
 def test_a_deployer_listed_as_admin_gets_one_entry() -> None:
@@ -583,7 +597,17 @@ def test_a_deployer_listed_as_admin_gets_one_entry() -> None:
     settings = config.cluster.model_copy(update={"admin_role_arns": (deployer, other)})
     result = build(replace(cluster_args(config), settings=settings))
     assert sorted(_admins(result)) == sorted([deployer, other])
-    assert len(result.plan.of_type(ACCESS_ENTRY)) == 2
+    viewers = len(config.cluster.view_role_arns)
+    assert len(result.plan.of_type(ACCESS_ENTRY)) == 2 + viewers
+
+
+def test_a_viewer_listed_as_admin_stays_admin_only() -> None:
+    config = stack_config("dev")
+    (drift,) = config.cluster.view_role_arns
+    settings = config.cluster.model_copy(update={"admin_role_arns": (drift,)})
+    result = build(replace(cluster_args(config), settings=settings))
+    assert drift in _admins(result)
+    assert _admins(result, VIEW_POLICY) == {}
 
 
 # --- outputs and structure ------------------------------------------------------------------
@@ -608,6 +632,17 @@ def test_kubeconfig_gets_a_token_for_the_deployer_role(any_env: Built) -> None:
     assert options["--region"] == args.region
     assert options["--role-arn"] == args.deploy_role_arn
     assert "token" not in user["user"]  # nothing long-lived in the file
+
+
+def test_with_ambient_credentials_the_token_assumes_no_role() -> None:
+    """The pipelines run as the deployer already: a token that assumed it again would need
+    the deployer to trust itself."""
+    from components.cluster import kubeconfig  # noqa: PLC0415
+
+    assumed = kubeconfig("c", "https://e", "ca", "eu-central-1", "arn:aws:iam::1:role/d")
+    ambient = kubeconfig("c", "https://e", "ca", "eu-central-1", None)
+    assert "--role-arn" in assumed["users"][0]["user"]["exec"]["args"]
+    assert "--role-arn" not in ambient["users"][0]["user"]["exec"]["args"]
 
 
 def test_outputs_point_at_the_resources(any_env: Built) -> None:

@@ -458,11 +458,11 @@ INVALID: list[tuple[str, str, Mutation, str, str]] = [
         "at most 10 nodes",
     ),
     (
-        "provider role in another account",
+        "credentials neither assumed nor ambient",
         "dev",
-        _set("aws.providerRoleArn", "arn:aws:iam::999999999999:role/feature-platform-previewer"),
-        "aws.providerRoleArn",
-        "the role must live in the environment's account",
+        _set("aws.credentials", "profile"),
+        "aws.credentials",
+        "'assume' or 'ambient'",
     ),
     (
         "more shards than an alarm has expressions for",

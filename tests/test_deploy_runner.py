@@ -285,12 +285,13 @@ def test_the_webhook_reacts_to_queued_workflow_jobs_only() -> None:
     plan = _plan()
     webhook = _one(plan, WEBHOOK).inputs
     assert webhook["projectName"] == PROJECT_NAME
-    # Queued jobs of the deploy workflow only: other workflows' jobs never reach the VPC.
+    # Queued jobs of the deploy and drift workflows only: no other workflow's job (a pull
+    # request's above all) reaches the VPC.
     assert webhook["filterGroups"] == [
         {
             "filters": [
                 {"type": "EVENT", "pattern": WORKFLOW_JOB_QUEUED},
-                {"type": "WORKFLOW_NAME", "pattern": "^deploy$"},
+                {"type": "WORKFLOW_NAME", "pattern": "^(deploy|drift)$"},
             ]
         }
     ]
@@ -395,5 +396,6 @@ def test_the_webhook_names_the_deploy_workflow_as_it_is_called() -> None:
         for path in (PROJECT_DIR / ".github" / "workflows").glob("*.yml")
     }
     assert [f for f, name in workflows.items() if re.fullmatch(DEPLOY_WORKFLOWS, name)] == [
-        "deploy.yml"
+        "deploy.yml",
+        "drift.yml",
     ]

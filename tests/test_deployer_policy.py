@@ -252,11 +252,24 @@ def test_every_planned_resource_is_in_the_deployers_scope(stack: str) -> None:
     """Every physical ARN the stack creates matches a resource of its service's grants."""
     from tests.conftest import stack_plan  # noqa: PLC0415
 
-    aws = namespace_values(stack)["aws"]
+    assert_in_deployers_scope(stack_plan(stack), stack)
+
+
+def test_a_review_stack_is_in_the_dev_deployers_scope() -> None:
+    """A pull request's review stack (pr-<N>) is applied by dev's deployer in dev's account."""
+    from tests.test_review_stack import review_plan  # noqa: PLC0415
+
+    assert_in_deployers_scope(review_plan(), "dev", review=True)
+    with pytest.raises(AssertionError, match="outside the deployer's scope"):
+        assert_in_deployers_scope(review_plan(), "dev", review=False)
+
+
+def assert_in_deployers_scope(plan: Any, environment: str, *, review: bool = False) -> None:
+    aws = namespace_values(environment)["aws"]
     account, region = str(aws["accountId"]), aws["region"]
     key = f"arn:aws:kms:{region}:{account}:key/x"
     patterns: dict[str, list[str]] = {}
-    for st in deployer_statements(account, region, stack, key):
+    for st in deployer_statements(account, region, environment, key, review=review):
         if st.effect != "Allow":
             continue
         for action in st.actions:
@@ -265,7 +278,7 @@ def test_every_planned_resource_is_in_the_deployers_scope(stack: str) -> None:
             )
     names = {"arn:aws:kafka": ("kafka", "kafka-cluster"), "arn:aws:events": ("events",)}
     checked = 0
-    for resource in stack_plan(stack).resources:
+    for resource in plan.resources:
         arn = (resource.outputs or {}).get("arn")
         if (
             not isinstance(arn, str)

@@ -323,3 +323,28 @@ def test_a_base_holding_an_absolute_symlink_is_refused_not_a_traceback(tmp_path:
         materialised(tmp_path, "HEAD"),
     ):
         pass
+
+
+def test_a_code_change_in_a_sub_project_is_seen_on_both_sides(tmp_path: Path) -> None:
+    """bootstrap/ imports its packages from the repository's root: each side of the diff
+    must import its own tree's, never the checkout the tooling is installed from."""
+    repo = _repo(tmp_path)
+    _edit(
+        repo,
+        "bootstrap/github.py",
+        lambda t: t.replace(
+            'f"Pull-request previews of {args.repository}', 'f"PR previews of {args.repository}'
+        ),
+    )
+    out = repo / "diff.json"
+    result = runner.invoke(
+        app, ["diff", "dev", "--project", str(repo / "bootstrap"), "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    changed = [r for r in document["resources"] if r["action"] != "same"]
+    assert [(r["name"], r["action"]) for r in changed] == [
+        ("feature-platform-bootstrap-ci-previewer-role", "update")
+    ]
+    (change,) = changed[0]["changes"]
+    assert change["path"] == "description" and change["new"].startswith("PR previews of")

@@ -91,27 +91,44 @@ def test_one_aws_provider_with_region_account_and_deployer_role(plan: Plan) -> N
     (provider,) = plan.of_type("pulumi:providers:aws")
     assert provider.inputs["region"] == config.aws.region
     assert json.loads(provider.inputs["allowedAccountIds"]) == [config.aws.account_id]
-    (assume,) = json.loads(provider.inputs["assumeRoles"])
-    assert assume["roleArn"] == config.aws.assume_role_arn
+    # The stacks run as the pipeline job's role (aws.credentials: ambient): nothing assumed.
+    assert config.aws.credentials.value == "ambient"
+    assert not json.loads(provider.inputs.get("assumeRoles") or "[]")
 
 
-def test_a_provider_role_changes_the_provider_and_nothing_the_program_builds() -> None:
-    from components.provider import aws_provider  # noqa: PLC0415
+def test_ambient_credentials_change_the_providers_and_nothing_the_program_builds() -> None:
+    """The pipelines' setting: the provider assumes nothing (the job holds its role already),
+    the account pin stays, the kubeconfig's token assumes nothing, and every resource the
+    program builds is built exactly as with the default."""
+    from components.config.models import Credentials  # noqa: PLC0415
+    from components.platform import FeaturePlatform  # noqa: PLC0415
 
-    previewer = "arn:aws:iam::111111111111:role/feature-platform-previewer"
-    base = stack_config("dev")
-    config = base.model_copy(
-        update={"aws": base.aws.model_copy(update={"provider_role_arn": previewer})}
+    ambient = stack_config("dev")
+    base = ambient.model_copy(
+        update={"aws": ambient.aws.model_copy(update={"credentials": Credentials.ASSUME})}
     )
 
-    def build() -> None:
-        aws_provider("p", config)
+    def build(config: Any) -> Plan:
+        def program() -> None:
+            FeaturePlatform("feature-platform", config)
 
-    (provider,) = run_component(build).of_type("pulumi:providers:aws")
-    (assume,) = json.loads(provider.inputs["assumeRoles"])
-    assert assume["roleArn"] == previewer
-    # The deployer the program names (access entry, key grants) is still the deployer.
-    assert config.aws.assume_role_arn == base.aws.assume_role_arn
+        return run_component(program, stack="dev")
+
+    assumed_plan, ambient_plan = build(base), build(ambient)
+    (assumed_provider,) = assumed_plan.of_type("pulumi:providers:aws")
+    (ambient_provider,) = ambient_plan.of_type("pulumi:providers:aws")
+    (assume,) = json.loads(assumed_provider.inputs["assumeRoles"])
+    assert assume["roleArn"] == base.aws.assume_role_arn
+    assert not json.loads(ambient_provider.inputs.get("assumeRoles") or "[]")
+    assert json.loads(ambient_provider.inputs["allowedAccountIds"]) == [ambient.aws.account_id]
+    (k8s,) = ambient_plan.of_type("pulumi:providers:kubernetes")
+    token = json.loads(k8s.inputs["kubeconfig"])["users"][0]["user"]["exec"]["args"]
+    assert "--role-arn" not in token
+
+    def built(plan: Plan) -> dict[str, Any]:
+        return {r.urn: r.inputs for r in plan.resources if not r.type.startswith("pulumi:")}
+
+    assert built(assumed_plan) == built(ambient_plan)
 
 
 def test_default_tags_carry_every_required_key_with_a_value(plan: Plan) -> None:

@@ -484,3 +484,45 @@ def test_a_second_pulumi_version_is_named() -> None:
     )
     assert any("pulumi-version given inline" in p for p in problems)
     assert any("without the version file" in p for p in problems)
+
+
+# --- delivery shape --------------------------------------------------------------------------
+
+
+def workflow(name: str) -> Workflow:
+    return load((GITHUB / "workflows" / name).read_text())
+
+
+def test_a_first_deploy_applies_the_aws_layer_before_the_runner_is_used() -> None:
+    """Two phases without a manual edit: when the stack's runner is missing, a hosted job
+    applies everything but the Kubernetes layer (which creates the runner); the deploy job
+    waits for it, runs on the runner, and never follows a failed first phase."""
+    stages = jobs(workflow("deploy-stack.yml"))
+    layer, deploy = stages["aws-layer"], stages["deploy"]
+    assert layer["needs"] == "context"
+    assert "runner-ready == 'false'" in layer["if"]
+    assert layer["runs-on"] == "ubuntu-24.04"
+    script = "\n".join(step.get("run", "") for step in layer["steps"])
+    assert 'feature-platform:kubernetes.apply" false' in script
+    assert "--create --secrets-provider" in script
+    assert deploy["needs"] == ["context", "aws-layer"]
+    assert "needs.aws-layer.result == 'success' || needs.aws-layer.result == 'skipped'" in (
+        " ".join(deploy["if"].split())
+    )
+    assert deploy["runs-on"] == "${{ needs.context.outputs.runner }}"
+    assert layer["concurrency"]["group"] == deploy["concurrency"]["group"]
+    preview = next(s for s in deploy["steps"] if s.get("name", "").startswith("pulumi preview"))
+    assert preview["with"]["upsert"] is True  # nobody runs `pulumi stack init` by hand
+
+
+def test_review_stacks_deploy_like_dev_and_are_destroyed_from_anywhere() -> None:
+    review = jobs(workflow("review-stack.yml"))
+    assert review["up"]["uses"] == "$/.github/workflows/deploy-stack.yml"
+    assert review["up"]["with"] == {
+        "stack": "pr-${{ github.event.pull_request.number }}",
+        "audit": False,
+    }
+    sweeper = jobs(workflow("review-sweeper.yml"))["sweep"]
+    for name, job in (("review-stack", review["destroy"]), ("sweeper", sweeper)):
+        env = {k: v for s in job["steps"] for k, v in (s.get("env") or {}).items()}
+        assert env.get("PULUMI_K8S_DELETE_UNREACHABLE") == "true", name

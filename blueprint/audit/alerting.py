@@ -144,6 +144,10 @@ def _unreadable(check_id: str, exc: CompositesUnreadableError, what: str) -> Fin
     "Alarms notify: alarm actions, or (window alarms) named by a composite alarm that has them",
     service="cloudwatch",
     permissions=ALARM_PERMISSIONS,
+    types=(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:cloudwatch/compositeAlarm:CompositeAlarm",
+    ),
 )
 def alarm_actions(ctx: AuditContext) -> Iterable[Finding]:
     check_id = "ALERTS.ACTIONS"
@@ -230,6 +234,7 @@ def denies_plain_publish(policy: str | None) -> bool:
         "sns:GetTopicAttributes",
         "kms:DescribeKey",
     ),
+    types=("aws:sns/topic:Topic",),
 )
 def alert_topics(ctx: AuditContext) -> Iterable[Finding]:
     sns = ctx.client("sns")
@@ -304,6 +309,7 @@ def cache_gaps(group: Mapping[str, Any], metrics: Sequence[Metric]) -> list[str]
         "elasticache:DescribeReplicationGroups",
         "elasticache:ListTagsForResource",
     ),
+    types=("aws:msk/cluster:Cluster", "aws:elasticache/replicationGroup:ReplicationGroup"),
 )
 def health_alarms(ctx: AuditContext) -> Iterable[Finding]:
     kafka = ctx.client("kafka")
@@ -400,6 +406,7 @@ def _workspace_verdict(ctx: AuditContext, workspace: Mapping[str, Any]) -> Findi
         "aps:ListRuleGroupsNamespaces",
         "aps:DescribeRuleGroupsNamespace",
     ),
+    types=("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:amp/workspace:Workspace"),
 )
 def slo_burn(ctx: AuditContext) -> Iterator[Finding]:
     check_id = "ALERTS.SLO_BURN"

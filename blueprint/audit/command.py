@@ -1,5 +1,8 @@
 """``blueprint audit``: which account, region and scope; reach exactly that; judge; show.
 
+With a stack, the checks that run are those that apply to its plan (what it deploys, see
+:mod:`blueprint.audit.applicability`); the others are reported as not applicable.
+
 The account and region come from a stack (read through the project's config loader, as
 ``preflight`` reads them) or from explicit ``--account`` and ``--region``; never from a
 default. A moto endpoint is told the account (``x-moto-account-id``); a profile must reach
@@ -20,8 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from blueprint import exitcodes
+from blueprint.audit.applicability import Applicability, applicability
 from blueprint.audit.model import AuditContext, Status, error_code
 from blueprint.audit.runner import DEFAULT_SCOPE, AuditReport, describe_scope, run_audit
+from blueprint.capture import Plan, capture
 from blueprint.local.target import AwsTarget
 from blueprint.preflight.command import make_target, reached_account, read_inputs
 from blueprint.preflight.model import PreflightError
@@ -152,9 +157,27 @@ def connect(target: AwsTarget, where: Where) -> AwsTarget:
     return target
 
 
-def judge(target: AwsTarget, where: Where) -> AuditReport:
-    report = run_audit(AuditContext(target=target, scope=dict(where.scope)))
+def planned(project_dir: Path, stack: str) -> Applicability:
+    """The checks that apply to what ``stack`` deploys, from its plan captured offline."""
+    try:
+        plan = capture(project_dir, stack)
+    # Any error of the program: the audit cannot say what to judge, so it does not run
+    # (exit 2 with the program's message, never a traceback or a guess).
+    except Exception as exc:
+        raise AuditError(
+            f"cannot capture stack {stack}'s plan, which selects the checks that apply: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    return applicability(plan)
+
+
+def judge(target: AwsTarget, where: Where, applies: Applicability | None = None) -> AuditReport:
+    """Run the checks that apply (every check without a plan: an account-wide audit)."""
+    only = set(applies.applicable) if applies else None
+    report = run_audit(AuditContext(target=target, scope=dict(where.scope)), only=only)
     report.account, report.region, report.stack = where.account, where.region, where.stack
+    if applies:
+        report.plan, report.not_applicable = applies.plan, dict(applies.not_applicable)
     return report
 
 
@@ -176,14 +199,21 @@ def audit(
     where = resolve(
         project_dir, stack=stack, account=account, region=region, all_resources=all_resources
     )
-    return judge(connect(target, where), where)
+    target = connect(target, where)
+    # A stack's audit judges what its plan deploys; an account-wide one runs every check.
+    return judge(target, where, planned(project_dir, stack) if stack else None)
 
 
-def audit_deployed(project_dir: Path, stack: str, endpoint_url: str | None) -> AuditReport:
-    """After ``blueprint up --local``: the stack's own account and region, in the same moto."""
+def audit_deployed(
+    project_dir: Path, stack: str, endpoint_url: str | None, plan: Plan | None = None
+) -> AuditReport:
+    """After ``blueprint up --local``: the stack's own account and region, in the same moto,
+    judged by the checks that apply to ``plan`` (what was deployed; captured when not given).
+    """
     where = stack_where(project_dir, stack)
     target = AwsTarget(region=where.region, endpoint_url=endpoint_url, account_id=where.account)
-    return judge(target, where)
+    applies = applicability(plan) if plan is not None else planned(project_dir, stack)
+    return judge(target, where, applies)
 
 
 # --- presentation ------------------------------------------------------------------------
@@ -236,12 +266,25 @@ def scope_table(report: AuditReport) -> Table:
     return table
 
 
+def not_applicable_lines(report: AuditReport) -> list[str]:
+    """One line per check the plan gave nothing to judge."""
+    return [f"{c} not applicable: {why}" for c, why in report.not_applicable.items()]
+
+
 def verdict_line(report: AuditReport, *, allow_not_checked: bool) -> str:
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
     line = f"audit: {counts}; {report.judged} resources judged"
+    if report.plan:
+        total = len(report.checks) + len(report.not_applicable)
+        line += f" by {len(report.checks)} of {total} checks (the others not applicable)"
     code = report.exit_code(allow_not_checked=allow_not_checked)
     if code == exitcodes.PASS:
         return f"{line}: [green]pass[/]"
+    if report.plan and not report.checks:
+        return (
+            f"{line}: [red]fail[/], no check applies to the plan of {report.plan}: "
+            "the audit judged nothing"
+        )
     if report.judged == 0:
         why = "nothing could be judged (--allow-not-checked does not accept that)"
     elif report.count(Status.FAIL):
@@ -255,6 +298,8 @@ def show(report: AuditReport, console: Console, title: str, *, allow_not_checked
     console.print(findings_table(report, title))
     console.print(scope_table(report))
     # Whole lines, never wrapped: they are what a pipeline log is searched for.
+    for line in not_applicable_lines(report):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(scope_line(report), highlight=False, soft_wrap=True)
     console.print(
         verdict_line(report, allow_not_checked=allow_not_checked), highlight=False, soft_wrap=True

@@ -24,6 +24,7 @@ SINGLE_AZ_ENVIRONMENT = "dev"
     "EKS clusters: private API (or an explicit allowlist), secrets encrypted, control-plane logs",
     service="eks",
     permissions=("eks:ListClusters", "eks:DescribeCluster"),
+    types=("aws:eks/cluster:Cluster",),
 )
 def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
     eks = ctx.client("eks")
@@ -58,6 +59,7 @@ def eks_clusters(ctx: AuditContext) -> Iterable[Finding]:
     "MSK clusters: TLS only, IAM authentication only, encrypted with a customer-managed key",
     service="kafka",
     permissions=("kafka:ListClusters", "kafka:DescribeCluster", "kms:DescribeKey"),
+    types=("aws:msk/cluster:Cluster",),
 )
 def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
     kafka = ctx.client("kafka")
@@ -96,6 +98,7 @@ def msk_clusters(ctx: AuditContext) -> Iterable[Finding]:
     "(except in dev)",
     service="elasticache",
     permissions=("elasticache:DescribeReplicationGroups", "elasticache:ListTagsForResource"),
+    types=("aws:elasticache/replicationGroup:ReplicationGroup",),
 )
 def replication_groups(ctx: AuditContext) -> Iterable[Finding]:
     elasticache = ctx.client("elasticache")

@@ -12,8 +12,11 @@ from blueprint.audit.model import CHECKS
 
 
 def checks_table() -> str:
-    lines = ["| check | what it asserts | service |", "|---|---|---|"]
-    lines += [f"| `{c.id}` | {c.title} | {c.service} |" for c in CHECKS.values()]
+    lines = ["| check | what it asserts | service | applies to a plan with |", "|---|---|---|---|"]
+    lines += [
+        f"| `{c.id}` | {c.title} | {c.service} | {', '.join(f'`{t}`' for t in c.types)} |"
+        for c in CHECKS.values()
+    ]
     return "\n".join(lines)
 
 

@@ -45,6 +45,7 @@ def _wildcards(document: dict[str, Any]) -> list[str]:
         "iam:GetPolicy",
         "iam:GetPolicyVersion",
     ),
+    types=("aws:iam/role:Role",),
 )
 def roles(ctx: AuditContext) -> Iterable[Finding]:
     iam = ctx.client("iam")

@@ -25,6 +25,7 @@ from blueprint.audit.model import (
         "kms:ListResourceTags",
         "kms:GetKeyRotationStatus",
     ),
+    types=("aws:kms/key:Key",),
 )
 def rotation(ctx: AuditContext) -> Iterable[Finding]:
     kms = ctx.client("kms")
@@ -55,6 +56,7 @@ def rotation(ctx: AuditContext) -> Iterable[Finding]:
     "Secrets are encrypted with a customer-managed key",
     service="secretsmanager",
     permissions=("secretsmanager:ListSecrets", "kms:DescribeKey"),
+    types=("aws:secretsmanager/secret:Secret",),
 )
 def secrets_cmk(ctx: AuditContext) -> Iterable[Finding]:
     for secret in ctx.pages("secretsmanager", "list_secrets", "SecretList"):
@@ -73,6 +75,7 @@ def secrets_cmk(ctx: AuditContext) -> Iterable[Finding]:
     "Secrets rotate, have rotated at least once, and no rotation is left incomplete",
     service="secretsmanager",
     permissions=("secretsmanager:ListSecrets",),
+    types=("aws:secretsmanager/secret:Secret",),
 )
 def secrets_rotated(ctx: AuditContext) -> Iterable[Finding]:
     # RotateSecret returns before the rotation runs, so `pulumi up` never learns whether the
@@ -102,6 +105,7 @@ def secrets_rotated(ctx: AuditContext) -> Iterable[Finding]:
     "Log groups are KMS-encrypted and expire",
     service="logs",
     permissions=("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+    types=("aws:cloudwatch/logGroup:LogGroup",),
 )
 def log_groups(ctx: AuditContext) -> Iterable[Finding]:
     logs = ctx.client("logs")

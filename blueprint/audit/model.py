@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -63,19 +64,38 @@ class Check:
     service: str
     permissions: tuple[str, ...]
     """Read-only IAM actions the check calls (``docs/audit.md`` lists them)."""
+    types: tuple[str, ...]
+    """The Pulumi type tokens of the resources it judges: it applies to a plan holding any."""
     run: CheckFn
 
 
 CHECKS: dict[str, Check] = {}
 
 
+TYPE_TOKEN = re.compile(r"aws:[a-zA-Z0-9]+/[a-zA-Z0-9]+:[A-Z][a-zA-Z0-9]*")
+"""A pulumi-aws resource type token (``aws:<module>/<camelName>:<Name>``)."""
+
+
 def check(
-    check_id: str, title: str, *, service: str, permissions: tuple[str, ...]
+    check_id: str,
+    title: str,
+    *,
+    service: str,
+    permissions: tuple[str, ...],
+    types: tuple[str, ...],
 ) -> Callable[[CheckFn], CheckFn]:
+    """Register a check; ``types`` are required: a check that names no resource type could
+    never be told apart from one that does not apply (see :mod:`blueprint.audit.applicability`).
+    """
+
     def register(fn: CheckFn) -> CheckFn:
         if check_id in CHECKS:
             raise ValueError(f"duplicate check id {check_id}")
-        CHECKS[check_id] = Check(check_id, title, service, permissions, fn)
+        if not types:
+            raise ValueError(f"check {check_id} names no resource type it judges (types=)")
+        if malformed := [t for t in types if not TYPE_TOKEN.fullmatch(t)]:
+            raise ValueError(f"check {check_id}: {', '.join(malformed)} is not an aws type token")
+        CHECKS[check_id] = Check(check_id, title, service, permissions, types, fn)
         return fn
 
     return register

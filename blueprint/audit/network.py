@@ -19,6 +19,7 @@ def _tag_filters(ctx: AuditContext) -> list[dict[str, Any]]:
     "Security groups allow no ingress from 0.0.0.0/0 or ::/0",
     service="ec2",
     permissions=("ec2:DescribeSecurityGroups",),
+    types=("aws:ec2/securityGroup:SecurityGroup",),
 )
 def world_ingress(ctx: AuditContext) -> Iterable[Finding]:
     for group in ctx.pages(
@@ -46,6 +47,7 @@ def world_ingress(ctx: AuditContext) -> Iterable[Finding]:
     "Default security groups have no rules",
     service="ec2",
     permissions=("ec2:DescribeVpcs", "ec2:DescribeSecurityGroups"),
+    types=("aws:ec2/vpc:Vpc",),
 )
 def default_sg_closed(ctx: AuditContext) -> Iterable[Finding]:
     ec2 = ctx.client("ec2")
@@ -70,6 +72,7 @@ def default_sg_closed(ctx: AuditContext) -> Iterable[Finding]:
     "Every VPC records ALL traffic in flow logs",
     service="ec2",
     permissions=("ec2:DescribeVpcs", "ec2:DescribeFlowLogs"),
+    types=("aws:ec2/vpc:Vpc",),
 )
 def flow_logs(ctx: AuditContext) -> Iterable[Finding]:
     ec2 = ctx.client("ec2")
@@ -89,6 +92,7 @@ def flow_logs(ctx: AuditContext) -> Iterable[Finding]:
     "Subnets do not assign public IPs",
     service="ec2",
     permissions=("ec2:DescribeSubnets",),
+    types=("aws:ec2/subnet:Subnet",),
 )
 def public_ip_on_launch(ctx: AuditContext) -> Iterable[Finding]:
     for subnet in ctx.pages("ec2", "describe_subnets", "Subnets", Filters=_tag_filters(ctx)):

@@ -1,11 +1,11 @@
 """Run every check; a denied call makes a check "not checked", never a crash.
 
-A check that ran but judged no resource is "not checked" too (*nothing in scope*): every
-environment of the platform deploys every kind of resource the checks read (buckets, keys,
-VPCs, the EKS cluster, the MSK cluster, the replication group, roles, secrets, log groups,
-alarms, alert topics, the Prometheus workspace),
-so an empty answer means the audit looked in the wrong account, region or scope, never that
-the account conforms.
+A check that ran but judged no resource is "not checked" too (*nothing in scope*). With a
+stack, only the checks that apply to its plan run (:mod:`blueprint.audit.applicability`), so
+the stack deploys what each of them reads (every environment of the platform deploys every
+kind: buckets, keys, VPCs, the EKS cluster, the MSK cluster, the replication group, roles,
+secrets, log groups, alarms, alert topics, the Prometheus workspace): an empty answer means the
+audit looked in the wrong account, region or scope, never that the account conforms.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ class AuditReport:
     """The stack the account, region and scope came from, if any."""
     checks: list[str] = field(default_factory=list)
     """The checks that ran, in order."""
+    plan: str | None = None
+    """``<project>/<stack>`` whose plan selected the checks; None: every check ran."""
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """Checks not run because the plan deploys nothing they judge: check id -> why."""
 
     def count(self, status: Status) -> int:
         return sum(1 for f in self.findings if f.status is status)
@@ -84,6 +88,7 @@ class AuditReport:
             "region": self.region,
             "stack": self.stack,
             "scope": self.scope,
+            "plan": self.plan,
             "summary": {
                 **{status.value: self.count(status) for status in Status},
                 "judged": self.judged,
@@ -97,6 +102,7 @@ class AuditReport:
                 for check_id in self.checks
                 for counts in [self.per_check(check_id)]
             },
+            "not_applicable": dict(self.not_applicable),
             "findings": [
                 {
                     "check": f.check,
@@ -126,7 +132,7 @@ def run_audit(ctx: AuditContext, only: set[str] | None = None) -> AuditReport:
     )
     unreachable = ""
     for check in CHECKS.values():
-        if only and check.id not in only:
+        if only is not None and check.id not in only:  # an empty set runs nothing
             continue
         report.checks.append(check.id)
         if unreachable:  # every retry would wait again; say it once per check instead

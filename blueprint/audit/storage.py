@@ -77,6 +77,7 @@ def _is_log_target(policy: dict[str, Any] | None) -> bool:
         "s3:GetBucketPolicy",
         "kms:DescribeKey",
     ),
+    types=("aws:s3/bucket:Bucket",),
 )
 def encryption(ctx: AuditContext) -> Iterable[Finding]:
     s3 = ctx.client("s3")
@@ -114,6 +115,7 @@ def encryption(ctx: AuditContext) -> Iterable[Finding]:
     "Buckets block public access with all four flags",
     service="s3",
     permissions=("s3:ListAllMyBuckets", "s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock"),
+    types=("aws:s3/bucket:Bucket",),
 )
 def public_access_block(ctx: AuditContext) -> Iterable[Finding]:
     s3 = ctx.client("s3")
@@ -138,6 +140,7 @@ def public_access_block(ctx: AuditContext) -> Iterable[Finding]:
     "Buckets keep object versions",
     service="s3",
     permissions=("s3:ListAllMyBuckets", "s3:GetBucketTagging", "s3:GetBucketVersioning"),
+    types=("aws:s3/bucket:Bucket",),
 )
 def versioning(ctx: AuditContext) -> Iterable[Finding]:
     s3 = ctx.client("s3")
@@ -152,6 +155,7 @@ def versioning(ctx: AuditContext) -> Iterable[Finding]:
     "Bucket policies deny requests without TLS",
     service="s3",
     permissions=("s3:ListAllMyBuckets", "s3:GetBucketTagging", "s3:GetBucketPolicy"),
+    types=("aws:s3/bucket:Bucket",),
 )
 def tls_only(ctx: AuditContext) -> Iterable[Finding]:
     for bucket in _buckets(ctx):

@@ -285,7 +285,7 @@ def build_verdict(  # noqa: PLR0917 (the parts of one verdict)
                 continue
             if record.result != "FAILED":
                 continue
-            match = accepted.match(plan.stack, record.check_id, record.resource)
+            match = accepted.match(plan.project, plan.stack, record.check_id, record.resource)
             if match:
                 used.add(match[0])
             results.append(
@@ -302,11 +302,11 @@ def build_verdict(  # noqa: PLR0917 (the parts of one verdict)
                     framework=record.framework,
                 )
             )
-        verdict.errors += accepted.expired(plan.stack, today)
+        verdict.errors += accepted.expired(plan.project, plan.stack, today)
         verdict.notes += [
             f"{accepted.path}: suppression #{i} ({s.label()}) matched nothing in {plan.stack}: "
             "remove it if the finding is gone"
-            for i, s in accepted.for_stack(plan.stack)
+            for i, s in accepted.for_stack(plan.project, plan.stack)
             if i not in used
         ]
         verdict.notes += _coverage_notes(translation, checkov_report)

@@ -1,9 +1,10 @@
 """``policies/checkov/suppressions.yaml``: the one place a checkov finding may be accepted.
 
 Each entry names one check, the resources it covers (an exact address or an ``fnmatch``
-pattern: ``aws_s3_bucket.*``), optionally the stacks, a mandatory reason and optionally an
-expiry date. A malformed file stops the check (naming the entry and key); an expired entry
-fails it; an entry that matched nothing is reported, so stale ones get removed.
+pattern: ``aws_s3_bucket.*``), optionally the projects (default: the platform's) and the
+stacks, a mandatory reason and optionally an expiry date. A malformed file stops the check
+(naming the entry and key); an expired entry fails it; an entry that matched nothing is
+reported, so stale ones get removed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ MAX_SUPPRESSIONS = 15
 MIN_REASON = 20
 """A reason says why the finding is acceptable here, not just "false positive"."""
 DATE_HINT = "write the date as YYYY-MM-DD, a real day (e.g. 2027-06-30)"
+PLATFORM_PROJECT = "feature-platform"
+"""The Pulumi project an entry belongs to unless it names others."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -44,8 +47,11 @@ class Suppression(BaseModel):
     resource: str = Field(min_length=1)
     """A checkov resource (Terraform address, ``Kind.namespace.name``) or fnmatch pattern."""
     reason: str
+    projects: tuple[str, ...] = Field(default=(PLATFORM_PROJECT,), min_length=1)
+    """The Pulumi projects (``Pulumi.yaml`` names) whose plans it applies to: the platform's
+    entries are neither applied to, nor reported as unused in, the bootstrap's plans."""
     stacks: tuple[str, ...] = ()
-    """Stacks it applies to; empty: every stack."""
+    """Stacks it applies to; empty: every stack of its projects."""
     expires: datetime.date | None = None
 
     @field_validator("resource")
@@ -70,8 +76,8 @@ class Suppression(BaseModel):
             )
         return value.strip()
 
-    def applies_to(self, stack: str) -> bool:
-        return not self.stacks or stack in self.stacks
+    def applies_to(self, project: str, stack: str) -> bool:
+        return project in self.projects and (not self.stacks or stack in self.stacks)
 
     def covers(self, check_id: str, resource: str) -> bool:
         return check_id == self.check and fnmatchcase(resource, self.resource)
@@ -94,20 +100,23 @@ class Suppressions:
     path: Path
     entries: tuple[Suppression, ...]
 
-    def for_stack(self, stack: str) -> list[tuple[int, Suppression]]:
-        """(1-based entry number, entry) of the entries that apply to ``stack``."""
-        return [(i, s) for i, s in enumerate(self.entries, 1) if s.applies_to(stack)]
+    def for_stack(self, project: str, stack: str) -> list[tuple[int, Suppression]]:
+        """(1-based entry number, entry) of the entries that apply to ``project``'s ``stack``."""
+        return [(i, s) for i, s in enumerate(self.entries, 1) if s.applies_to(project, stack)]
 
-    def match(self, stack: str, check_id: str, resource: str) -> tuple[int, Suppression] | None:
+    def match(
+        self, project: str, stack: str, check_id: str, resource: str
+    ) -> tuple[int, Suppression] | None:
         return next(
-            ((i, s) for i, s in self.for_stack(stack) if s.covers(check_id, resource)), None
+            ((i, s) for i, s in self.for_stack(project, stack) if s.covers(check_id, resource)),
+            None,
         )
 
-    def expired(self, stack: str, today: datetime.date) -> list[str]:
+    def expired(self, project: str, stack: str, today: datetime.date) -> list[str]:
         return [
             f"{self.path}: suppression #{i} ({s.label()}) expired on {s.expires}: fix the "
             "finding, or renew the entry with a new date and a reason that still holds"
-            for i, s in self.for_stack(stack)
+            for i, s in self.for_stack(project, stack)
             if s.expired(today)
         ]
 

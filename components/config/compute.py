@@ -140,6 +140,12 @@ class ClusterSettings(ConfigModel):
     admin_role_arns: tuple[Annotated[str, Field(pattern=ROLE_ARN_PATTERN)], ...] = Field(
         default=(), description="Roles mapped to cluster admin by access entries."
     )
+    view_role_arns: tuple[Annotated[str, Field(pattern=ROLE_ARN_PATTERN)], ...] = Field(
+        default=(),
+        description="Roles that may read every object, Secrets included, and change nothing "
+        "(AmazonEKSAdminViewPolicy): the drift role's `pulumi preview --refresh` reads the "
+        "Kubernetes layer it manages.",
+    )
     addons: AddonVersions = Field(description="Pinned EKS add-on versions.")
     node_groups: dict[Annotated[str, Field(pattern=NODE_GROUP_NAME_PATTERN)], NodeGroupSettings] = (
         Field(min_length=1, description="Managed node groups by name.")

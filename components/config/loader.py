@@ -7,6 +7,7 @@ names the stack file, every offending key path and what is allowed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -21,6 +22,10 @@ from components.config.models import Environment, StackConfig
 from components.config.profiles import deep_merge, profile_defaults
 
 STACK_CONFIG_DIR = "stacks"
+REVIEW_STACK = re.compile(r"pr-([1-9][0-9]{0,5})")
+"""A pull request's review stack (``pr-<N>``, .github/workflows/review-stack.yml): dev's
+settings in dev's account, with names of its own (``feature-platform-dev-pr<N>``)."""
+REVIEW_ENVIRONMENT = Environment.DEV
 
 
 class ConfigError(Exception):
@@ -54,13 +59,27 @@ def parse_stack_config(
         raise ConfigError(
             source, [(f"{NAMESPACE}:environment", f"{what}; allowed: {allowed}")]
         ) from None
-    if stack is not None and stack != environment.value:
+    review = REVIEW_STACK.fullmatch(stack) if stack is not None else None
+    if review is not None and environment is not REVIEW_ENVIRONMENT:
+        raise ConfigError(
+            source,
+            [
+                (
+                    f"{NAMESPACE}:environment",
+                    f"{environment.value!r} in review stack {stack!r}; review stacks deploy "
+                    f"into {REVIEW_ENVIRONMENT.value}'s account with its profile: "
+                    f"set {REVIEW_ENVIRONMENT.value!r}",
+                )
+            ],
+        )
+    if stack is not None and review is None and stack != environment.value:
         raise ConfigError(source, [(f"{NAMESPACE}:environment", _stack_rule(stack, environment))])
     merged = deep_merge(profile_defaults(environment), dict(values))
     try:
-        return StackConfig.model_validate(merged)
+        config = StackConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(source, _problems(exc)) from None
+    return config if review is None else config.as_review(int(review.group(1)))
 
 
 def _stack_rule(stack: str, environment: Environment) -> str:
@@ -74,7 +93,8 @@ def _stack_rule(stack: str, environment: Environment) -> str:
     return (
         f"{environment.value!r} in stack {stack!r}; physical names such as "
         f"{NAMESPACE}-{environment.value} derive from the environment, so the stack must be "
-        f"named after it: rename the stack (and its file) to {environment.value!r}"
+        f"named after it: rename the stack (and its file) to {environment.value!r}, or to "
+        f"pr-<N> for a pull request's review stack in {REVIEW_ENVIRONMENT.value}"
     )
 
 

@@ -15,7 +15,7 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from components.config.alerting import AlertingSettings
 from components.config.base import (
@@ -98,6 +98,17 @@ class NatGateways(StrEnum):
     PER_AZ = "per-az"
 
 
+class Credentials(StrEnum):
+    ASSUME = "assume"
+    """The provider (and the kubeconfig's token) assume ``assumeRoleArn`` from whatever
+    credentials run Pulumi: a person's session, an admin's break-glass role."""
+    AMBIENT = "ambient"
+    """The provider uses the credentials Pulumi runs with, as they are: the pipelines, whose
+    job already holds the deployer, previewer or drift role through GitHub OIDC. No role then
+    needs to trust itself, and every pipeline gives the provider the same inputs, so a
+    preview, a drift check and a deploy never differ by the provider's role."""
+
+
 # --- sections -----------------------------------------------------------------------------
 
 
@@ -111,15 +122,15 @@ class AwsSettings(_Model):
     )
     assume_role_arn: str = Field(
         pattern=ROLE_ARN_PATTERN,
-        description="Deployer role in the environment's account that Pulumi assumes; resources "
-        "that name the deployer (its cluster access entry, its key grants) name this role.",
+        description="Deployer role in the environment's account: Pulumi runs as it (held by "
+        "the pipeline's job, or assumed; see `credentials`); resources that name the deployer "
+        "(its cluster access entry, its key grants) name this role.",
     )
-    provider_role_arn: str | None = Field(
-        default=None,
-        pattern=ROLE_ARN_PATTERN,
-        description="Role the provider assumes instead of the deployer, for a read-only "
-        "`pulumi preview` (the pipelines set it to the previewer in their checkout); what the "
-        "program builds is unchanged.",
+    credentials: Credentials = Field(
+        default=Credentials.ASSUME,
+        description="`assume`: the provider assumes `assumeRoleArn`; `ambient`: it uses the "
+        "credentials Pulumi runs with (the pipelines set this in their checkout: each job "
+        "already holds its role through OIDC). The account pin holds either way.",
     )
     allowed_regions: tuple[str, ...] = Field(
         default=EU_REGIONS,
@@ -137,19 +148,15 @@ class AwsSettings(_Model):
                     f"allowed: {', '.join(self.allowed_regions)}",
                 )
             )
-        for key, arn in (
-            ("assumeRoleArn", self.assume_role_arn),
-            ("providerRoleArn", self.provider_role_arn),
-        ):
-            role_account = arn.split(":")[4] if arn else self.account_id
-            if role_account != self.account_id:
-                raise ConfigRuleError(
-                    (
-                        (key,),
-                        f"the role is in account {role_account} but accountId is "
-                        f"{self.account_id}; the role must live in the environment's account",
-                    )
+        role_account = self.assume_role_arn.split(":")[4]
+        if role_account != self.account_id:
+            raise ConfigRuleError(
+                (
+                    ("assumeRoleArn",),
+                    f"the role is in account {role_account} but accountId is "
+                    f"{self.account_id}; the role must live in the environment's account",
                 )
+            )
         return self
 
 
@@ -354,6 +361,26 @@ class StackConfig(_Model):
         description="In-VPC GitHub Actions runner (CodeBuild) that applies the stack.",
     )
 
+    _review: int | None = PrivateAttr(default=None)
+    """The pull request of a review stack (``pr-<N>``), set by the loader from the stack name."""
+
+    def as_review(self, pull_request: int) -> StackConfig:
+        """This config as review stack ``pr-<pull_request>``: the same settings, its own names."""
+        copy = self.model_copy()
+        copy._review = pull_request
+        return copy
+
+    @property
+    def review(self) -> int | None:
+        return self._review
+
+    @property
+    def instance(self) -> str:
+        """What physical names and metric dimensions carry: the environment (``dev``), or
+        ``dev-pr<N>`` for a review stack, which shares dev's account with dev itself."""
+        env = self.environment.value
+        return env if self._review is None else f"{env}-pr{self._review}"
+
     @property
     def availability_zones(self) -> tuple[str, ...]:
         """AZ names derived from the region (a, b, c): stable and reviewable in a diff."""
@@ -388,6 +415,15 @@ class StackConfig(_Model):
                     "of the environment's own account",
                 )
                 for arn in self.cluster.admin_role_arns
+            ),
+            *(
+                (
+                    ("cluster", "viewRoleArns"),
+                    arn.split(":")[4] != self.aws.account_id,
+                    f"{arn} is not in account {self.aws.account_id}; access entries map roles "
+                    "of the environment's own account",
+                )
+                for arn in self.cluster.view_role_arns
             ),
             (
                 ("onlineStore", "shards"),

@@ -139,6 +139,29 @@ def _data_actions(actions: list[Any]) -> list[str]:
     return sorted(found)
 
 
+_ALIAS_OPERATORS = ("ForAnyValue:StringEquals", "ForAnyValue:StringLike")
+
+
+def _narrowed_to_aliases(statement: Mapping[str, Any], broad: list[str]) -> bool:
+    """Every key of the account, narrowed to the keys behind named aliases: KMS's documented
+    alias-based access control (``kms:ResourceAliases``, multi-valued, hence ``ForAnyValue``).
+    Only key ARNs, and only aliases with a literal name before any wildcard."""
+    if not all(r.split(":")[2:3] == ["kms"] and r.endswith(":key/*") for r in broad):
+        return False
+    conditions = dict(statement.get("Condition") or {})
+    aliases = [
+        value
+        for operator in _ALIAS_OPERATORS
+        if isinstance(conditions.get(operator), Mapping)
+        for key, values in conditions[operator].items()
+        if str(key).lower() == "kms:resourcealiases"
+        for value in as_list(values)
+    ]
+    return bool(aliases) and all(
+        isinstance(a, str) and re.fullmatch(r"alias/[^*?]+.*", a) is not None for a in aliases
+    )
+
+
 def _no_data_actions_on_all(props: Props, config: Config) -> Iterator[str]:
     for where, statement in _allows(props):
         data = _data_actions(as_list(statement.get("Action")))
@@ -152,7 +175,7 @@ def _no_data_actions_on_all(props: Props, config: Config) -> Iterator[str]:
             for r in as_list(statement.get("Resource"))
             if isinstance(r, str) and _every_resource(r)
         ]
-        if broad:
+        if broad and not _narrowed_to_aliases(statement, broad):
             yield f"{where} allows data actions {data} on every resource {broad}"
 
 
@@ -165,7 +188,9 @@ resource_policy(
         "In the `policy` document, give statements that read or write data or use keys "
         "(`s3:GetObject`, `secretsmanager:GetSecretValue`, `kms:Decrypt`, "
         "`kafka-cluster:ReadData`, ...) the ARNs of the buckets (`arn:aws:s3:::<bucket>/*`), "
-        "secrets, keys and topics they need instead of `*`; `Deny` statements may stay broad."
+        "secrets, keys and topics they need instead of `*`; `Deny` statements may stay broad. "
+        "Keys not yet created (a permissions boundary) may be `key/*` narrowed by "
+        "`ForAnyValue:StringLike` on `kms:ResourceAliases` to named aliases."
     ),
     types=_POLICY_TYPES,
     check=_no_data_actions_on_all,
@@ -279,6 +304,91 @@ resource_policy(
             "description": "Service principals that send no source condition keys.",
         }
     },
+)
+
+
+_ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::(\d{12}):root)$")
+_PRINCIPAL_ARN_OPERATORS = ("ArnEquals", "ArnLike", "StringEquals", "StringLike")
+
+
+def _account_principals(statement: Mapping[str, Any]) -> list[str]:
+    """The whole-account (or everyone) AWS principals a statement trusts."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    if not isinstance(principal, Mapping):
+        return []
+    return [
+        p
+        for p in as_list(principal.get("AWS"))
+        if isinstance(p, str) and (p == "*" or _ACCOUNT_PRINCIPAL.match(p))
+    ]
+
+
+def _principal_arn_values(statement: Mapping[str, Any]) -> list[Any] | None:
+    """The values an aws:PrincipalArn condition allows, or None if there is none."""
+    values: list[Any] | None = None
+    for operator, block in dict(statement.get("Condition") or {}).items():
+        if operator.split(":")[-1] not in _PRINCIPAL_ARN_OPERATORS:
+            continue
+        if not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            if str(key).lower() == "aws:principalarn":
+                values = [*(values or []), *as_list(value)]
+    return values
+
+
+def _names_principals(value: Any, account: str | None) -> bool:
+    """An ARN of the trusted account's roles or users whose name (the last path segment)
+    starts literally: ``.../AWSReservedSSO_KeyAdmin_*`` names a permission set's roles,
+    ``.../sso.amazonaws.com/*`` would admit every one."""
+    if not isinstance(value, str):
+        return False
+    match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):(?:role|user)/(.+)", value)
+    if match is None or (account is not None and match.group(1) != account):
+        return False
+    name = match.group(2).rsplit("/", 1)[-1]
+    return bool(name) and name[0] not in "*?"
+
+
+def _account_trust_conditioned(props: Props, config: Config) -> Iterator[str]:
+    for where, statement in _trust_allows(props):
+        for principal in _account_principals(statement):
+            if principal == "*":
+                yield f"{where} trusts every AWS principal (`*`)"
+                continue
+            match = _ACCOUNT_PRINCIPAL.match(principal)
+            account = (match.group(1) if match else None) or principal
+            account = account if account.isdigit() else None
+            values = _principal_arn_values(statement)
+            if not values:
+                yield (
+                    f"{where} trusts account principal {principal} without an aws:PrincipalArn "
+                    "condition: every role and user of the account that may call "
+                    "sts:AssumeRole can assume it"
+                )
+            elif not all(_names_principals(v, account) for v in values):
+                yield (
+                    f"{where} conditions aws:PrincipalArn on {values}: each value must be a "
+                    "role or user ARN of the trusted account with a literal name before any "
+                    "wildcard"
+                )
+
+
+resource_policy(
+    "iam-account-trust-names-principals",
+    description="A role that trusts a whole account names the roles or users it admits.",
+    severity=Severity.HIGH,
+    refs=(platform("IAM-7"),),
+    remediation=(
+        "In `assume_role_policy` of the `aws.iam.Role`, trust the exact role ARN, or keep the "
+        "account principal (IAM Identity Center roles carry a random suffix) and add `ArnLike` "
+        "on `aws:PrincipalArn` naming the roles, e.g. `arn:aws:iam::<account>:role/"
+        "aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_KeyAdmin_*`."
+    ),
+    types=("aws:iam/role:Role",),
+    check=_account_trust_conditioned,
 )
 
 
