@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock promtool shellcheck
+.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock iam-eval iam-eval-lock promtool shellcheck
 
 install: $(STAMP)
 
@@ -56,6 +56,24 @@ checkov-lock: $(UV)
 	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 		policies/checkov/requirements.in -o $(CHECKOV_LOCK)
 
+# The offline IAM evaluator (principalmapper, AGPL-3.0) lives in its own environment too: the
+# tests use it, the product never imports it (docs/adr/0024). Same lock, hashes and stamp as
+# checkov; `blueprint.iam_eval.client` bootstraps it the same way on first use.
+IAM_EVAL_ENV := $(TOOLS)/iam-eval
+IAM_EVAL_LOCK := policies/iam-eval/requirements.lock
+IAM_EVAL_STAMP := $(IAM_EVAL_ENV)/.synced
+
+iam-eval: $(IAM_EVAL_STAMP)
+
+$(IAM_EVAL_STAMP): $(UV) $(IAM_EVAL_LOCK)
+	test -x $(IAM_EVAL_ENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(IAM_EVAL_ENV)
+	$(UV) pip sync --quiet --compile-bytecode --require-hashes --python $(IAM_EVAL_ENV)/bin/python $(IAM_EVAL_LOCK)
+	$(PYTHON) -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' $(IAM_EVAL_LOCK) > $@
+
+iam-eval-lock: $(UV)
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		policies/iam-eval/requirements.in -o $(IAM_EVAL_LOCK)
+
 # promtool checks and unit-tests the generated SLO alert rules (tests/test_slo_prometheus.py);
 # it comes from Debian's `prometheus` package (the machine and CI run as root). In CI a
 # missing promtool fails those tests instead of skipping them.
@@ -67,7 +85,7 @@ promtool:
 shellcheck:
 	command -v shellcheck >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends shellcheck)
 
-test: install node-pack checkov promtool
+test: install node-pack checkov iam-eval promtool
 	$(BIN)/pytest
 
 # The workflows: actionlint (syntax, expressions, shellcheck on scripts) and zizmor (security,

@@ -871,3 +871,13 @@ def _wait_for_stop_signal() -> None:
 
 def main() -> None:
     app()
+
+
+def _tenant_commands() -> None:
+    # A group of its own module: the feature teams' files (blueprint/tenant_cli.py).
+    from blueprint.tenant_cli import app as tenants  # noqa: PLC0415
+
+    app.add_typer(tenants, name="tenant")
+
+
+_tenant_commands()

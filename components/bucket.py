@@ -66,7 +66,12 @@ def bucket_policy(
     ]
     if kms_key_arn is not None:
         # Uploads without encryption headers get the bucket default (our key); an upload
-        # that names another algorithm or another key is refused.
+        # that names another algorithm or another key is refused. Each Deny applies only when
+        # its header is present ("Null": false): a negated operator, with or without
+        # IfExists, is true for an absent key, so without that guard every upload that sends
+        # no header (boto3's default) would be refused.
+        sse = "s3:x-amz-server-side-encryption"
+        sse_key = "s3:x-amz-server-side-encryption-aws-kms-key-id"
         statements += [
             Statement(
                 sid="DenyNonKmsUploads",
@@ -74,9 +79,7 @@ def bucket_policy(
                 principals=everyone,
                 actions=("s3:PutObject",),
                 resources=(objects,),
-                conditions={
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
-                },
+                conditions={"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}},
             ),
             Statement(
                 sid="DenyWrongKmsKey",
@@ -84,11 +87,7 @@ def bucket_policy(
                 principals=everyone,
                 actions=("s3:PutObject",),
                 resources=(objects,),
-                conditions={
-                    "StringNotEqualsIfExists": {
-                        "s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn
-                    }
-                },
+                conditions={"StringNotEquals": {sse_key: kms_key_arn}, "Null": {sse_key: "false"}},
             ),
         ]
     if log_delivery_account_id is not None:

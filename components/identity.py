@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -33,6 +34,12 @@ class WorkloadIdentityArgs:
     """AWS-managed policies a cluster add-on documents as its permissions (never *FullAccess)."""
     associate: bool = True
     """Create the Pod Identity association; add-ons pass False because EKS creates theirs."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Extra tags on the role and the association (a feature team's ``tenant`` tags)."""
+    role_name: str | None = None
+    """An explicit role name (a feature team's ``<tenant>.<workload>``); default: auto-named."""
+    role_path: str | None = None
+    """IAM path of the role (a feature team's ``/feature-platform/tenants/``)."""
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -53,6 +60,8 @@ class WorkloadIdentity(pulumi.ComponentResource):
         policy = identity_policy(*args.statements) if args.statements else None
         role = aws.iam.Role(
             f"{name}-role",
+            name=args.role_name,
+            path=args.role_path,
             description=f"Pod Identity role for {args.namespace}/{args.service_account}",
             assume_role_policy=pod_identity_trust(
                 args.account_id,
@@ -64,6 +73,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             permissions_boundary=args.permissions_boundary_arn,
             max_session_duration=MAX_SESSION_SECONDS,
             tags={
+                **args.tags,
                 "kubernetes-namespace": args.namespace,
                 "kubernetes-service-account": args.service_account,
             },
@@ -72,8 +82,11 @@ class WorkloadIdentity(pulumi.ComponentResource):
         grants: list[pulumi.Resource] = []
         if policy is not None:
             grants.append(
+                # The role's name, not its id: both are the name, but the name is known at
+                # preview (given, or auto-named then), so policies judging the role policy by
+                # its role (tenant-roles-within-prefixes) see it before the role exists.
                 aws.iam.RolePolicy(
-                    f"{name}-policy", role=role.id, policy=policy.to_json(), opts=child(self)
+                    f"{name}-policy", role=role.name, policy=policy.to_json(), opts=child(self)
                 )
             )
         for index, arn in enumerate(args.managed_policy_arns):
@@ -91,6 +104,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 namespace=args.namespace,
                 service_account=args.service_account,
                 role_arn=role.arn,
+                tags=dict(args.tags) or None,
                 opts=child(self, depends_on=grants),
             )
         self.role_arn = role.arn

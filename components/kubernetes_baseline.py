@@ -14,14 +14,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.compute import KubernetesSettings
+from components.config.compute import KubernetesSettings, NamespaceQuota
 from components.options import child
 
 COMMON_LABELS: Mapping[str, str] = {
@@ -95,6 +95,9 @@ class Egress(StrEnum):
     METRICS_SCRAPE = "metrics-scrape"
     """TCP 9464 to the platform namespaces' pods and TCP 8080 to kube-state-metrics: the
     metrics agent's scrapes."""
+    FEATURE_SERVER = "feature-server"
+    """TCP 6566 to the feature server's namespace: a feature team's workloads read online
+    features through it (the feature server admits namespaces labelled as clients)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,17 @@ class Tenant:
     """What runs here (an annotation on the namespace and the service account)."""
     egress: frozenset[Egress]
     """Explicit egress allows of this namespace."""
+    more_service_accounts: tuple[str, ...] = ()
+    """A feature team's further workloads, one service account (and Pod Identity role) each."""
+    quota: NamespaceQuota | None = None
+    """The namespace's ResourceQuota; ``None``: the environment's ``kubernetes.quota``."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra namespace labels: a feature team's ``feature-platform/tenant`` and the client
+    label that lets it call the feature server."""
+
+    @property
+    def service_accounts(self) -> tuple[str, ...]:
+        return (self.service_account, *self.more_service_accounts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,9 +158,11 @@ def _check_args(args: KubernetesBaselineArgs) -> None:
     if len(set(namespaces)) != len(namespaces):
         raise ValueError(f"tenant namespaces must be unique, got {namespaces}")
     for tenant in args.tenants:
+        if len(set(tenant.service_accounts)) != len(tenant.service_accounts):
+            raise ValueError(f"{tenant.namespace}: service accounts must be unique")
         for kind, value in (
             ("namespace", tenant.namespace),
-            ("service account", tenant.service_account),
+            *(("service account", account) for account in tenant.service_accounts),
         ):
             if not DNS_LABEL_PATTERN.match(value):
                 raise ValueError(f"{kind} {value!r} is not a valid RFC 1123 label")
@@ -231,6 +247,11 @@ def _egress_rules(
         return [rule(to=data_subnets, ports=[_port(ONLINE_STORE_PORT)])]
     if egress is Egress.KAFKA:
         return [rule(to=data_subnets, ports=[_port(KAFKA_IAM_PORT)])]
+    if egress is Egress.FEATURE_SERVER:
+        serving = k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=_matching({NAMESPACE_NAME_LABEL: FEATURE_SERVING_NAMESPACE})
+        )
+        return [rule(to=[serving], ports=[_port(FEATURE_SERVER_PORT)])]
     if egress is Egress.METRICS_SCRAPE:
         tenants = k8s.meta.v1.LabelSelectorArgs(
             match_expressions=[
@@ -305,7 +326,8 @@ class KubernetesBaseline(pulumi.ComponentResource):
                     # An explicit name: Pod Identity associations and workloads refer to it,
                     # so an auto-named "feature-serving-1a2b3c4" would match nothing.
                     name=tenant.namespace,
-                    labels={**COMMON_LABELS, **POD_SECURITY_LABELS},
+                    # The tenant's own labels never override Pod Security or the platform's.
+                    labels={**tenant.labels, **COMMON_LABELS, **POD_SECURITY_LABELS},
                     annotations={DESCRIPTION_ANNOTATION: tenant.description},
                 ),
                 opts=child(self),
@@ -318,7 +340,7 @@ class KubernetesBaseline(pulumi.ComponentResource):
 
             self._network_policies(prefix, tenant, args, in_namespace)
 
-            hard = args.settings.quota
+            hard = tenant.quota or args.settings.quota
             k8s.core.v1.ResourceQuota(
                 f"{prefix}-quota",
                 metadata=_metadata(QUOTA_NAME, in_namespace),
@@ -353,18 +375,22 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
-            account = k8s.core.v1.ServiceAccount(
-                f"{prefix}-service-account",
-                metadata=_metadata(
-                    tenant.service_account,
-                    in_namespace,
-                    {DESCRIPTION_ANNOTATION: tenant.description},
-                ),
-                # Pod Identity needs no Kubernetes API token; pods that call the API opt in.
-                automount_service_account_token=False,
-                opts=child(self),
-            )
-            service_accounts[tenant.namespace] = account.metadata.name
+            for service_account in tenant.service_accounts:
+                # The first keeps its historical logical name (no replacement of existing ones).
+                suffix = "" if service_account == tenant.service_account else f"-{service_account}"
+                account = k8s.core.v1.ServiceAccount(
+                    f"{prefix}-service-account{suffix}",
+                    metadata=_metadata(
+                        service_account,
+                        in_namespace,
+                        {DESCRIPTION_ANNOTATION: tenant.description},
+                    ),
+                    # Pod Identity needs no Kubernetes API token; pods that call the API opt in.
+                    automount_service_account_token=False,
+                    opts=child(self),
+                )
+                if service_account == tenant.service_account:
+                    service_accounts[tenant.namespace] = account.metadata.name
             # ConfigMaps are namespaced, so each tenant gets its own copy.
             config_map = k8s.core.v1.ConfigMap(
                 f"{prefix}-connections",

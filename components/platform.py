@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,6 +12,7 @@ from components import iam_documents as iam
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
 from components.config.models import Credentials
+from components.config.tenants import TenantSpec
 from components.consistency_probe import ConsistencyProbe, ConsistencyProbeArgs
 from components.deploy_runner import (
     DEPLOY_WORKFLOWS,
@@ -21,11 +23,12 @@ from components.deploy_runner import (
 from components.encryption import Encryption, EncryptionArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.kubernetes_baseline import (
+    CLIENT_NAMESPACE_LABEL,
     Egress,
     KubernetesBaseline,
     KubernetesBaselineArgs,
-    Tenant,
 )
+from components.kubernetes_baseline import Tenant as Namespace
 from components.network import Network, NetworkArgs
 from components.observability.component import Observability, ObservabilityArgs
 from components.observability.health import HealthContext
@@ -35,6 +38,7 @@ from components.online_store import OnlineStore, OnlineStoreArgs
 from components.provider import PROJECT, aws_provider, default_tags
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
+from components.tenant import Tenant, TenantArgs
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,29 @@ class _Parts:
     streaming: Streaming
     online_store: OnlineStore
     observability: Observability
+
+
+TENANT_LABEL = "feature-platform/tenant"
+
+
+def feature_team_namespace(spec: TenantSpec) -> Namespace:
+    """A feature team's namespace in the tenancy baseline: its workloads' service accounts,
+    its quota, egress to the feature server, AWS APIs and (with topics) Kafka, and the client
+    label that lets it call the feature server."""
+    accounts = [w.service_account for w in spec.workloads.values()]
+    egress = {Egress.AWS_APIS, Egress.FEATURE_SERVER}
+    if spec.topics:
+        egress.add(Egress.KAFKA)
+    client_label, client_value = CLIENT_NAMESPACE_LABEL
+    return Namespace(
+        spec.namespace,
+        accounts[0],
+        f"Feature team {spec.name} (owner {spec.owner}, cost center {spec.cost_center})",
+        frozenset(egress),
+        more_service_accounts=tuple(accounts[1:]),
+        quota=spec.quota,
+        labels={TENANT_LABEL: spec.name, client_label: client_value},
+    )
 
 
 def _permissions(parts: _Parts) -> dict[str, tuple[iam.Statement, ...]]:
@@ -187,6 +214,8 @@ class FeaturePlatform(pulumi.ComponentResource):
     online_store_endpoint: pulumi.Output[str]
     online_store_auth_secret_arn: pulumi.Output[str]
     workload_role_arns: pulumi.Output[dict[str, str]]
+    tenant_role_arns: pulumi.Output[dict[str, Any]]
+    """Per feature team (tenants/), its workloads' Pod Identity role ARNs."""
     page_topic_arn: pulumi.Output[str]
     ticket_topic_arn: pulumi.Output[str]
     prometheus_remote_write_url: pulumi.Output[str]
@@ -194,7 +223,12 @@ class FeaturePlatform(pulumi.ComponentResource):
     """The CodeBuild project workflows run on (``runs-on: codebuild-<project>-...``), or None."""
 
     def __init__(
-        self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        tenants: tuple[TenantSpec, ...] = (),
     ) -> None:
         super().__init__("featureplatform:platform:FeaturePlatform", name, None, opts)
         provider = aws_provider(f"{name}-aws", config, pulumi.ResourceOptions(parent=self))
@@ -335,8 +369,9 @@ class FeaturePlatform(pulumi.ComponentResource):
             observability=observability,
         )
         roles = self._workload_identities(name, config, uses_provider, parts)
+        teams = self._tenants(name, config, uses_provider, parts, tenants)
         if config.kubernetes.apply:
-            self._kubernetes(name, config, parts)
+            self._kubernetes(name, config, parts, tenants)
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -363,6 +398,9 @@ class FeaturePlatform(pulumi.ComponentResource):
         self.workload_role_arns = pulumi.Output.all(
             **{workload: role.role_arn for workload, role in roles.items()}
         )
+        self.tenant_role_arns = pulumi.Output.all(
+            **{tenant: team.role_arns for tenant, team in teams.items()}
+        )
         self.register_outputs(self.outputs())
 
     def _workload_identities(
@@ -388,7 +426,45 @@ class FeaturePlatform(pulumi.ComponentResource):
             for workload, statements in _permissions(parts).items()
         }
 
-    def _kubernetes(self, name: str, config: StackConfig, parts: _Parts) -> None:
+    def _tenants(
+        self,
+        name: str,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions,
+        parts: _Parts,
+        tenants: tuple[TenantSpec, ...],
+    ) -> dict[str, Tenant]:
+        """Each feature team's topics and workload roles (tenants/<name>.yaml)."""
+        azs = config.network.az_count
+        return {
+            spec.name: Tenant(
+                f"{name}-tenant-{spec.name}",
+                TenantArgs(
+                    spec=spec,
+                    account_id=config.aws.account_id,
+                    region=config.aws.region,
+                    cluster_name=parts.cluster.cluster_name,
+                    kafka_cluster_arn=parts.streaming.cluster_arn,
+                    replication_factor=config.streaming.replication_factor(azs),
+                    min_insync_replicas=config.streaming.min_insync_replicas(azs),
+                    offline_store_arn=parts.storage.offline_store_arn,
+                    data_key_arn=parts.encryption.data_key_arn,
+                    permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                    protect=config.protection.protect_stateful,
+                    instance_suffix=f".pr{config.review}" if config.review is not None else "",
+                ),
+                opts=opts,
+            )
+            for spec in tenants
+        }
+
+    def _kubernetes(
+        self,
+        name: str,
+        config: StackConfig,
+        parts: _Parts,
+        tenants: tuple[TenantSpec, ...] = (),
+    ) -> None:
         """The tenancy baseline and the consistency probe, through a provider built from the
         cluster's outputs."""
         cluster, streaming, online_store = parts.cluster, parts.streaming, parts.online_store
@@ -403,10 +479,13 @@ class FeaturePlatform(pulumi.ComponentResource):
         baseline = KubernetesBaseline(
             f"{name}-baseline",
             KubernetesBaselineArgs(
-                tenants=tuple(
-                    Tenant(w.namespace, w.service_account, w.description, w.egress)
-                    for w in WORKLOADS.values()
-                    if w.tenant
+                tenants=(
+                    *(
+                        Namespace(w.namespace, w.service_account, w.description, w.egress)
+                        for w in WORKLOADS.values()
+                        if w.tenant
+                    ),
+                    *(feature_team_namespace(spec) for spec in tenants),
                 ),
                 metrics_namespace=METRICS_NAMESPACE_TENANT,
                 service_cidr=cluster.service_cidr,
@@ -553,4 +632,5 @@ class FeaturePlatform(pulumi.ComponentResource):
             "ticket_topic_arn": self.ticket_topic_arn,
             "prometheus_remote_write_url": self.prometheus_remote_write_url,
             "deploy_runner_project": self.deploy_runner_project,
+            "tenant_role_arns": self.tenant_role_arns,
         }

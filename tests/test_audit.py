@@ -774,6 +774,60 @@ def iam_no_admin_wildcards() -> Judged:
     }
 
 
+# --- feature teams: their roles stay inside their own names -----------------------------------
+
+TENANT_TAGS = {
+    "tenant": "ads",
+    "tenant-owner": "ads-team",
+    "tenant-cost-center": "cc-1",
+    "tenant-data-classification": "internal",
+}
+OFFLINE = "arn:aws:s3:::offline-store"
+
+
+def tenant_role(
+    name: str,
+    tags: dict[str, str] = TAGS,
+    *,
+    team: dict[str, str] = TENANT_TAGS,
+    objects: str = f"{OFFLINE}/ads/bids/*",
+) -> str:
+    iam = aws("iam")
+    arn: str = iam.create_role(
+        RoleName=name,
+        Path="/feature-platform/tenants/",
+        AssumeRolePolicyDocument=TRUST,
+        Tags=key_values({**tags, **team}),
+    )["Role"]["Arn"]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ReadOwnObjects", "Effect": "Allow", "Action": "s3:GetObject",
+                       "Resource": objects}],
+    }  # fmt: skip
+    iam.put_role_policy(RoleName=name, PolicyName="grants", PolicyDocument=json.dumps(document))
+    return arn
+
+
+def tenants_confined() -> Judged:
+    # Not judged: the platform's own roles (not under the teams' path).
+    role("feature-platform-materializer-role-1a2b3c4", inline={"read": ["s3:GetObject"]})
+    return {
+        tenant_role("ads.bidder"): (Status.PASS, ""),
+        tenant_role("ads.wide", objects=f"{OFFLINE}/*"): (
+            Status.FAIL,
+            f"grants: statement ReadOwnObjects of team 'ads' names '{OFFLINE}/*', outside its own",
+        ),
+        tenant_role("ads.mislabelled", team={**TENANT_TAGS, "tenant": "search"}): (
+            Status.FAIL,
+            "named 'ads.mislabelled' but tagged tenant='search'",
+        ),
+        tenant_role("ads.unowned", team={**TENANT_TAGS, "tenant-owner": ""}): (
+            Status.FAIL,
+            "tag tenant-owner missing",
+        ),
+    }
+
+
 # --- alerting: alarms, topics, health alarms, SLO burn-rate alerts ---------------------------
 
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:fp-alerts"
@@ -1087,6 +1141,7 @@ RULES: dict[str, Callable[[], Judged]] = {
     "MSK.TLS_IAM_CMK": msk_tls_iam_cmk,
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": elasticache_tls_cmk_auth_multiaz,
     "IAM.NO_ADMIN_WILDCARDS": iam_no_admin_wildcards,
+    "TENANTS.CONFINED": tenants_confined,
     "ALERTS.ACTIONS": alerts_actions,
     "ALERTS.TOPICS_ENCRYPTED": alerts_topics_encrypted,
     "ALERTS.HEALTH": alerts_health,
@@ -1113,6 +1168,7 @@ NON_COMPLIANT: dict[str, Callable[[dict[str, str], str], str]] = {
     "MSK.TLS_IAM_CMK": lambda tags, name: msk_cluster(name, None, tags),
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": lambda tags, name: replication_group(name, tags, tls=False),
     "IAM.NO_ADMIN_WILDCARDS": lambda tags, name: role(name, tags, inline={"all": ["*"]}),
+    "TENANTS.CONFINED": lambda tags, name: tenant_role(f"ads.{name}", tags, objects=f"{OFFLINE}/*"),
     "ALERTS.ACTIONS": lambda tags, name: metric_alarm(name, tags),
     "ALERTS.TOPICS_ENCRYPTED": lambda tags, name: topic(name, tags),
     "ALERTS.HEALTH": lambda tags, name: msk_cluster(name, None, tags),

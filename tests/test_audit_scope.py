@@ -96,6 +96,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     project = tmp_path_factory.mktemp("project")
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, project / name)
+    shutil.copytree(PROJECT_DIR / "tenants", project / "tenants")  # the feature teams too
     (project / "stacks").mkdir()
     document = stack_document(STACK)
     document["config"]["feature-platform:aws"]["region"] = REGION
@@ -147,7 +148,7 @@ def test_audit_of_a_stack_reads_its_account_region_and_environment(
     # The stack's plan, captured offline, selected the checks: every one applies to it.
     assert document["plan"] == f"feature-platform/{STACK}"
     assert document["not_applicable"] == {}
-    assert "judged by 20 of 20 checks" in output
+    assert f"judged by {len(CHECKS)} of {len(CHECKS)} checks" in output
 
 
 @pytest.mark.moto

@@ -398,6 +398,8 @@ def test_kubernetes_resources_become_manifests_with_checkov_ids() -> None:
         "materialization",
         "ingestion",
         "monitoring",  # the metrics agent that remote-writes to managed Prometheus
+        "recommendations",  # the feature teams of tenants/
+        "search",
     }
     policy = next(d for d in documents if d["kind"] == "NetworkPolicy")
     assert policy["apiVersion"] == "networking.k8s.io/v1"

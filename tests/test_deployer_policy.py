@@ -195,6 +195,7 @@ def test_pass_role_only_for_platform_roles_to_named_services() -> None:
     assert st.resources == (
         f"arn:aws:iam::{ACCOUNT}:role/feature-platform-*-role-*",
         f"arn:aws:iam::{ACCOUNT}:role/feature-platform-dev-deploy-runner",
+        f"arn:aws:iam::{ACCOUNT}:role/feature-platform/tenants/*",
     )
     services = st.conditions["StringEquals"]["iam:PassedToService"]
     assert isinstance(services, tuple)

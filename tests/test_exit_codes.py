@@ -26,7 +26,7 @@ runner = CliRunner()
 PROJECT = ("--project", str(PROJECT_DIR))
 SERVER = "{server}"
 """Replaced by the URL of a moto server acting as the dev stack's account."""
-COMMANDS = ("preview", "up", "audit", "preflight", "check", "diff", "moto-server")
+COMMANDS = ("preview", "up", "audit", "preflight", "check", "diff", "moto-server", "tenant")
 CANNOT_RUN, JUDGED = {exitcodes.CANNOT_RUN}, {exitcodes.PASS, exitcodes.FINDINGS}
 
 CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
@@ -50,6 +50,13 @@ CASES: list[tuple[str, tuple[str, ...], set[int]]] = [
         ("preview", "dev", "--json", "/dev/full", *PROJECT),
         CANNOT_RUN,
     ),
+    ("tenant: list the teams", ("tenant", "list", *PROJECT), {exitcodes.PASS}),
+    (
+        "tenant: new with a name that is no DNS label",
+        ("tenant", "new", "Bad_Name", "--owner", "o", "--cost-center", "c", *PROJECT),
+        CANNOT_RUN,
+    ),
+    ("tenant: list outside a project", ("tenant", "list", "--project", "/tmp"), CANNOT_RUN),
     ("up: without --local", ("up", "dev", *PROJECT), CANNOT_RUN),
     ("up: unknown stack", ("up", "qa", "--local", *PROJECT), CANNOT_RUN),
     ("up: --endpoint notaurl", ("up", "dev", "--local", "--endpoint", "notaurl"), CANNOT_RUN),

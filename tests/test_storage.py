@@ -80,11 +80,16 @@ def test_bucket_policy_denies_uploads_with_another_key(plan: Plan, role: str) ->
     by_sid = statements(parse_policy(_attached(plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)))
     wrong_key = by_sid["DenyWrongKmsKey"]
     assert wrong_key["Effect"] == "Deny" and wrong_key["Action"] == "s3:PutObject"
+    # Each Deny applies only when its header is present: an upload without headers gets the
+    # bucket default (decided by evaluation in tests/test_tenant_isolation.py).
+    key_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     assert wrong_key["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": data_key}
+        "StringNotEquals": {key_header: data_key},
+        "Null": {key_header: "false"},
     }
     assert by_sid["DenyNonKmsUploads"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"},
     }
 
 

@@ -8,6 +8,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from blueprint.audit.model import AuditContext, Finding, check, tag_dict, verdict
+from policies.rules.tenancy import (  # the pack's rule: one definition, two judges
+    TENANT_PATH,
+    TENANT_TAGS,
+    tenant_of_role,
+    within_prefixes,
+)
 
 ADMIN_POLICY_SUFFIXES = ("/AdministratorAccess", "FullAccess")
 
@@ -72,3 +78,40 @@ def roles(ctx: AuditContext) -> Iterable[Finding]:
             ]
             problems += [f"{attached['PolicyName']}: {a}" for a in _wildcards(_document(document))]
         yield verdict("IAM.NO_ADMIN_WILDCARDS", role["Arn"], problems)
+
+
+@check(
+    "TENANTS.CONFINED",
+    "Feature teams' roles carry their tenant tags, have no managed policies, and their inline "
+    "policies grant only the team's own prefixes, topics and groups",
+    service="iam",
+    permissions=(
+        "iam:ListRoles",
+        "iam:ListRoleTags",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+    ),
+    # A team's roles are plain IAM roles; what tells a plan has teams is their component.
+    types=("featureplatform:tenant:Tenant",),
+)
+def tenant_roles(ctx: AuditContext) -> Iterable[Finding]:
+    iam = ctx.client("iam")
+    for role in ctx.pages("iam", "list_roles", "Roles", PathPrefix=TENANT_PATH):
+        name = role["RoleName"]
+        tags = tag_dict(iam.list_role_tags(RoleName=name).get("Tags"))
+        if not ctx.in_scope(tags):
+            continue
+        problems = [f"tag {key} missing" for key in TENANT_TAGS if not tags.get(key)]
+        tenant = tenant_of_role(name)
+        if tenant is None or tags.get("tenant") != tenant:
+            problems.append(f"named {name!r} but tagged tenant={tags.get('tenant')!r}")
+        attached = list(
+            ctx.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        )
+        problems += [f"managed policy {a['PolicyArn']} attached" for a in attached]
+        for policy_name in ctx.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            props = {"role": name, "policy": _document(document)}
+            problems += [f"{policy_name}: {p}" for p in within_prefixes(props, {})]
+        yield verdict("TENANTS.CONFINED", role["Arn"], problems)

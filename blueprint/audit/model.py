@@ -72,8 +72,11 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-TYPE_TOKEN = re.compile(r"aws:[a-zA-Z0-9]+/[a-zA-Z0-9]+:[A-Z][a-zA-Z0-9]*")
-"""A pulumi-aws resource type token (``aws:<module>/<camelName>:<Name>``)."""
+TYPE_TOKEN = re.compile(
+    r"aws:[a-zA-Z0-9]+/[a-zA-Z0-9]+:[A-Z][a-zA-Z0-9]*|featureplatform:[a-z]+:[A-Z][a-zA-Z0-9]*"
+)
+"""A pulumi-aws resource type token (``aws:<module>/<camelName>:<Name>``), or one of the
+platform's components (``featureplatform:tenant:Tenant``) when only it tells what to judge."""
 
 
 def check(

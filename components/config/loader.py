@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from components.config.base import ConfigRuleError
 from components.config.keys import NAMESPACE, check_keys
 from components.config.models import Environment, StackConfig
 from components.config.profiles import deep_merge, profile_defaults
+from components.config.tenants import TenantError, TenantSpec, load_tenants
 
 STACK_CONFIG_DIR = "stacks"
 REVIEW_STACK = re.compile(r"pr-([1-9][0-9]{0,5})")
@@ -135,6 +137,21 @@ def load_stack_config() -> StackConfig:
         )
     except ConfigError as exc:
         # RunError: the engine prints the message alone, without a Python traceback.
+        raise pulumi.RunError(str(exc)) from None
+
+
+def load_stack_tenants(config: StackConfig, directory: Path) -> tuple[TenantSpec, ...]:
+    """The feature teams enabled in this stack's environment (``tenants/*.yaml``); invalid
+    files stop the program before any resource is registered, each problem named."""
+    try:
+        return load_tenants(
+            directory,
+            environment=config.environment,
+            platform_classification=config.tags.data_classification,
+            quota_defaults=config.kubernetes.quota,
+            platform_topics=config.streaming.topics,
+        )
+    except TenantError as exc:
         raise pulumi.RunError(str(exc)) from None
 
 

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     logs,
     network,
     stack,
+    tenancy,
     transit,
 )
 from ._base import CATALOGUE, POLICIES, PolicyInfo

@@ -1,0 +1,232 @@
+"""A feature team's AWS resources: its topics and one Pod Identity role per workload.
+
+Every grant is derived from the tenant's names, never written by hand: objects under
+``s3://<offline store>/<tenant>/<prefix>/`` (listing only with an ``s3:prefix`` condition on
+those prefixes), the topics ``<tenant>.<topic>`` it declared, consumer groups ``<tenant>.*``,
+and the data key for the objects it reads or writes. The namespace, its network policies,
+quota and service accounts come from the Kubernetes baseline (``components/platform.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam_documents as iam
+from components.config.tenants import TenantSpec
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from components.options import stateful
+
+MS_PER_HOUR = 3_600_000
+ROLE_PATH = "/feature-platform/tenants/"
+"""Every feature team's role lives under this IAM path: the deployer's scope names it, and no
+platform role does."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantArgs:
+    spec: TenantSpec
+    """The tenant, resolved for this environment."""
+    account_id: str
+    region: str
+    cluster_name: pulumi.Input[str]
+    """The EKS cluster whose Pod Identity associations bind the workloads."""
+    kafka_cluster_arn: pulumi.Input[str]
+    replication_factor: int
+    """As the platform's topics (one replica per broker AZ, at most three)."""
+    min_insync_replicas: int
+    offline_store_arn: pulumi.Input[str]
+    """The offline-store bucket; the tenant owns ``<tenant>/`` in it."""
+    data_key_arn: pulumi.Input[str]
+    """The key the offline store's objects are encrypted with."""
+    permissions_boundary_arn: str | None
+    protect: bool
+    """Protect and retain the topics (they hold records), as the platform's."""
+    instance_suffix: str = ""
+    """Appended to role names where a stack shares its account (``.pr<N>``, a review stack):
+    roles are named ``<tenant>.<workload>`` so that the tenant's name is in the ARN."""
+
+
+def topic_configs(retention_hours: int, min_insync_replicas: int) -> str:
+    return json.dumps(
+        {
+            "retention.ms": str(retention_hours * MS_PER_HOUR),
+            "min.insync.replicas": str(min_insync_replicas),
+            "cleanup.policy": "delete",
+        },
+        sort_keys=True,
+    )
+
+
+def workload_grants(
+    spec: TenantSpec,
+    workload: str,
+    *,
+    region: str,
+    offline_store_arn: pulumi.Input[str],
+    data_key_arn: pulumi.Input[str],
+    kafka_cluster_arn: pulumi.Input[str],
+    topic_arns: dict[str, pulumi.Output[str]],
+) -> tuple[iam.Statement, ...]:
+    """Exactly what ``workload`` of ``spec`` may do: its feature sets' prefixes and topics."""
+    me = spec.workloads[workload]
+    reads = [spec.feature_sets[name] for name in me.reads]
+    writes = [spec.feature_sets[name] for name in me.writes]
+    used = list({fs.name: fs for fs in (*reads, *writes)}.values())
+    statements: list[iam.Statement] = [
+        # Listing is the only bucket-level read: confined to the feature sets' prefixes.
+        iam.Statement(
+            sid="ListOwnPrefixes",
+            actions=("s3:ListBucket",),
+            resources=(offline_store_arn,),
+            conditions={
+                "StringLike": {
+                    "s3:prefix": tuple(
+                        p for fs in used for p in (fs.offline_prefix, f"{fs.offline_prefix}*")
+                    )
+                }
+            },
+        ),
+    ]
+
+    def under(prefix: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(offline_store_arn, "/", prefix, "*")
+
+    if reads:
+        statements.append(
+            iam.Statement(
+                sid="ReadOwnObjects",
+                actions=("s3:GetObject", "s3:GetObjectVersion"),
+                resources=tuple(under(fs.offline_prefix) for fs in reads),
+            )
+        )
+    if writes:
+        statements.append(
+            iam.Statement(
+                sid="WriteOwnObjects",
+                actions=("s3:PutObject", "s3:AbortMultipartUpload"),
+                resources=tuple(under(fs.offline_prefix) for fs in writes),
+            )
+        )
+    # The data key serves more than the offline store: the tenant may use it only through S3,
+    # that is only on the objects S3 lets it read or write (the statements above).
+    key = iam.kms_use("OfflineStoreKey", data_key_arn, encrypt=bool(writes))
+    statements.append(
+        iam.Statement(
+            sid=key.sid,
+            actions=key.actions,
+            resources=key.resources,
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        )
+    )
+    read_topics = [topic_arns[t] for fs in reads for t in fs.topics]
+    write_topics = [topic_arns[t] for fs in writes for t in fs.topics]
+    if read_topics or write_topics:
+        statements.append(
+            iam.Statement(
+                sid="KafkaConnect",
+                actions=("kafka-cluster:Connect",),
+                resources=(kafka_cluster_arn,),
+            )
+        )
+    if read_topics:
+        statements += [
+            iam.Statement(
+                sid="ReadOwnTopics",
+                actions=("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
+                resources=tuple(read_topics),
+            ),
+            iam.Statement(
+                sid="OwnConsumerGroups",
+                actions=("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+                resources=(iam.kafka_group_arn(kafka_cluster_arn, f"{spec.group_prefix}*"),),
+            ),
+        ]
+    if write_topics:
+        statements += [
+            iam.Statement(
+                sid="WriteOwnTopics",
+                actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
+                resources=tuple(write_topics),
+            ),
+            # Producers are idempotent by default (Kafka >= 3.0): a cluster-level action.
+            iam.Statement(
+                sid="IdempotentWrites",
+                actions=("kafka-cluster:WriteDataIdempotently",),
+                resources=(kafka_cluster_arn,),
+            ),
+        ]
+    return tuple(statements)
+
+
+class Tenant(pulumi.ComponentResource):
+    """One feature team: its Kafka topics and its workloads' roles, all tagged with it."""
+
+    role_arns: pulumi.Output[dict[str, str]]
+    topic_arns: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("featureplatform:tenant:Tenant", name, None, opts)
+        topics = self._topics(name, args)
+        arns = {topic: resource.arn for topic, resource in topics.items()}
+        roles = {
+            workload: self._identity(name, args, workload, arns) for workload in args.spec.workloads
+        }
+        self.role_arns = pulumi.Output.all(**{w: r.role_arn for w, r in roles.items()})
+        self.topic_arns = pulumi.Output.all(**arns) if arns else pulumi.Output.from_input({})
+        self.register_outputs({"role_arns": self.role_arns, "topic_arns": self.topic_arns})
+
+    def _topics(self, name: str, args: TenantArgs) -> dict[str, aws.msk.Topic]:
+        # MSK topics take no tags; the tenant owns them by name (<tenant>.<topic>).
+        return {
+            topic: aws.msk.Topic(
+                f"{name}-topic-{topic}",
+                cluster_arn=args.kafka_cluster_arn,
+                name=topic,
+                partition_count=settings.partitions,
+                replication_factor=args.replication_factor,
+                configs=topic_configs(settings.retention_hours, args.min_insync_replicas),
+                opts=stateful(self, args.protect),
+            )
+            for topic, settings in args.spec.topics.items()
+        }
+
+    def _identity(
+        self,
+        name: str,
+        args: TenantArgs,
+        workload: str,
+        topic_arns: dict[str, pulumi.Output[str]],
+    ) -> WorkloadIdentity:
+        spec = args.spec
+        return WorkloadIdentity(
+            f"{name}-{workload}",
+            WorkloadIdentityArgs(
+                account_id=args.account_id,
+                region=args.region,
+                namespace=spec.namespace,
+                service_account=spec.workloads[workload].service_account,
+                statements=workload_grants(
+                    spec,
+                    workload,
+                    region=args.region,
+                    offline_store_arn=args.offline_store_arn,
+                    data_key_arn=args.data_key_arn,
+                    kafka_cluster_arn=args.kafka_cluster_arn,
+                    topic_arns=topic_arns,
+                ),
+                permissions_boundary_arn=args.permissions_boundary_arn,
+                cluster_name=args.cluster_name,
+                tags=spec.tags(),
+                # '.' is in no tenant or workload name: no two tenants' roles share a name,
+                # and <20>.<30>.pr<6 digits> fits IAM's 64 characters.
+                role_name=f"{spec.name}.{workload}{args.instance_suffix}",
+                role_path=ROLE_PATH,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
