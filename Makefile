@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock iam-eval iam-eval-lock promtool shellcheck
+.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock iam-eval iam-eval-lock netpol netpol-lock promtool shellcheck
 
 install: $(STAMP)
 
@@ -74,6 +74,25 @@ iam-eval-lock: $(UV)
 	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 		policies/iam-eval/requirements.in -o $(IAM_EVAL_LOCK)
 
+# The offline NetworkPolicy analyzer (IBM np-guard's network-config-analyzer, Apache-2.0) lives
+# in its own environment too: it pins its dependencies exactly (PyYAML, networkx, lxml), the
+# tests use it, the product never imports it. Same lock, hashes and stamp as iam-eval;
+# `blueprint.netpol.client` bootstraps it the same way on first use.
+NETPOL_ENV := $(TOOLS)/netpol
+NETPOL_LOCK := policies/netpol/requirements.lock
+NETPOL_STAMP := $(NETPOL_ENV)/.synced
+
+netpol: $(NETPOL_STAMP)
+
+$(NETPOL_STAMP): $(UV) $(NETPOL_LOCK)
+	test -x $(NETPOL_ENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(NETPOL_ENV)
+	$(UV) pip sync --quiet --compile-bytecode --require-hashes --python $(NETPOL_ENV)/bin/python $(NETPOL_LOCK)
+	$(PYTHON) -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' $(NETPOL_LOCK) > $@
+
+netpol-lock: $(UV)
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		policies/netpol/requirements.in -o $(NETPOL_LOCK)
+
 # promtool checks and unit-tests the generated SLO alert rules (tests/test_slo_prometheus.py);
 # it comes from Debian's `prometheus` package (the machine and CI run as root). In CI a
 # missing promtool fails those tests instead of skipping them.
@@ -85,7 +104,7 @@ promtool:
 shellcheck:
 	command -v shellcheck >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends shellcheck)
 
-test: install node-pack checkov iam-eval promtool
+test: install node-pack checkov iam-eval netpol promtool
 	$(BIN)/pytest
 
 # The workflows: actionlint (syntax, expressions, shellcheck on scripts) and zizmor (security,

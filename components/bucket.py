@@ -89,6 +89,16 @@ def bucket_policy(
                 resources=(objects,),
                 conditions={"StringNotEquals": {sse_key: kms_key_arn}, "Null": {sse_key: "false"}},
             ),
+            # `aws:kms` without a key id makes S3 use the AWS managed aws/s3 key, not the
+            # bucket default: refused too (only no header, or our key by ARN, is accepted).
+            Statement(
+                sid="DenyKmsWithoutKey",
+                effect="Deny",
+                principals=everyone,
+                actions=("s3:PutObject",),
+                resources=(objects,),
+                conditions={"StringEquals": {sse: "aws:kms"}, "Null": {sse_key: "true"}},
+            ),
         ]
     if log_delivery_account_id is not None:
         # Policy-based delivery (the only kind that works with BucketOwnerEnforced); the

@@ -277,10 +277,11 @@ def _egress_rules(
         return rules
     # AWS APIs: interface endpoints sit in the VPC CIDR, but S3 (and DynamoDB) go through the
     # gateway endpoint to the service's public IPs, which a NetworkPolicy cannot name (it has
-    # no prefix lists). So HTTPS to any public address is allowed; the node security group,
-    # the route tables (no NAT for data subnets) and the S3 endpoint policy bound where it
-    # really goes. Private ranges other than the VPC stay closed (no lateral HTTPS to peered
-    # or on-premises networks).
+    # no prefix lists). So HTTPS to any public address is allowed. Pods run in the private
+    # subnets, whose route to the internet is the NAT gateway: this rule therefore also lets
+    # a pod reach any public HTTPS endpoint (docs/security.md, known limit); the S3 endpoint
+    # policy bounds only what goes to S3. Private ranges other than the VPC stay closed (no
+    # lateral HTTPS to peered or on-premises networks).
     return [
         rule(
             to=[_cidr(args.vpc_cidr), _cidr(ANYWHERE, NON_PUBLIC_RANGES)],

@@ -452,6 +452,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                     permissions_boundary_arn=config.identity.permissions_boundary_arn,
                     protect=config.protection.protect_stateful,
                     instance_suffix=f".pr{config.review}" if config.review is not None else "",
+                    budget_name=f"{PROJECT}-{config.instance}-{spec.name}",
                 ),
                 opts=opts,
             )

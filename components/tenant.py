@@ -45,6 +45,9 @@ class TenantArgs:
     permissions_boundary_arn: str | None
     protect: bool
     """Protect and retain the topics (they hold records), as the platform's."""
+    budget_name: str = ""
+    """The team's budget's name (``feature-platform-<instance>-<tenant>``): budget names are
+    unique per account, which a review stack shares with dev, so each has its own."""
     instance_suffix: str = ""
     """Appended to role names where a stack shares its account (``.pr<N>``, a review stack):
     roles are named ``<tenant>.<workload>`` so that the tenant's name is in the ARN."""
@@ -95,12 +98,21 @@ def workload_grants(
     def under(prefix: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(offline_store_arn, "/", prefix, "*")
 
+    def itself(prefix: str) -> pulumi.Output[str]:
+        # Directory-style readers (pyarrow, s3fs) HEAD the prefix without its slash first: a
+        # 403 there is an error to them, a 404 means "a directory".
+        return pulumi.Output.concat(offline_store_arn, "/", prefix.rstrip("/"))
+
     if reads:
         statements.append(
             iam.Statement(
                 sid="ReadOwnObjects",
                 actions=("s3:GetObject", "s3:GetObjectVersion"),
-                resources=tuple(under(fs.offline_prefix) for fs in reads),
+                resources=tuple(
+                    arn
+                    for fs in reads
+                    for arn in (under(fs.offline_prefix), itself(fs.offline_prefix))
+                ),
             )
         )
     if writes:
@@ -177,9 +189,43 @@ class Tenant(pulumi.ComponentResource):
         roles = {
             workload: self._identity(name, args, workload, arns) for workload in args.spec.workloads
         }
+        if args.spec.budget is not None:
+            self._budget(name, args)
         self.role_arns = pulumi.Output.all(**{w: r.role_arn for w, r in roles.items()})
         self.topic_arns = pulumi.Output.all(**arns) if arns else pulumi.Output.from_input({})
         self.register_outputs({"role_arns": self.role_arns, "topic_arns": self.topic_arns})
+
+    def _budget(self, name: str, args: TenantArgs) -> aws.budgets.Budget:
+        """The team's monthly cost: everything tagged ``tenant=<name>`` (a cost allocation tag
+        the organisation activates once), told at 80 % forecast and 100 % actual."""
+        spec = args.spec
+        budget = spec.budget
+        assert budget is not None
+        return aws.budgets.Budget(
+            f"{name}-budget",
+            name=args.budget_name,
+            budget_type="COST",
+            time_unit="MONTHLY",
+            limit_amount=f"{budget.monthly_usd}.0",
+            limit_unit="USD",
+            cost_filters=[
+                aws.budgets.BudgetCostFilterArgs(
+                    name="TagKeyValue", values=[f"user:tenant${spec.name}"]
+                )
+            ],
+            notifications=[
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    notification_type=kind,
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                    subscriber_email_addresses=list(budget.notify),
+                )
+                for kind, threshold in (("FORECASTED", 80), ("ACTUAL", 100))
+            ],
+            tags=spec.tags(),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _topics(self, name: str, args: TenantArgs) -> dict[str, aws.msk.Topic]:
         # MSK topics take no tags; the tenant owns them by name (<tenant>.<topic>).

@@ -28,6 +28,7 @@ from blueprint.check.verdict import CHECKOV
 from blueprint.checkov import manifests as k8s
 from blueprint.checkov import scan, suppressions, tfplan
 from blueprint.cli import app
+from blueprint.tool_env import STAMP
 from tests.conftest import PROJECT_DIR, STACKS, bootstrap_plan, stack_plan
 from tests.fixtures.checkov.insecure import program as insecure_program
 
@@ -395,7 +396,7 @@ def test_the_environment_is_stale_when_the_lock_changes(tmp_path: Path) -> None:
     assert not environment.is_current()  # nothing installed
     environment.python.parent.mkdir(parents=True)
     environment.python.touch()
-    (environment.directory / scan.STAMP).write_text(environment.lock_hash() + "\n")
+    (environment.directory / STAMP).write_text(environment.lock_hash() + "\n")
     assert environment.is_current()
     environment.lock.write_text("checkov==2\n")
     assert not environment.is_current()

@@ -91,6 +91,10 @@ def test_bucket_policy_denies_uploads_with_another_key(plan: Plan, role: str) ->
         "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
         "Null": {"s3:x-amz-server-side-encryption": "false"},
     }
+    assert by_sid["DenyKmsWithoutKey"]["Condition"] == {
+        "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {key_header: "true"},
+    }
 
 
 def test_only_this_accounts_buckets_may_log_into_the_log_bucket(plan: Plan) -> None:

@@ -155,6 +155,9 @@ def requests_for(
             writes = own and fs.name in me.writes
             obj = f"{world.bucket_arn}/{fs.offline_prefix}part-0.parquet"
             yield (f"get {obj}", Request("s3:GetObject", obj, TLS), reads)
+            # The prefix itself, as directory-style readers HEAD it before listing.
+            bare = f"{world.bucket_arn}/{fs.offline_prefix.rstrip('/')}"
+            yield (f"head {bare}", Request("s3:GetObject", bare, TLS), reads)
             yield (f"put {obj}", Request("s3:PutObject", obj, TLS), writes)
             yield (
                 f"list {fs.offline_prefix}",
@@ -258,7 +261,8 @@ def test_the_prefix_pair_shares_nothing(world: World) -> None:
     ("headers", "allowed"),
     [
         ({}, True),  # no header: the bucket default (the data key) applies
-        ({"s3:x-amz-server-side-encryption": "aws:kms"}, True),
+        # aws:kms without a key id: S3 would use aws/s3, not the data key.
+        ({"s3:x-amz-server-side-encryption": "aws:kms"}, False),
         ({"s3:x-amz-server-side-encryption": "AES256"}, False),
         ({"s3:x-amz-server-side-encryption": "aws:kms", KEY_HEADER: "KEY"}, True),
         ({"s3:x-amz-server-side-encryption": "aws:kms", KEY_HEADER: "other"}, False),

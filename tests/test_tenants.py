@@ -335,3 +335,71 @@ def test_tenant_list_of_a_broken_file_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "tenants" / "bad.yaml").write_text(yaml.safe_dump(minimal(colour=1)))
     result = runner.invoke(app, ["tenant", "list", "--project", str(tmp_path)])
     assert result.exit_code == 2 and "colour" in result.output
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+
+def test_a_team_budget_watches_its_tagged_cost() -> None:
+    plan = stack_plan("dev")
+    (budget,) = plan.of_type("aws:budgets/budget:Budget")
+    assert budget.inputs["name"] == "feature-platform-dev-search"
+    assert budget.inputs["budgetType"] == "COST" and budget.inputs["timeUnit"] == "MONTHLY"
+    assert budget.inputs["limitAmount"] == "2000.0" and budget.inputs["limitUnit"] == "USD"
+    # Cost Explorer's form of a user-defined cost allocation tag: user:<key>$<value>.
+    assert budget.inputs["costFilters"] == [
+        {"name": "TagKeyValue", "values": ["user:tenant$search"]}
+    ]
+    kinds = {(n["notificationType"], n["threshold"]) for n in budget.inputs["notifications"]}
+    assert kinds == {("FORECASTED", 80), ("ACTUAL", 100)}
+    assert all(
+        n["subscriberEmailAddresses"] == ["search-relevance@example.com"]
+        for n in budget.inputs["notifications"]
+    )
+    assert budget.inputs["tags"]["tenant"] == "search"
+
+
+def test_a_review_stacks_budget_has_its_own_name() -> None:
+    from tests.test_review_stack import review_plan  # noqa: PLC0415
+
+    (budget,) = review_plan().of_type("aws:budgets/budget:Budget")
+    assert budget.inputs["name"] == "feature-platform-dev-pr42-search"
+
+
+@pytest.mark.parametrize(
+    ("budget", "key"),
+    [
+        ({"monthlyUsd": 0, "notify": ["a@b.co"]}, "budget.monthlyUsd"),
+        ({"monthlyUsd": 10, "notify": []}, "budget.notify"),
+        ({"monthlyUsd": 10, "notify": ["not-an-address"]}, "budget.notify.0"),
+        ({"monthlyUsd": 10}, "budget.notify"),
+    ],
+)
+def test_a_bad_budget_names_its_key(budget: dict[str, Any], key: str) -> None:
+    with pytest.raises(TenantError) as raised:
+        parse_tenant("team", minimal(budget=budget), source="tenants/team.yaml")
+    assert key in [k for _, k, _ in raised.value.problems], raised.value.problems
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "key"),
+    [
+        ("pr1-search", minimal(), "(file name)"),  # a review stack's budget name
+        ("team", minimal(owner="R&D (search)"), "owner"),  # not a valid tag value
+        ("team", minimal(costCenter="cc#1"), "costCenter"),
+        (
+            "team",
+            minimal(featureSets={f"fs-{i}": {} for i in range(17)}),
+            "featureSets",
+        ),  # the inline policy would outgrow IAM's 10,240 characters
+        (
+            "team",
+            minimal(featureSets={"features": {"topics": {f"t-{i}": {} for i in range(9)}}}),
+            "featureSets.features.topics",
+        ),
+    ],
+)
+def test_what_aws_would_refuse_is_refused_first(name: str, body: dict[str, Any], key: str) -> None:
+    with pytest.raises(TenantError) as raised:
+        parse_tenant(name, body, source=f"tenants/{name}.yaml")
+    assert key in [k for _, k, _ in raised.value.problems], raised.value.problems

@@ -16,6 +16,13 @@ from policies.rules.tenancy import (  # the pack's rule: one definition, two jud
 )
 
 ADMIN_POLICY_SUFFIXES = ("/AdministratorAccess", "FullAccess")
+ROLE_READS = (
+    "iam:ListRoles",
+    "iam:ListRoleTags",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+)
 
 
 def _document(raw: Any) -> dict[str, Any]:
@@ -38,19 +45,19 @@ def _wildcards(document: dict[str, Any]) -> list[str]:
     return found
 
 
+def _inline_documents(ctx: AuditContext, name: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(policy name, document) of each inline policy of role ``name``."""
+    iam = ctx.client("iam")
+    for policy_name in ctx.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
+        document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+        yield policy_name, _document(document)
+
+
 @check(
     "IAM.NO_ADMIN_WILDCARDS",
     "Roles have no Allow of '*', 'service:*' or NotAction, and no *FullAccess/AdministratorAccess",
     service="iam",
-    permissions=(
-        "iam:ListRoles",
-        "iam:ListRoleTags",
-        "iam:ListRolePolicies",
-        "iam:GetRolePolicy",
-        "iam:ListAttachedRolePolicies",
-        "iam:GetPolicy",
-        "iam:GetPolicyVersion",
-    ),
+    permissions=(*ROLE_READS, "iam:GetPolicy", "iam:GetPolicyVersion"),
     types=("aws:iam/role:Role",),
 )
 def roles(ctx: AuditContext) -> Iterable[Finding]:
@@ -62,9 +69,8 @@ def roles(ctx: AuditContext) -> Iterable[Finding]:
         if not ctx.in_scope(tag_dict(iam.list_role_tags(RoleName=name).get("Tags"))):
             continue
         problems = []
-        for policy_name in ctx.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
-            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-            problems += [f"{policy_name}: {a}" for a in _wildcards(_document(document))]
+        for policy_name, document in _inline_documents(ctx, name):
+            problems += [f"{policy_name}: {a}" for a in _wildcards(document)]
         for attached in ctx.pages(
             "iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name
         ):
@@ -85,13 +91,7 @@ def roles(ctx: AuditContext) -> Iterable[Finding]:
     "Feature teams' roles carry their tenant tags, have no managed policies, and their inline "
     "policies grant only the team's own prefixes, topics and groups",
     service="iam",
-    permissions=(
-        "iam:ListRoles",
-        "iam:ListRoleTags",
-        "iam:ListRolePolicies",
-        "iam:GetRolePolicy",
-        "iam:ListAttachedRolePolicies",
-    ),
+    permissions=ROLE_READS,
     # A team's roles are plain IAM roles; what tells a plan has teams is their component.
     types=("featureplatform:tenant:Tenant",),
 )
@@ -110,8 +110,7 @@ def tenant_roles(ctx: AuditContext) -> Iterable[Finding]:
             ctx.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
         )
         problems += [f"managed policy {a['PolicyArn']} attached" for a in attached]
-        for policy_name in ctx.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
-            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-            props = {"role": name, "policy": _document(document)}
+        for policy_name, document in _inline_documents(ctx, name):
+            props = {"role": name, "policy": document}
             problems += [f"{policy_name}: {p}" for p in within_prefixes(props, {})]
         yield verdict("TENANTS.CONFINED", role["Arn"], problems)

@@ -9,15 +9,12 @@ use the same way, and rebuilds it when the lock changes (the stamp holds the loc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from blueprint.check.errors import CheckError
+from blueprint.tool_env import ToolEnvironment
 
 ENV_DIR = Path(".tools/checkov")
 LOCK_FILE = Path("policies/checkov/requirements.lock")
@@ -44,7 +42,6 @@ def custom_check_types(checks_dir: Path) -> set[str]:
     return types
 
 
-STAMP = ".synced"
 RUNNER = Path(__file__).with_name("runner.py")
 READY_TIMEOUT = 120.0
 SCAN_TIMEOUT = 600.0
@@ -66,70 +63,16 @@ DEFAULT_SEVERITY = "high"
 real finding never slips under a medium threshold. Custom checks set their own."""
 
 
-@dataclass(frozen=True)
-class CheckovEnvironment:
-    project_dir: Path
+class CheckovEnvironment(ToolEnvironment):
+    """checkov's own environment (its pins clash with the project's: ``packaging<24``)."""
 
-    @property
-    def directory(self) -> Path:
-        return self.project_dir / ENV_DIR
+    ENV_DIR = ENV_DIR
+    LOCK_FILE = LOCK_FILE
+    LABEL = "checkov"
+    MAKE_TARGET = "make checkov"
 
-    @property
-    def python(self) -> Path:
-        return self.directory / "bin" / "python"
-
-    @property
-    def lock(self) -> Path:
-        return self.project_dir / LOCK_FILE
-
-    def lock_hash(self) -> str:
-        return hashlib.sha256(self.lock.read_bytes()).hexdigest()
-
-    def is_current(self) -> bool:
-        stamp = self.directory / STAMP
-        return (
-            self.python.exists()
-            and stamp.is_file()
-            and stamp.read_text().strip() == self.lock_hash()
-        )
-
-    def ensure(self, say: Callable[[str], None] = lambda _: None) -> Path:
-        """The environment's interpreter, built (or rebuilt for a changed lock) when needed."""
-        if not self.lock.is_file():
-            raise CheckError(f"{self.lock} is missing: checkov's pinned requirements")
-        if self.is_current():
-            return self.python
-        say(f"installing checkov into {ENV_DIR} from {LOCK_FILE} (once)")
-        uv = self.project_dir / ".tools" / "bin" / "uv"
-        uv_cmd = str(uv) if uv.exists() else shutil.which("uv")
-        if uv_cmd:
-            steps = [
-                [uv_cmd, "venv", "--quiet", "--clear", "--python", sys.executable,
-                 str(self.directory)],
-                [
-                    uv_cmd, "pip", "sync", "--quiet", "--compile-bytecode", "--require-hashes",
-                    "--python", str(self.python), str(self.lock),
-                ],
-            ]  # fmt: skip
-        else:
-            steps = [
-                [sys.executable, "-m", "venv", "--clear", str(self.directory)],
-                [
-                    str(self.python), "-m", "pip", "install", "--quiet", "--require-hashes",
-                    "-r", str(self.lock),
-                ],
-            ]  # fmt: skip
-        if self.python.exists():
-            steps = steps[1:]  # the environment is there, only its packages are stale
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, check=False)
-            if done.returncode:
-                raise CheckError(
-                    f"installing checkov failed ({' '.join(step[:3])} ...): "
-                    f"{done.stderr.strip()[-2000:]}\nfix the cause, or run `make checkov`"
-                )
-        (self.directory / STAMP).write_text(self.lock_hash() + "\n")
-        return self.python
+    def unavailable(self, message: str) -> Exception:
+        return CheckError(message)
 
 
 @dataclass(frozen=True)

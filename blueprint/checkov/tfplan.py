@@ -95,6 +95,7 @@ TYPE_MAP: dict[str, str] = {
     "aws:msk/cluster:Cluster": "aws_msk_cluster",
     "aws:msk/configuration:Configuration": "aws_msk_configuration",
     "aws:msk/topic:Topic": "aws_msk_topic",
+    "aws:budgets/budget:Budget": "aws_budgets_budget",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
         "aws_s3_bucket_lifecycle_configuration"
@@ -123,6 +124,13 @@ TYPE_MAP: dict[str, str] = {
 
 RENAMES: dict[str, dict[str, str]] = {
     # Plural list blocks back to Terraform's singular block names.
+    "aws_budgets_budget": {  # budgets/budget.go: singular blocks; and/or in filter_expression
+        "cost_filters": "cost_filter",
+        "notifications": "notification",
+        "planned_limits": "planned_limit",
+        "ands": "and",
+        "ors": "or",
+    },
     "aws_appautoscaling_policy": {
         "step_adjustments": "step_adjustment",
         "metric_data_queries": "metric_data_query",

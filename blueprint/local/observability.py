@@ -236,3 +236,43 @@ def alert_manager_definition(ctx: Ctx) -> Created:
         workspaceId=workspace_id, data=ctx.inputs["definition"].encode()
     )
     return Created(workspace_id)
+
+
+@translates("aws:budgets/budget:Budget")
+def budget(ctx: Ctx) -> Created:
+    """CreateBudget, then one CreateNotification per notification with its subscribers, as
+    the provider does (budgets/budget.go). Budgets are global: the ARN carries no region."""
+    budgets = ctx.client("budgets")
+    name = ctx.physical_name()
+    inputs = ctx.inputs
+    cost_filters = {f["name"]: list(f["values"]) for f in inputs.get("costFilters") or []}
+    budgets.create_budget(
+        AccountId=ctx.account,
+        Budget={
+            "BudgetName": name,
+            "BudgetType": inputs["budgetType"],
+            "TimeUnit": inputs["timeUnit"],
+            "BudgetLimit": {"Amount": inputs["limitAmount"], "Unit": inputs["limitUnit"]},
+            "CostFilters": cost_filters,
+        },
+    )
+    for notification in inputs.get("notifications") or []:
+        budgets.create_notification(
+            AccountId=ctx.account,
+            BudgetName=name,
+            Notification={
+                "NotificationType": notification["notificationType"],
+                "ComparisonOperator": notification["comparisonOperator"],
+                "Threshold": float(notification["threshold"]),
+                "ThresholdType": notification["thresholdType"],
+            },
+            Subscribers=[
+                {"SubscriptionType": "EMAIL", "Address": address}
+                for address in notification.get("subscriberEmailAddresses") or []
+            ],
+        )
+    arn = f"arn:aws:budgets::{ctx.account}:budget/{name}"
+    # moto does not keep budget tags; the provider sends them with CreateBudget.
+    return Created(
+        f"{ctx.account}:{name}", {"arn": arn, "name": name, "accountId": ctx.account}, ["tags"]
+    )

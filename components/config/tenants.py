@@ -54,6 +54,15 @@ RESERVED_TENANT_NAMES = frozenset(
 )
 """Names a tenant cannot take: they are, or could be mistaken for, the platform's."""
 RESERVED_PREFIXES = ("kube-", "aws-", "eks-", "feature-platform")
+REVIEW_LIKE = re.compile(r"^pr[0-9]")
+"""``pr1-search`` would name its budget as review stack pr-1's ``search`` does."""
+TAG_VALUE_PATTERN = r"^[\w .:/=+\-@]+$"
+"""What IAM, EKS and Budgets accept in a tag value (letters, digits, spaces, ``_.:/=+-@``):
+the owner and cost center become tags on every resource of the team."""
+MAX_FEATURE_SETS = 16
+MAX_TOPICS_PER_FEATURE_SET = 8
+"""A workload's role policy is inline, and IAM allows 10,240 characters of inline policy per
+role: 16 feature sets of 8 topics at the longest names stay below it."""
 
 CLASSIFICATION_ORDER = tuple(DataClassification)
 """Least to most sensitive: a tenant may not hold data above the platform's classification."""
@@ -70,7 +79,9 @@ class FeatureSet(ConfigModel):
     """Features a tenant owns: their events, offline files and online keys."""
 
     topics: dict[Annotated[str, Field(pattern=LOCAL_NAME_PATTERN)], TenantTopic] = Field(
-        default_factory=dict, description="Topics by name (Kafka name `<tenant>.<topic>`)."
+        default_factory=dict,
+        max_length=MAX_TOPICS_PER_FEATURE_SET,
+        description="Topics by name (Kafka name `<tenant>.<topic>`).",
     )
     offline_prefix: str | None = Field(
         default=None,
@@ -117,12 +128,31 @@ class TenantWorkload(ConfigModel):
     )
 
 
+class TenantBudget(ConfigModel):
+    """An AWS Budget on the monthly cost of everything tagged with the team."""
+
+    monthly_usd: int = Field(ge=1, le=1_000_000, description="Monthly limit in USD.")
+    notify: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")], ...] = Field(
+        min_length=1,
+        max_length=10,
+        description="Email addresses told at 80 % of the forecast and 100 % of the actual cost.",
+    )
+
+
 class TenantFile(ConfigModel):
     """``tenants/<name>.yaml``."""
 
-    owner: str = Field(min_length=1, max_length=64, description="Owning team (tag `owner`).")
+    owner: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=TAG_VALUE_PATTERN,
+        description="Owning team (tag `tenant-owner`).",
+    )
     cost_center: str = Field(
-        min_length=1, max_length=64, description="Cost center billed (tag `cost-center`)."
+        min_length=1,
+        max_length=64,
+        pattern=TAG_VALUE_PATTERN,
+        description="Cost center billed (tag `tenant-cost-center`).",
     )
     data_classification: DataClassification = Field(
         description="Highest classification of the tenant's data; at most the platform's."
@@ -131,13 +161,18 @@ class TenantFile(ConfigModel):
         min_length=1, description="Environments the tenant is enabled in."
     )
     feature_sets: dict[Annotated[str, Field(pattern=LOCAL_NAME_PATTERN)], FeatureSet] = Field(
-        min_length=1, description="Feature sets by name."
+        min_length=1, max_length=MAX_FEATURE_SETS, description="Feature sets by name."
     )
     quotas: TenantQuotas = Field(
         default_factory=TenantQuotas, description="Namespace quota overrides."
     )
     workloads: dict[Annotated[str, Field(pattern=LOCAL_NAME_PATTERN)], TenantWorkload] = Field(
         min_length=1, description="Workloads by name."
+    )
+    budget: TenantBudget | None = Field(
+        default=None,
+        description="An AWS Budget on the team's tagged cost (the `tenant` tag must be an "
+        "active cost allocation tag of the organisation).",
     )
 
     @model_validator(mode="after")
@@ -232,6 +267,7 @@ class TenantSpec:
     feature_sets: Mapping[str, TenantFeatureSet]
     quota: NamespaceQuota
     workloads: Mapping[str, TenantWorkloadSpec]
+    budget: TenantBudget | None = None
 
     @property
     def namespace(self) -> str:
@@ -283,6 +319,10 @@ def parse_tenant(name: str, raw: Any, *, source: str) -> TenantFile:
         )
     elif name in RESERVED_TENANT_NAMES or name.startswith(RESERVED_PREFIXES):
         problems.append((source, "(file name)", f"{name!r} is reserved for the platform"))
+    elif REVIEW_LIKE.match(name):
+        problems.append(
+            (source, "(file name)", f"{name!r}: names starting pr<digit> are review stacks'")
+        )
     if not isinstance(raw, Mapping):
         problems.append((source, "(top level)", "a tenant file is a mapping of keys"))
         raise TenantError(problems)
@@ -332,6 +372,7 @@ def resolve(
         feature_sets=feature_sets,
         quota=tenant.quotas.over(quota_defaults),
         workloads=workloads,
+        budget=tenant.budget,
     )
 
 

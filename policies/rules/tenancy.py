@@ -17,7 +17,10 @@ from ._base import Config, Props, Severity, as_list, plain, platform, resource_p
 
 TENANT_PATH = "/feature-platform/tenants/"
 TENANT_TAGS = ("tenant", "tenant-owner", "tenant-cost-center", "tenant-data-classification")
-_TENANT_ROLE = re.compile(r"^(?P<tenant>[a-z][a-z0-9-]*[a-z0-9])\.[a-z][a-z0-9-]*$")
+_TENANT_ROLE = re.compile(
+    r"^(?P<tenant>[a-z][a-z0-9-]*[a-z0-9])\.[a-z][a-z0-9-]*[a-z0-9](\.pr[1-9][0-9]{0,5})?$"
+)
+"""``<tenant>.<workload>``, with ``.pr<N>`` in a review stack (components/tenant.py)."""
 
 
 def tenant_of_role(name: Any) -> str | None:
