@@ -75,9 +75,10 @@ def _tenants_dir(project: Path) -> Path:
 @app.command("new", epilog=CONTRACT)
 def new(  # noqa: PLR0917 (typer: one parameter per option)
     name: Annotated[str, typer.Argument(help="The team's name: 2-20 of a-z, 0-9 and '-'.")],
-    owner: Annotated[str, typer.Option("--owner", help="Owning team (tag `owner`).")],
+    owner: Annotated[str, typer.Option("--owner", help="Owning team (tag `tenant-owner`).")],
     cost_center: Annotated[
-        str, typer.Option("--cost-center", help="Cost center billed (tag `cost-center`).")
+        str,
+        typer.Option("--cost-center", help="Cost center billed (tag `tenant-cost-center`)."),
     ],
     classification: Annotated[
         DataClassification,

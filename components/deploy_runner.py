@@ -207,8 +207,8 @@ class DeployRunner(pulumi.ComponentResource):
         name, args = self._name, self._args
         role = aws.iam.Role(
             f"{name}-role",
-            # Fixed: the deployer role's trust policy (bootstrap, outside this program)
-            # names the runner's role by ARN.
+            # Fixed: the deployer's IAM scopes and PassRole grant (bootstrap, outside this
+            # program) name the runner's role by this name.
             name=args.project_name,
             description="Deploy runner (CodeBuild): logs, network interfaces, the connection",
             assume_role_policy=service_trust(

@@ -515,7 +515,7 @@ def test_a_first_deploy_applies_the_aws_layer_before_the_runner_is_used() -> Non
     assert "github.run_attempt" in label and "'ubuntu-24.04'" in label
     assert layer["concurrency"]["group"] == deploy["concurrency"]["group"]
     preview = next(s for s in deploy["steps"] if s.get("name", "").startswith("pulumi preview"))
-    assert preview["with"]["upsert"] is True  # nobody runs `pulumi stack init` by hand
+    assert preview["with"]["upsert"] is True  # a missing stack is created on the way
 
 
 def test_review_stacks_deploy_like_dev_and_are_destroyed_from_anywhere() -> None:

@@ -89,6 +89,9 @@ class PolicyInfo:
 
 POLICIES: list[Policy] = []
 CATALOGUE: dict[str, PolicyInfo] = {}
+SCOPES: dict[str, frozenset[str]] = {}
+"""Policy name → the only resource types its validation looks at (``resource_policy``): for
+any other type it returns at once, so the analyzer (``_analyzer.py``) need not call it."""
 
 
 def _framework(refs: tuple[Ref, ...]) -> PolicyComplianceFramework:
@@ -180,7 +183,7 @@ def resource_policy(
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in type_set:
-            return
+            return  # keep this first: SCOPES tells the analyzer it is all that happens
         for message in check(args.props, args.get_config()):
             report_violation(message, None)
 
@@ -189,7 +192,7 @@ def resource_policy(
             return None
         return remediate(args.props, args.get_config())
 
-    return _resource_policy(
+    policy = _resource_policy(
         name,
         description=description,
         severity=severity,
@@ -200,6 +203,8 @@ def resource_policy(
         fix=fix if remediate is not None else None,
         config_schema=config_schema,
     )
+    SCOPES[name] = type_set
+    return policy
 
 
 def _provider_props(args: ResourceValidationArgs) -> Props | None:
