@@ -46,6 +46,7 @@ POD_SECURITY_LABELS: Mapping[str, str] = {
 DESCRIPTION_ANNOTATION = "kubernetes.io/description"
 
 CONFIG_MAP_NAME = "feature-platform-connections"
+DEPLOYER_ROLE_NAME = "feature-team-deployer"
 QUOTA_NAME = "feature-platform-quota"
 LIMIT_RANGE_NAME = "feature-platform-container-defaults"
 STORAGE_CLASS_NAME = "gp3-encrypted"
@@ -119,6 +120,9 @@ class Tenant:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra namespace labels: a feature team's ``feature-platform/tenant`` and the client
     label that lets it call the feature server."""
+    deployer_group: str | None = None
+    """A feature team's Kubernetes group (its access entries map its roles to it): bound to a
+    Role that manages workloads in this namespace and nothing else."""
 
     @property
     def service_accounts(self) -> tuple[str, ...]:
@@ -392,6 +396,8 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 )
                 if service_account == tenant.service_account:
                     service_accounts[tenant.namespace] = account.metadata.name
+            if tenant.deployer_group is not None:
+                self._deployer_access(prefix, tenant.deployer_group, in_namespace)
             # ConfigMaps are namespaced, so each tenant gets its own copy.
             config_map = k8s.core.v1.ConfigMap(
                 f"{prefix}-connections",
@@ -509,6 +515,60 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
+
+    def _deployer_access(self, prefix: str, group: str, namespace: pulumi.Input[str]) -> None:
+        """What a feature team's deployers may do in its namespace: run workloads with its
+        service accounts. Not its NetworkPolicies, quota, limits, service accounts or RBAC
+        (the platform's), and not Secrets (credentials come from Pod Identity)."""
+        write = ["get", "list", "watch", "create", "update", "patch", "delete"]
+        read = ["get", "list", "watch"]
+        rule = k8s.rbac.v1.PolicyRuleArgs
+        role = k8s.rbac.v1.Role(
+            f"{prefix}-deployer-role",
+            metadata=_metadata(DEPLOYER_ROLE_NAME, namespace),
+            rules=[
+                rule(
+                    api_groups=[""],
+                    resources=["pods", "services", "configmaps", "persistentvolumeclaims"],
+                    verbs=write,
+                ),
+                rule(api_groups=[""], resources=["pods/log", "events"], verbs=read),
+                rule(
+                    api_groups=["apps"],
+                    resources=["deployments", "statefulsets", "replicasets"],
+                    verbs=write,
+                ),
+                rule(api_groups=["batch"], resources=["jobs", "cronjobs"], verbs=write),
+                rule(
+                    api_groups=["autoscaling"], resources=["horizontalpodautoscalers"], verbs=write
+                ),
+                rule(api_groups=["policy"], resources=["poddisruptionbudgets"], verbs=write),
+                rule(
+                    api_groups=["", "networking.k8s.io"],
+                    resources=[
+                        "serviceaccounts",
+                        "networkpolicies",
+                        "resourcequotas",
+                        "limitranges",
+                    ],
+                    verbs=read,
+                ),
+            ],
+            opts=child(self),
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{prefix}-deployer-binding",
+            metadata=_metadata(DEPLOYER_ROLE_NAME, namespace),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="Group", name=group, api_group="rbac.authorization.k8s.io"
+                )
+            ],
+            opts=child(self),
+        )
 
     def _discovery_access(self, prefix: str, tenant: Tenant, namespace: pulumi.Input[str]) -> None:
         """Read-only discovery of scrape targets for the metrics agent: pods, services and

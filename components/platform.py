@@ -131,6 +131,7 @@ def feature_team_namespace(spec: TenantSpec) -> Namespace:
         more_service_accounts=tuple(accounts[1:]),
         quota=spec.quota,
         labels={TENANT_LABEL: spec.name, client_label: client_value},
+        deployer_group=spec.deployer_group if spec.cluster_access else None,
     )
 
 

@@ -191,9 +191,25 @@ class Tenant(pulumi.ComponentResource):
         }
         if args.spec.budget is not None:
             self._budget(name, args)
+        self._cluster_access(name, args)
         self.role_arns = pulumi.Output.all(**{w: r.role_arn for w, r in roles.items()})
         self.topic_arns = pulumi.Output.all(**arns) if arns else pulumi.Output.from_input({})
         self.register_outputs({"role_arns": self.role_arns, "topic_arns": self.topic_arns})
+
+    def _cluster_access(self, name: str, args: TenantArgs) -> None:
+        """The team's own roles into the cluster, as its deployer group and nothing more: no
+        access policy (AWS's are cluster- or namespace-wide edit); the group is bound to a
+        Role in its namespace alone (components/kubernetes_baseline.py)."""
+        for principal in args.spec.cluster_access:
+            aws.eks.AccessEntry(
+                f"{name}-access-{principal.rsplit('/', 1)[-1]}",
+                cluster_name=args.cluster_name,
+                principal_arn=principal,
+                type="STANDARD",
+                kubernetes_groups=[args.spec.deployer_group],
+                tags=args.spec.tags(),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _budget(self, name: str, args: TenantArgs) -> aws.budgets.Budget:
         """The team's monthly cost: everything tagged ``tenant=<name>`` (a cost allocation tag

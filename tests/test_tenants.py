@@ -403,3 +403,94 @@ def test_what_aws_would_refuse_is_refused_first(name: str, body: dict[str, Any],
     with pytest.raises(TenantError) as raised:
         parse_tenant(name, body, source=f"tenants/{name}.yaml")
     assert key in [k for _, k, _ in raised.value.problems], raised.value.problems
+
+
+# --- the team's own access to its namespace ----------------------------------------------------
+
+
+def test_a_teams_roles_reach_its_namespace_as_its_group_and_nothing_more() -> None:
+    plan = stack_plan("dev")
+    (entry,) = [
+        e
+        for e in plan.of_type("aws:eks/accessEntry:AccessEntry")
+        if e.inputs["principalArn"].endswith(":role/search-relevance-deployer")
+    ]
+    assert entry.inputs["kubernetesGroups"] == ["feature-team:search:deployers"]
+    assert entry.inputs["type"] == "STANDARD"
+    # No AWS access policy (those are cluster-wide, or edit of the whole namespace).
+    associations = plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert entry.inputs["principalArn"] not in {a.inputs["principalArn"] for a in associations}
+    (binding,) = [
+        b
+        for b in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+        if b.inputs["metadata"]["namespace"] == "search"
+    ]
+    assert binding.inputs["subjects"] == [
+        {"kind": "Group", "name": "feature-team:search:deployers",
+         "apiGroup": "rbac.authorization.k8s.io"}
+    ]  # fmt: skip
+    (role,) = [
+        r
+        for r in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+        if r.inputs["metadata"]["namespace"] == "search"
+    ]
+    writable = {
+        resource
+        for rule in role.inputs["rules"]
+        if "create" in rule["verbs"]
+        for resource in rule["resources"]
+    }
+    assert "deployments" in writable and "pods" in writable
+    # Never the platform's guardrails, identities or credentials.
+    forbidden = {"networkpolicies", "resourcequotas", "limitranges", "serviceaccounts", "secrets",
+                 "roles", "rolebindings"}  # fmt: skip
+    assert not writable & forbidden
+    assert not any("secrets" in rule["resources"] for rule in role.inputs["rules"])
+    assert all("*" not in rule["verbs"] + rule["resources"] for rule in role.inputs["rules"])
+
+
+def test_a_team_without_access_in_an_environment_gets_none() -> None:
+    plan = stack_plan("prod")
+    assert not [
+        e
+        for e in plan.of_type("aws:eks/accessEntry:AccessEntry")
+        if "search-relevance" in e.inputs["principalArn"]
+    ]
+    assert not [
+        r
+        for r in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+        if r.inputs["metadata"]["namespace"] == "search"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("access", "message"),
+    [
+        (["arn:aws:iam::999999999999:role/x"], "are not roles of the dev account"),
+        (["arn:aws:iam::111111111111:role/feature-platform-deployer"], "through the platform"),
+        (["arn:aws:iam::111111111111:role/feature-platform-admin"], "through the platform"),
+    ],
+)
+def test_cluster_access_must_be_the_teams_own_roles_in_the_account(
+    tmp_path: Path, access: list[str], message: str
+) -> None:
+    (tmp_path / "team.yaml").write_text(yaml.safe_dump(minimal(clusterAccess={"dev": access})))
+    config = stack_config("dev")
+    with pytest.raises(TenantError) as raised:
+        load_tenants(
+            tmp_path,
+            environment=Environment.DEV,
+            platform_classification=config.tags.data_classification,
+            quota_defaults=config.kubernetes.quota,
+            account_id=config.aws.account_id,
+            platform_principals=(config.aws.assume_role_arn, *config.cluster.admin_role_arns),
+        )
+    assert any(message in m for _, _, m in raised.value.problems), raised.value.problems
+
+
+def test_two_teams_cannot_share_a_role(tmp_path: Path) -> None:
+    shared = {"dev": ["arn:aws:iam::111111111111:role/shared"]}
+    for name in ("aa", "bb"):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(minimal(clusterAccess=shared)))
+    with pytest.raises(TenantError, match="through team 'aa'"):
+        load(tmp_path)

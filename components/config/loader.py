@@ -150,6 +150,12 @@ def load_stack_tenants(config: StackConfig, directory: Path) -> tuple[TenantSpec
             platform_classification=config.tags.data_classification,
             quota_defaults=config.kubernetes.quota,
             platform_topics=config.streaming.topics,
+            account_id=config.aws.account_id,
+            platform_principals=(
+                config.aws.assume_role_arn,
+                *config.cluster.admin_role_arns,
+                *config.cluster.view_role_arns,
+            ),
         )
     except TenantError as exc:
         raise pulumi.RunError(str(exc)) from None

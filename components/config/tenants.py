@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from components.config.base import ConfigModel, ConfigRuleError
+from components.config.base import ROLE_ARN_PATTERN, ConfigModel, ConfigRuleError
 from components.config.compute import QUANTITY_PATTERN, NamespaceQuota
 from components.config.models import DataClassification, Environment
 
@@ -169,6 +169,13 @@ class TenantFile(ConfigModel):
     workloads: dict[Annotated[str, Field(pattern=LOCAL_NAME_PATTERN)], TenantWorkload] = Field(
         min_length=1, description="Workloads by name."
     )
+    cluster_access: dict[
+        Environment, tuple[Annotated[str, Field(pattern=ROLE_ARN_PATTERN)], ...]
+    ] = Field(
+        default_factory=dict,
+        description="Per environment, IAM roles of the team (its CI, its people's SSO roles) "
+        "that may deploy workloads into its namespace, and nothing else in the cluster.",
+    )
     budget: TenantBudget | None = Field(
         default=None,
         description="An AWS Budget on the team's tagged cost (the `tenant` tag must be an "
@@ -268,6 +275,13 @@ class TenantSpec:
     quota: NamespaceQuota
     workloads: Mapping[str, TenantWorkloadSpec]
     budget: TenantBudget | None = None
+    cluster_access: tuple[str, ...] = ()
+    """The roles that may deploy into the namespace in this environment."""
+
+    @property
+    def deployer_group(self) -> str:
+        """The Kubernetes group its access entries map to; its namespace's RoleBinding names it."""
+        return f"feature-team:{self.name}:deployers"
 
     @property
     def namespace(self) -> str:
@@ -343,7 +357,12 @@ def parse_tenant(name: str, raw: Any, *, source: str) -> TenantFile:
 
 
 def resolve(
-    name: str, tenant: TenantFile, *, source: str, quota_defaults: NamespaceQuota
+    name: str,
+    tenant: TenantFile,
+    *,
+    source: str,
+    quota_defaults: NamespaceQuota,
+    environment: Environment = Environment.DEV,
 ) -> TenantSpec:
     feature_sets = {
         fs_name: TenantFeatureSet(
@@ -373,6 +392,7 @@ def resolve(
         quota=tenant.quotas.over(quota_defaults),
         workloads=workloads,
         budget=tenant.budget,
+        cluster_access=tenant.cluster_access.get(environment, ()),
     )
 
 
@@ -383,6 +403,8 @@ def load_tenants(
     platform_classification: DataClassification,
     quota_defaults: NamespaceQuota,
     platform_topics: Iterable[str] = (),
+    account_id: str | None = None,
+    platform_principals: Iterable[str] = (),
 ) -> tuple[TenantSpec, ...]:
     """Every tenant enabled in ``environment``, sorted by name; all problems at once."""
     problems: list[tuple[str, str, str]] = []
@@ -413,8 +435,43 @@ def load_tenants(
                 )
             )
             continue
+        access = parsed.cluster_access.get(environment, ())
+        foreign = [a for a in access if account_id is not None and a.split(":")[4] != account_id]
+        if foreign:
+            problems.append(
+                (
+                    source,
+                    f"clusterAccess.{environment.value}",
+                    f"{foreign} are not roles of the {environment.value} account {account_id}; "
+                    "access entries map roles of the environment's own account",
+                )
+            )
+            continue
         if environment in parsed.environments:
-            tenants.append(resolve(path.stem, parsed, source=source, quota_defaults=quota_defaults))
+            tenants.append(
+                resolve(
+                    path.stem,
+                    parsed,
+                    source=source,
+                    quota_defaults=quota_defaults,
+                    environment=environment,
+                )
+            )
+    # EKS holds one access entry per principal: a role the platform maps already, or one two
+    # teams name, would fail the deploy half-way.
+    owner: dict[str, str] = dict.fromkeys(platform_principals, "the platform")
+    for tenant in tenants:
+        for principal in tenant.cluster_access:
+            if principal in owner:
+                problems.append(
+                    (
+                        tenant.source,
+                        "clusterAccess",
+                        f"{principal} already has cluster access through {owner[principal]}; "
+                        "a role maps to one access entry",
+                    )
+                )
+            owner.setdefault(principal, f"team {tenant.name!r}")
     reserved_topics = set(platform_topics)
     for tenant in tenants:
         for topic in tenant.topics:
