@@ -299,11 +299,19 @@ def s3_write(sid: str, bucket_arn: pulumi.Input[str]) -> tuple[Statement, ...]:
     )
 
 
-def kms_use(sid: str, *key_arns: pulumi.Input[str], encrypt: bool = False) -> Statement:
+def kms_use(
+    sid: str,
+    *key_arns: pulumi.Input[str],
+    encrypt: bool = False,
+    via_service: str | None = None,
+) -> Statement:
+    """Use of the keys; with ``via_service`` only through that service's endpoint
+    (``kms:ViaService``, e.g. ``s3.<region>.amazonaws.com``)."""
     actions: tuple[str, ...] = ("kms:Decrypt", "kms:DescribeKey")
     if encrypt:
         actions += ("kms:GenerateDataKey", "kms:Encrypt")
-    return Statement(sid=sid, actions=actions, resources=key_arns)
+    conditions = {"StringEquals": {"kms:ViaService": via_service}} if via_service else {}
+    return Statement(sid=sid, actions=actions, resources=key_arns, conditions=conditions)
 
 
 def secret_read(sid: str, *secret_arns: pulumi.Input[str]) -> Statement:

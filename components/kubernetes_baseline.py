@@ -345,57 +345,10 @@ class KubernetesBaseline(pulumi.ComponentResource):
 
             self._network_policies(prefix, tenant, args, in_namespace)
 
-            hard = tenant.quota or args.settings.quota
-            k8s.core.v1.ResourceQuota(
-                f"{prefix}-quota",
-                metadata=_metadata(QUOTA_NAME, in_namespace),
-                spec=k8s.core.v1.ResourceQuotaSpecArgs(
-                    hard={
-                        "requests.cpu": hard.requests_cpu,
-                        "requests.memory": hard.requests_memory,
-                        "limits.cpu": hard.limits_cpu,
-                        "limits.memory": hard.limits_memory,
-                        "pods": str(hard.pods),
-                    }
-                ),
-                opts=child(self),
+            self._quota(prefix, tenant, args, in_namespace)
+            service_accounts[tenant.namespace] = self._service_accounts(
+                prefix, tenant, in_namespace
             )
-            # A quota on limits.* makes the API server reject pods whose containers declare
-            # no limits; these defaults fill them in instead.
-            defaults = args.settings.container_defaults
-            k8s.core.v1.LimitRange(
-                f"{prefix}-limits",
-                metadata=_metadata(LIMIT_RANGE_NAME, in_namespace),
-                spec=k8s.core.v1.LimitRangeSpecArgs(
-                    limits=[
-                        k8s.core.v1.LimitRangeItemArgs(
-                            type="Container",
-                            default={"cpu": defaults.limit_cpu, "memory": defaults.limit_memory},
-                            default_request={
-                                "cpu": defaults.request_cpu,
-                                "memory": defaults.request_memory,
-                            },
-                        )
-                    ]
-                ),
-                opts=child(self),
-            )
-            for service_account in tenant.service_accounts:
-                # The first keeps its historical logical name (no replacement of existing ones).
-                suffix = "" if service_account == tenant.service_account else f"-{service_account}"
-                account = k8s.core.v1.ServiceAccount(
-                    f"{prefix}-service-account{suffix}",
-                    metadata=_metadata(
-                        service_account,
-                        in_namespace,
-                        {DESCRIPTION_ANNOTATION: tenant.description},
-                    ),
-                    # Pod Identity needs no Kubernetes API token; pods that call the API opt in.
-                    automount_service_account_token=False,
-                    opts=child(self),
-                )
-                if service_account == tenant.service_account:
-                    service_accounts[tenant.namespace] = account.metadata.name
             if tenant.deployer_group is not None:
                 self._deployer_access(prefix, tenant.deployer_group, in_namespace)
             # ConfigMaps are namespaced, so each tenant gets its own copy.
@@ -515,6 +468,75 @@ class KubernetesBaseline(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
+
+    def _quota(
+        self,
+        prefix: str,
+        tenant: Tenant,
+        args: KubernetesBaselineArgs,
+        namespace: pulumi.Input[str],
+    ) -> None:
+        """The namespace's ResourceQuota (the tenant's, else the environment's) and the
+        container defaults that keep pods without limits admissible under it."""
+        hard = tenant.quota or args.settings.quota
+        k8s.core.v1.ResourceQuota(
+            f"{prefix}-quota",
+            metadata=_metadata(QUOTA_NAME, namespace),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={
+                    "requests.cpu": hard.requests_cpu,
+                    "requests.memory": hard.requests_memory,
+                    "limits.cpu": hard.limits_cpu,
+                    "limits.memory": hard.limits_memory,
+                    "pods": str(hard.pods),
+                }
+            ),
+            opts=child(self),
+        )
+        # A quota on limits.* makes the API server reject pods whose containers declare
+        # no limits; these defaults fill them in instead.
+        defaults = args.settings.container_defaults
+        k8s.core.v1.LimitRange(
+            f"{prefix}-limits",
+            metadata=_metadata(LIMIT_RANGE_NAME, namespace),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default={"cpu": defaults.limit_cpu, "memory": defaults.limit_memory},
+                        default_request={
+                            "cpu": defaults.request_cpu,
+                            "memory": defaults.request_memory,
+                        },
+                    )
+                ]
+            ),
+            opts=child(self),
+        )
+
+    def _service_accounts(
+        self, prefix: str, tenant: Tenant, namespace: pulumi.Input[str]
+    ) -> pulumi.Output[str]:
+        """One service account per workload of the namespace; returns the first's name."""
+        primary: pulumi.Output[str] | None = None
+        for service_account in tenant.service_accounts:
+            # The first keeps its historical logical name (no replacement of existing ones).
+            suffix = "" if service_account == tenant.service_account else f"-{service_account}"
+            account = k8s.core.v1.ServiceAccount(
+                f"{prefix}-service-account{suffix}",
+                metadata=_metadata(
+                    service_account,
+                    namespace,
+                    {DESCRIPTION_ANNOTATION: tenant.description},
+                ),
+                # Pod Identity needs no Kubernetes API token; pods that call the API opt in.
+                automount_service_account_token=False,
+                opts=child(self),
+            )
+            if service_account == tenant.service_account:
+                primary = account.metadata.name
+        assert primary is not None  # the first service account is always created
+        return primary
 
     def _deployer_access(self, prefix: str, group: str, namespace: pulumi.Input[str]) -> None:
         """What a feature team's deployers may do in its namespace: run workloads with its

@@ -114,6 +114,12 @@ class _Parts:
 TENANT_LABEL = "feature-platform/tenant"
 
 
+def physical_prefix(config: StackConfig) -> str:
+    """``feature-platform-<instance>``: what the stack's fixed physical names start with (EKS,
+    MSK and ElastiCache names, KMS aliases, alarms, the runner, teams' budgets)."""
+    return f"{PROJECT}-{config.instance}"
+
+
 def feature_team_namespace(spec: TenantSpec) -> Namespace:
     """A feature team's namespace in the tenancy baseline: its workloads' service accounts,
     its quota, egress to the feature server, AWS APIs and (with topics) Kafka, and the client
@@ -240,7 +246,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         retention = config.logging.retention_days
         # EKS, MSK and ElastiCache names are fixed (log groups and IAM ARNs are derived from
         # them; the replication group's id does not fit an auto-name).
-        physical = f"{PROJECT}-{config.instance}"
+        physical = physical_prefix(config)
 
         encryption = Encryption(
             f"{name}-kms",
@@ -453,7 +459,7 @@ class FeaturePlatform(pulumi.ComponentResource):
                     permissions_boundary_arn=config.identity.permissions_boundary_arn,
                     protect=config.protection.protect_stateful,
                     instance_suffix=f".pr{config.review}" if config.review is not None else "",
-                    budget_name=f"{PROJECT}-{config.instance}-{spec.name}",
+                    budget_name=f"{physical_prefix(config)}-{spec.name}",
                 ),
                 opts=opts,
             )
@@ -541,7 +547,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         network: Network,
         online_store: OnlineStore,
     ) -> Observability:
-        physical = f"{PROJECT}-{config.instance}"
+        physical = physical_prefix(config)
         store = config.online_store
         nodes = cache_node_ids(
             f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
@@ -596,7 +602,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         return DeployRunner(
             f"{name}-deploy-runner",
             DeployRunnerArgs(
-                project_name=f"{PROJECT}-{config.instance}-deploy-runner",
+                project_name=f"{physical_prefix(config)}-deploy-runner",
                 workflows=REVIEW_WORKFLOWS if config.review is not None else DEPLOY_WORKFLOWS,
                 account_id=config.aws.account_id,
                 region=config.aws.region,

