@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock iam-eval iam-eval-lock netpol netpol-lock promtool shellcheck
+.PHONY: install test lint format demo lock clean node-pack checkov checkov-lock iam-eval iam-eval-lock netpol netpol-lock promtool redis shellcheck
 
 install: $(STAMP)
 
@@ -99,12 +99,18 @@ netpol-lock: $(UV)
 promtool:
 	command -v promtool >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
+# redis-server evaluates the online store's ElastiCache RBAC access strings (blueprint.cacheacl,
+# tests/test_cache_acl.py) with ACL DRYRUN: Debian's `redis-server` package (Redis 7.0), as for
+# promtool. A missing redis-server fails those tests instead of skipping them.
+redis:
+	command -v redis-server >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server)
+
 # shellcheck: actionlint runs it on every `run:` script of the workflows when it is on PATH
 # (Debian's `shellcheck` package, as for promtool).
 shellcheck:
 	command -v shellcheck >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends shellcheck)
 
-test: install node-pack checkov iam-eval netpol promtool
+test: install node-pack checkov iam-eval netpol promtool redis
 	$(BIN)/pytest
 
 # The workflows: actionlint (syntax, expressions, shellcheck on scripts) and zizmor (security,

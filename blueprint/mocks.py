@@ -376,6 +376,18 @@ def _elasticache_named(kind: str) -> Handler:
     return make
 
 
+def _elasticache_by_id(key: str, kind: str) -> Handler:
+    """Users and user groups: the provider's id is the required id input (no auto-name), which
+    AWS stores in lower case."""
+
+    def make(name: str, inputs: State, where: Where) -> tuple[str, State]:
+        physical = str(inputs[key]).lower()
+        arn = f"arn:aws:elasticache:{where.region}:{where.account}:{kind}:{physical}"
+        return physical, {key: physical, "arn": arn}
+
+    return make
+
+
 def _lambda_function(name: str, inputs: State, where: Where) -> tuple[str, State]:
     function = physical_name(name, inputs)
     arn = f"arn:aws:lambda:{where.region}:{where.account}:function:{function}"
@@ -443,6 +455,8 @@ HANDLERS: dict[str, Handler] = {
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:elasticache/subnetGroup:SubnetGroup": _elasticache_named("subnetgroup"),
     "aws:elasticache/parameterGroup:ParameterGroup": _elasticache_named("parametergroup"),
+    "aws:elasticache/user:User": _elasticache_by_id("userId", "user"),
+    "aws:elasticache/userGroup:UserGroup": _elasticache_by_id("userGroupId", "usergroup"),
     "aws:lambda/function:Function": _lambda_function,
     "aws:sns/topic:Topic": _sns_topic,
     "aws:sns/topicPolicy:TopicPolicy": lambda name, inputs, where: (str(inputs.get("arn")), {}),

@@ -1,11 +1,15 @@
-"""The online store: an ElastiCache (Valkey/Redis) replication group with a rotated AUTH token.
+"""The online store: an ElastiCache (Valkey/Redis) replication group with RBAC users.
 
-Clients on EKS reach the cache over TLS with a shared AUTH token. The token lives in Secrets
-Manager; a rotation Lambda (``functions/online_store_rotation``) replaces it on schedule in
-the live group, so after creation Secrets Manager, not Pulumi, owns its value. The first
-token reaches the group and the secret through write-only inputs only; the first rotation,
-which Secrets Manager starts when the schedule is created, retires it (asynchronously: the
-post-deploy audit's SECRETS.ROTATED checks that it finished).
+Clients on EKS reach the cache over TLS, each as an ElastiCache user of the group's user group
+(ADR 0026). The platform's clients are the user named ``default`` (what ``AUTH <password>``
+without a user name selects): its password lives in Secrets Manager, and a rotation Lambda
+(``functions/online_store_rotation``) replaces it on schedule in the live user, so after
+creation Secrets Manager, not Pulumi, owns it. The first password reaches the user and the
+secret through write-only inputs only; the first rotation, which Secrets Manager starts when
+the schedule is created, retires it (asynchronously: the post-deploy audit's SECRETS.ROTATED
+checks that it finished). Every feature team's workload is a user of its own, authenticated by
+IAM (no password at all) and confined by its access string to its key prefixes
+(``components/cache_access.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import cast
 import pulumi
 import pulumi_aws as aws
 
+from components.cache_access import DEFAULT_USER_NAME, PLATFORM_ACCESS, CacheUser
 from components.config.data_stores import OnlineStoreSettings
 from components.iam_documents import PolicyDocument, Statement, identity_policy, service_trust
 from components.log_group import encrypted_log_group
@@ -32,10 +37,19 @@ TRANSIT_ENCRYPTION_MODE = "required"
 """Plaintext connections are refused (``preferred`` would still accept them)."""
 
 
-INITIAL_TOKEN_VERSION = 1
-"""``auth_token_wo_version`` of the group (and of the secret's first version): write-only
-inputs are sent only when their version changes, so the group never gets a token from Pulumi
-again after creation. Secrets Manager's rotation owns the live token."""
+PASSWORD_VERSION = 2
+"""Version of the secret's write-only value. 1 was the AUTH token of the group; 2 is the
+``default`` user's first password, sent to the secret and the user in the same run (on a stack
+that had a token, the move to RBAC writes the user's password as the secret's current
+version). Write-only inputs are sent only when their version changes: Pulumi never sends a
+password again, Secrets Manager's rotation owns the live one."""
+DEFAULT_USER_PASSWORD_VERSION = 1
+"""``passwords_wo_version`` of the ``default`` user: set once, at creation."""
+AUTH_TOKEN_UPDATE_STRATEGY = "DELETE"
+"""The token goes when the user group comes (ModifyReplicationGroup refuses a user group on
+a group with a token otherwise: "Pass AuthStrategy delete to proceed"). The provider sends it
+only in the update that adds the group, and refuses SET/ROTATE without a token, so DELETE
+stays in the program: removing it later would be a change to the strategy."""
 
 CACHE_LOG_TYPES = ("slow-log", "engine-log")
 """Every log type ElastiCache for Valkey/Redis can deliver."""
@@ -82,6 +96,12 @@ class OnlineStoreArgs:
     """Region of the group (ENI ARNs in the rotation role)."""
     replication_group_id: str
     """Explicit group id, e.g. ``feature-platform-dev-online`` (at most 40 characters)."""
+    user_group_id: str
+    """The group's user group, e.g. ``fp-dev-online`` (user groups are regional objects)."""
+    default_user_id: str
+    """The platform's ``default`` user, e.g. ``fp-dev-default``."""
+    team_users: tuple[CacheUser, ...] = ()
+    """The feature teams' IAM-authenticated users (``components/cache_access.py``)."""
     settings: OnlineStoreSettings
     """Engine, size, topology, windows and token rotation, validated by the config."""
     multi_az: bool
@@ -103,11 +123,11 @@ class OnlineStoreArgs:
     logs_key_arn: pulumi.Input[str]
     """KMS key encrypting the log groups."""
     secrets_key_arn: pulumi.Input[str]
-    """KMS key encrypting the AUTH token secret and the function's environment."""
+    """KMS key encrypting the password secret and the function's environment."""
     log_retention_days: int
     """Retention of the cache and rotation log groups."""
     recovery_window_days: int
-    """Days a deleted AUTH token secret can still be restored."""
+    """Days a deleted password secret can still be restored."""
     permissions_boundary_arn: str | None
     """Boundary capping the rotation role, if the organisation uses one."""
     protect: bool
@@ -115,7 +135,7 @@ class OnlineStoreArgs:
 
 
 class OnlineStore(pulumi.ComponentResource):
-    """Valkey/Redis replication group: the low-latency feature store, TLS and AUTH only."""
+    """Valkey/Redis replication group: the low-latency feature store, TLS and RBAC users only."""
 
     replication_group_id: pulumi.Output[str]
     replication_group_arn: pulumi.Output[str]
@@ -123,6 +143,9 @@ class OnlineStore(pulumi.ComponentResource):
     """The configuration endpoint in cluster mode, the primary endpoint otherwise."""
     port: pulumi.Output[int]
     auth_secret_arn: pulumi.Output[str]
+    user_group_id: pulumi.Output[str]
+    team_user_arns: pulumi.Output[dict[str, str]]
+    """By user id."""
     security_group_id: pulumi.Output[str]
     parameter_group_name: pulumi.Output[str]
     rotation_function_arn: pulumi.Output[str]
@@ -141,10 +164,13 @@ class OnlineStore(pulumi.ComponentResource):
             )
         self._name, self._args = name, args
         network = self._security_groups()
-        auth = self._auth_token()
+        auth = self._password()
+        default_user = self._default_user(auth)
+        team_users = self._team_users()
+        user_group = self._user_group(default_user, team_users)
         parameter_group = self._parameter_group()
-        group = self._replication_group(network, auth, parameter_group)
-        function = self._rotation(network, auth, group)
+        group = self._replication_group(network, user_group, parameter_group)
+        function = self._rotation(network, auth, group, default_user)
 
         self.replication_group_id = group.id
         self.replication_group_arn = group.arn
@@ -156,6 +182,12 @@ class OnlineStore(pulumi.ComponentResource):
         # Set explicitly, so never None.
         self.port = cast(pulumi.Output[int], group.port)
         self.auth_secret_arn = auth.secret_arn
+        self.user_group_id = user_group.id
+        self.team_user_arns = (
+            pulumi.Output.all(**{u: r.arn for u, r in team_users.items()})
+            if team_users
+            else pulumi.Output.from_input({})
+        )
         self.security_group_id = network.cache.id
         self.parameter_group_name = parameter_group.name
         self.rotation_function_arn = function.arn
@@ -168,6 +200,8 @@ class OnlineStore(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "port": self.port,
                 "auth_secret_arn": self.auth_secret_arn,
+                "user_group_id": self.user_group_id,
+                "team_user_arns": self.team_user_arns,
                 "security_group_id": self.security_group_id,
                 "parameter_group_name": self.parameter_group_name,
                 "rotation_function_arn": self.rotation_function_arn,
@@ -245,19 +279,78 @@ class OnlineStore(pulumi.ComponentResource):
         path += [args.interface_endpoints[service] for service in ROTATION_APIS]
         return _Network(cache=cache_sg, rotation=rotation_sg, rotation_path=path)
 
-    # --- the AUTH token ---------------------------------------------------------------------
+    # --- users --------------------------------------------------------------------------
 
-    def _auth_token(self) -> GeneratedSecret:
+    def _password(self) -> GeneratedSecret:
         args = self._args
+        # The logical name is the token's: the secret (and its ARN, which clients read) stays.
         return GeneratedSecret(
             f"{self._name}-auth",
             GeneratedSecretArgs(
-                description="AUTH token of the online store (rotated by Secrets Manager)",
+                description="Password of the online store's default user (rotated by "
+                "Secrets Manager)",
                 kms_key_arn=args.secrets_key_arn,
                 recovery_window_days=args.recovery_window_days,
                 protect=args.protect,
-                value_version=INITIAL_TOKEN_VERSION,
+                value_version=PASSWORD_VERSION,
             ),
+            opts=child(self),
+        )
+
+    def _default_user(self, auth: GeneratedSecret) -> aws.elasticache.User:
+        """The platform's clients: every key, no ``@dangerous`` command, the rotated password.
+
+        The user named ``default`` is the one ``AUTH <password>`` selects, so the platform's
+        clients (Feast's connection string takes one password) need no user name.
+        """
+        args = self._args
+        return aws.elasticache.User(
+            f"{self._name}-default-user",
+            user_id=args.default_user_id,
+            user_name=DEFAULT_USER_NAME,
+            engine=args.settings.engine.value,
+            access_string=PLATFORM_ACCESS,
+            # Write-only, once: rotation changes the live password with ModifyUser, and the
+            # provider never reads passwords back, so no run undoes a rotation.
+            passwords_wo=auth.value,
+            passwords_wo_version=DEFAULT_USER_PASSWORD_VERSION,
+            opts=pulumi.ResourceOptions.merge(
+                stateful(self, args.protect),
+                # The rotation function's access to its users is by id: never two at once.
+                pulumi.ResourceOptions(delete_before_replace=True),
+            ),
+        )
+
+    def _team_users(self) -> dict[str, aws.elasticache.User]:
+        """One IAM-authenticated user per team workload: no password exists to leak or rotate;
+        the workload's role alone may ``elasticache:Connect`` as it."""
+        args = self._args
+        return {
+            user.user_id: aws.elasticache.User(
+                f"{self._name}-user-{user.user_id}",
+                user_id=user.user_id,
+                # IAM authentication requires the name to equal the id.
+                user_name=user.user_id,
+                engine=args.settings.engine.value,
+                access_string=user.access_string,
+                authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="iam"),
+                tags=dict(user.tags),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for user in args.team_users
+        }
+
+    def _user_group(
+        self, default_user: aws.elasticache.User, team_users: Mapping[str, aws.elasticache.User]
+    ) -> aws.elasticache.UserGroup:
+        """Every user in one list: one ModifyUserGroup per change, where an association per
+        user would race 200 modifications of one group."""
+        args = self._args
+        return aws.elasticache.UserGroup(
+            f"{self._name}-users",
+            user_group_id=args.user_group_id,
+            engine=args.settings.engine.value,
+            user_ids=[default_user.user_id, *(u.user_id for u in team_users.values())],
             opts=child(self),
         )
 
@@ -314,7 +407,7 @@ class OnlineStore(pulumi.ComponentResource):
     def _replication_group(
         self,
         network: _Network,
-        auth: GeneratedSecret,
+        user_group: aws.elasticache.UserGroup,
         parameter_group: aws.elasticache.ParameterGroup,
     ) -> aws.elasticache.ReplicationGroup:
         name, args = self._name, self._args
@@ -354,13 +447,10 @@ class OnlineStore(pulumi.ComponentResource):
             kms_key_id=args.data_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode=TRANSIT_ENCRYPTION_MODE,
-            # Write-only: sent at creation, never read back or diffed, and sent again only
-            # if the version changes. No auth_token_update_strategy: it is not used at
-            # creation, the provider's validation has required `auth_token` beside it, and
-            # AWS defaults a later change to ROTATE. The rotation Lambda sends its own
-            # strategies (ROTATE, then SET).
-            auth_token_wo=auth.value,
-            auth_token_wo_version=INITIAL_TOKEN_VERSION,
+            # RBAC: clients authenticate as users of this group (AWS allows one group per
+            # replication group). A group that had an AUTH token loses it in the same call.
+            user_group_ids=[user_group.id],
+            auth_token_update_strategy=AUTH_TOKEN_UPDATE_STRATEGY,
             cluster_mode="enabled" if settings.cluster_mode else "disabled",
             num_node_groups=topology.get("num_node_groups"),
             replicas_per_node_group=topology.get("replicas_per_node_group"),
@@ -393,6 +483,7 @@ class OnlineStore(pulumi.ComponentResource):
         network: _Network,
         auth: GeneratedSecret,
         group: aws.elasticache.ReplicationGroup,
+        user: aws.elasticache.User,
     ) -> aws.lambda_.Function:
         name, args = self._name, self._args
         logs = encrypted_log_group(
@@ -405,7 +496,7 @@ class OnlineStore(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-rotation-role",
-            description="Online store AUTH token rotation (Lambda)",
+            description="Online store password rotation (Lambda)",
             assume_role_policy=service_trust(LAMBDA_PRINCIPAL, args.account_id).to_json(),
             permissions_boundary=args.permissions_boundary_arn,
             opts=child(self),
@@ -413,12 +504,12 @@ class OnlineStore(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-rotation-policy",
             role=role.id,
-            policy=self._rotation_policy(auth, group, logs, network).to_json(),
+            policy=self._rotation_policy(auth, group, user, logs, network).to_json(),
             opts=child(self),
         )
         function = aws.lambda_.Function(
             f"{name}-rotation",
-            description="Rotates the online store's AUTH token for Secrets Manager",
+            description="Rotates the online store's default user password for Secrets Manager",
             role=role.arn,
             runtime=ROTATION_RUNTIME,
             architectures=[ROTATION_ARCHITECTURE],
@@ -427,7 +518,7 @@ class OnlineStore(pulumi.ComponentResource):
             timeout=ROTATION_TIMEOUT_SECONDS,
             memory_size=ROTATION_MEMORY_MB,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={"REPLICATION_GROUP_ID": group.id}
+                variables={"REPLICATION_GROUP_ID": group.id, "USER_ID": user.user_id}
             ),
             kms_key_arn=args.secrets_key_arn,
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
@@ -473,6 +564,7 @@ class OnlineStore(pulumi.ComponentResource):
         self,
         auth: GeneratedSecret,
         group: aws.elasticache.ReplicationGroup,
+        user: aws.elasticache.User,
         logs: aws.cloudwatch.LogGroup,
         network: _Network,
     ) -> PolicyDocument:
@@ -496,12 +588,16 @@ class OnlineStore(pulumi.ComponentResource):
                 actions=("secretsmanager:GetRandomPassword",),
                 resources=("*",),
             ),
+            # The password lives on the default user; the group is only read, for the
+            # endpoint the AUTH probes go to.
             Statement(
-                sid="SetToken",
-                actions=(
-                    "elasticache:ModifyReplicationGroup",
-                    "elasticache:DescribeReplicationGroups",
-                ),
+                sid="SetPassword",
+                actions=("elasticache:ModifyUser", "elasticache:DescribeUsers"),
+                resources=(user.arn,),
+            ),
+            Statement(
+                sid="FindEndpoint",
+                actions=("elasticache:DescribeReplicationGroups",),
                 resources=(group.arn,),
             ),
             # Reads and writes of the secret, and the function's encrypted environment.

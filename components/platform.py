@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import cache_access as cache
 from components import iam_documents as iam
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfig
@@ -122,10 +124,11 @@ def physical_prefix(config: StackConfig) -> str:
 
 def feature_team_namespace(spec: TenantSpec) -> Namespace:
     """A feature team's namespace in the tenancy baseline: its workloads' service accounts,
-    its quota, egress to the feature server, AWS APIs and (with topics) Kafka, and the client
-    label that lets it call the feature server."""
+    its quota, egress to the feature server, the online store (as its own users), AWS APIs
+    and (with topics) Kafka, and the client label that lets it call the feature server."""
     accounts = [w.service_account for w in spec.workloads.values()]
-    egress = {Egress.AWS_APIS, Egress.FEATURE_SERVER}
+    # Every workload reads or writes a feature set, so each has an online-store user.
+    egress = {Egress.AWS_APIS, Egress.FEATURE_SERVER, Egress.ONLINE_STORE}
     if spec.topics:
         egress.add(Egress.KAFKA)
     client_label, client_value = CLIENT_NAMESPACE_LABEL
@@ -329,12 +332,18 @@ class FeaturePlatform(pulumi.ComponentResource):
             ),
             opts=uses_provider,
         )
+        # Each team workload's cache user: data first, so the user group lists them all and
+        # each team's role names its own user.
+        cache_users = {spec.name: cache.team_cache_users(spec, config.instance) for spec in tenants}
         online_store = OnlineStore(
             f"{name}-online-store",
             OnlineStoreArgs(
                 account_id=account,
                 region=region,
                 replication_group_id=f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
+                user_group_id=cache.user_group_id(config.instance),
+                default_user_id=cache.default_user_id(config.instance),
+                team_users=tuple(u for users in cache_users.values() for u in users.values()),
                 settings=config.online_store,
                 multi_az=config.data_stores.multi_az,
                 vpc_id=network.vpc_id,
@@ -376,7 +385,7 @@ class FeaturePlatform(pulumi.ComponentResource):
             observability=observability,
         )
         roles = self._workload_identities(name, config, uses_provider, parts)
-        teams = self._tenants(name, config, uses_provider, parts, tenants)
+        teams = self._tenants(name, config, uses_provider, parts, tenants, cache_users=cache_users)
         if config.kubernetes.apply:
             self._kubernetes(name, config, parts, tenants)
 
@@ -440,9 +449,15 @@ class FeaturePlatform(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
         parts: _Parts,
         tenants: tuple[TenantSpec, ...],
+        *,
+        cache_users: Mapping[str, Mapping[str, cache.CacheUser]],
     ) -> dict[str, Tenant]:
         """Each feature team's topics and workload roles (tenants/<name>.yaml)."""
         azs = config.network.az_count
+        account, region = config.aws.account_id, config.aws.region
+        group_arn = cache.replication_group_arn(
+            region, account, f"{physical_prefix(config)}-{ONLINE_STORE_ID_SUFFIX}"
+        )
         return {
             spec.name: Tenant(
                 f"{name}-tenant-{spec.name}",
@@ -456,6 +471,11 @@ class FeaturePlatform(pulumi.ComponentResource):
                     min_insync_replicas=config.streaming.min_insync_replicas(azs),
                     offline_store_arn=parts.storage.offline_store_arn,
                     data_key_arn=parts.encryption.data_key_arn,
+                    online_store_arn=group_arn,
+                    cache_user_arns={
+                        workload: cache.user_arn(region, account, user.user_id)
+                        for workload, user in cache_users[spec.name].items()
+                    },
                     permissions_boundary_arn=config.identity.permissions_boundary_arn,
                     protect=config.protection.protect_stateful,
                     instance_suffix=f".pr{config.review}" if config.review is not None else "",

@@ -3,14 +3,17 @@
 Every grant is derived from the tenant's names, never written by hand: objects under
 ``s3://<offline store>/<tenant>/<prefix>/`` (listing only with an ``s3:prefix`` condition on
 those prefixes), the topics ``<tenant>.<topic>`` it declared, consumer groups ``<tenant>.*``,
-and the data key for the objects it reads or writes. The namespace, its network policies,
-quota and service accounts come from the Kubernetes baseline (``components/platform.py``).
+the data key for the objects it reads or writes, and ``elasticache:Connect`` as its own
+online-store user (created by the online store, which lists every user in its user group).
+The namespace, its network policies, quota and service accounts come from the Kubernetes
+baseline (``components/platform.py``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +45,10 @@ class TenantArgs:
     """The offline-store bucket; the tenant owns ``<tenant>/`` in it."""
     data_key_arn: pulumi.Input[str]
     """The key the offline store's objects are encrypted with."""
+    online_store_arn: str = ""
+    """The online store's replication group (``elasticache:Connect`` names it and the user)."""
+    cache_user_arns: Mapping[str, str] = field(default_factory=dict)
+    """Each workload's own online-store user (``components/cache_access.py``), by workload."""
     permissions_boundary_arn: str | None
     protect: bool
     """Protect and retain the topics (they hold records), as the platform's."""
@@ -73,8 +80,11 @@ def workload_grants(
     data_key_arn: pulumi.Input[str],
     kafka_cluster_arn: pulumi.Input[str],
     topic_arns: dict[str, pulumi.Output[str]],
+    online_store_arn: str = "",
+    cache_user_arn: str = "",
 ) -> tuple[iam.Statement, ...]:
-    """Exactly what ``workload`` of ``spec`` may do: its feature sets' prefixes and topics."""
+    """Exactly what ``workload`` of ``spec`` may do: its feature sets' prefixes, topics and
+    online-store user."""
     me = spec.workloads[workload]
     reads = [spec.feature_sets[name] for name in me.reads]
     writes = [spec.feature_sets[name] for name in me.writes]
@@ -103,6 +113,19 @@ def workload_grants(
         *(
             iam.kafka_produce("WriteOwnTopics", kafka_cluster_arn, *write_topics)
             if write_topics
+            else ()
+        ),
+        # IAM authentication: a token for its own user only. Both ARNs are required, and the
+        # user's access string (not this grant) confines it to its keys.
+        *(
+            (
+                iam.Statement(
+                    sid="ConnectAsOwnUser",
+                    actions=("elasticache:Connect",),
+                    resources=(online_store_arn, cache_user_arn),
+                ),
+            )
+            if cache_user_arn
             else ()
         ),
     )
@@ -264,6 +287,8 @@ class Tenant(pulumi.ComponentResource):
                     data_key_arn=args.data_key_arn,
                     kafka_cluster_arn=args.kafka_cluster_arn,
                     topic_arns=topic_arns,
+                    online_store_arn=args.online_store_arn,
+                    cache_user_arn=args.cache_user_arns.get(workload, ""),
                 ),
                 permissions_boundary_arn=args.permissions_boundary_arn,
                 cluster_name=args.cluster_name,

@@ -1,4 +1,5 @@
-"""The online store: TLS and AUTH only, sized per environment, token rotated by Secrets Manager."""
+"""The online store: TLS and RBAC users only, sized per environment, the platform user's password
+rotated by Secrets Manager, the teams' users authenticated by IAM."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from blueprint.diff.compare import compare
 from components.config import StackConfig
 from components.config.models import PROD_MIN_SNAPSHOT_RETENTION_DAYS
 from components.iam_documents import DATA_ACTIONS
+from components.cache_access import PLATFORM_ACCESS, CacheUser
 from components.online_store import (
+    AUTH_TOKEN_UPDATE_STRATEGY,
     CACHE_PORT,
-    INITIAL_TOKEN_VERSION,
+    DEFAULT_USER_PASSWORD_VERSION,
+    PASSWORD_VERSION,
     ROTATION_APIS,
     ROTATION_HANDLER_FILE,
     ROTATION_TIMEOUT_SECONDS,
@@ -36,6 +40,17 @@ VPC_CIDR = "10.10.0.0/16"
 DATA_SUBNETS = ["subnet-0da7a000000000001", "subnet-0da7a000000000002"]
 PRIVATE_SUBNETS = ["subnet-0b1a7e00000000001", "subnet-0b1a7e00000000002"]
 CLIENT_SG = "sg-0c11e4700000000aa"
+USER_GROUP_ID = "fp-dev-online"
+DEFAULT_USER_ID = "fp-dev-default"
+TEAM_USER = CacheUser(
+    user_id="fpt-search-0123456789",
+    access_string="on resetchannels ~search:a:* -@all +@read",
+    tenant="search",
+    workload="ranker",
+    tags={"tenant": "search"},
+)
+USER = "aws:elasticache/user:User"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 PARAMS = "aws:elasticache/parameterGroup:ParameterGroup"
@@ -75,6 +90,9 @@ def _build(config: StackConfig, *, multi_az: bool | None = None) -> Plan:
                 account_id=config.aws.account_id,
                 region=config.aws.region,
                 replication_group_id=GROUP_ID,
+                user_group_id=USER_GROUP_ID,
+                default_user_id=DEFAULT_USER_ID,
+                team_users=(TEAM_USER,),
                 settings=config.online_store,
                 multi_az=config.data_stores.multi_az if multi_az is None else multi_az,
                 vpc_id=VPC_ID,
@@ -155,7 +173,7 @@ def _parameters(plan: Plan) -> dict[str, str]:
     return {p["name"]: p["value"] for p in _params(plan).inputs["parameters"]}
 
 
-# --- encryption and the AUTH token ------------------------------------------------------
+# --- encryption, users and the password -----------------------------------------------
 
 
 def test_transit_encryption_is_required(env: str) -> None:
@@ -171,42 +189,79 @@ def test_at_rest_encryption_uses_the_data_key(env: str) -> None:
     assert group["kmsKeyId"] == _key(stack_config(env), "data")
 
 
-def test_auth_token_reaches_group_and_secret_only_through_write_only_secret_inputs(
+def _default_user(plan: Plan) -> PlannedResource:
+    return plan.named(USER, f"{NAME}-default-user")
+
+
+def test_password_reaches_the_default_user_and_secret_only_through_write_only_inputs(
     env: str,
 ) -> None:
     plan = _stack(env)
-    group = _group(plan)
-    token = group.inputs["authTokenWo"]
-    assert len(token) == 64 and "authTokenWo" in group.secret_inputs
-    # Secrets Manager holds the same token, encrypted with the secrets key.
+    user = _default_user(plan)
+    password = user.inputs["passwordsWo"]
+    assert len(password) == 64 and "passwordsWo" in user.secret_inputs
+    # Secrets Manager holds the same password, encrypted with the secrets key.
     version = plan.named(SECRET_VERSION, f"{NAME}-auth-version")
-    assert json.loads(version.inputs["secretStringWo"]) == {"password": token}
+    assert json.loads(version.inputs["secretStringWo"]) == {"password": password}
     assert "secretStringWo" in version.secret_inputs
     assert _secret(plan).inputs["kmsKeyId"] == _key(stack_config(env), "secrets")
     # Never a readable property; no other resource holds it (no generator resource), and
     # no resource's outputs (what the engine reads back into state) carry it.
-    assert "authToken" not in group.inputs and "secretString" not in version.inputs
-    holders = {r.urn for r in plan.resources if token in json.dumps(r.inputs, default=str)}
-    assert holders == {group.urn, version.urn}
-    assert not [r.urn for r in plan.resources if token in json.dumps(r.outputs, default=str)]
+    assert "passwords" not in user.inputs and "secretString" not in version.inputs
+    holders = {r.urn for r in plan.resources if password in json.dumps(r.inputs, default=str)}
+    assert holders == {user.urn, version.urn}
+    assert not [r.urn for r in plan.resources if password in json.dumps(r.outputs, default=str)]
     assert not [r for r in plan.resources if r.type.startswith("random:")]
 
 
-def test_write_only_outputs_never_carry_the_token(env: str) -> None:
+def test_write_only_outputs_never_carry_the_password(env: str) -> None:
     """The engine stores outputs in state: the bridge never reads a write-only value back."""
     plan = _stack(env)
-    group, version = _group(plan), plan.named(SECRET_VERSION, f"{NAME}-auth-version")
-    for resource, key in ((group, "authToken"), (version, "secretString")):
+    user, version = _default_user(plan), plan.named(SECRET_VERSION, f"{NAME}-auth-version")
+    for resource, key in ((user, "passwords"), (version, "secretString")):
         assert resource.outputs.get(key) is None, resource.urn
 
 
-def test_token_is_sent_once_with_its_version(env: str) -> None:
-    group = _group(_stack(env))
-    # Not set: unused at creation, and the provider has required `auth_token` beside it.
-    assert "authTokenUpdateStrategy" not in group.inputs
-    assert group.inputs["authTokenWoVersion"] == INITIAL_TOKEN_VERSION
+def test_password_is_sent_once_with_its_version(env: str) -> None:
+    assert _default_user(_stack(env)).inputs["passwordsWoVersion"] == DEFAULT_USER_PASSWORD_VERSION
     version = _stack(env).named(SECRET_VERSION, f"{NAME}-auth-version")
-    assert version.inputs["secretStringWoVersion"] == INITIAL_TOKEN_VERSION
+    assert version.inputs["secretStringWoVersion"] == PASSWORD_VERSION
+
+
+def test_the_group_authenticates_users_of_its_user_group_and_has_no_token(env: str) -> None:
+    plan = _stack(env)
+    group = _group(plan).inputs
+    (user_group,) = plan.of_type(USER_GROUP)
+    assert group["userGroupIds"] == [user_group.id] and user_group.id
+    assert not {"authToken", "authTokenWo", "authTokenWoVersion"} & set(group)
+    # A group that had a token loses it in the same call that adds the user group.
+    assert group["authTokenUpdateStrategy"] == AUTH_TOKEN_UPDATE_STRATEGY == "DELETE"
+    assert user_group.inputs["userGroupId"] == USER_GROUP_ID
+    assert user_group.inputs["engine"] == group["engine"]
+
+
+def test_the_user_group_holds_the_default_user_and_every_team_user(env: str) -> None:
+    plan = _stack(env)
+    (user_group,) = plan.of_type(USER_GROUP)
+    assert user_group.inputs["userIds"] == [DEFAULT_USER_ID, TEAM_USER.user_id]
+    default = _default_user(plan).inputs
+    # AUTH <password> without a user name selects the user named "default".
+    assert default["userName"] == "default" and default["userId"] == DEFAULT_USER_ID
+    assert default["accessString"] == PLATFORM_ACCESS
+    assert "-@dangerous" in PLATFORM_ACCESS.split()
+    assert "authenticationMode" not in default  # a password user (passwordsWo)
+
+
+def test_team_users_authenticate_by_iam_only(env: str) -> None:
+    plan = _stack(env)
+    (team,) = [u for u in plan.of_type(USER) if u.inputs["userId"] == TEAM_USER.user_id]
+    assert team.inputs["authenticationMode"] == {"type": "iam"}
+    # IAM authentication requires the user name to equal the id.
+    assert team.inputs["userName"] == team.inputs["userId"]
+    assert not {"passwords", "passwordsWo", "noPasswordRequired"} & set(team.inputs)
+    assert team.inputs["accessString"] == TEAM_USER.access_string
+    assert team.inputs["tags"] == {"tenant": "search"}
+    assert team.delete_before_replace  # a fixed id
 
 
 # --- sizing per environment -------------------------------------------------------------
@@ -380,7 +435,10 @@ def test_rotation_function_runs_the_handler_in_the_vpc(env: str) -> None:
     assert (inputs["runtime"], inputs["handler"]) == ("python3.13", "handler.lambda_handler")
     # The bundle is exactly the handler file (captured as the engine's asset shapes).
     assert inputs["code"] == {"assets": {"handler.py": {"path": str(ROTATION_HANDLER_FILE)}}}
-    assert inputs["environment"]["variables"] == {"REPLICATION_GROUP_ID": _group(plan).id}
+    assert inputs["environment"]["variables"] == {
+        "REPLICATION_GROUP_ID": _group(plan).id,
+        "USER_ID": DEFAULT_USER_ID,
+    }
     assert inputs["vpcConfig"] == {
         "subnetIds": PRIVATE_SUBNETS,
         "securityGroupIds": [_rotation_sg(plan).id],
@@ -402,7 +460,7 @@ def test_rotation_function_runs_the_handler_in_the_vpc(env: str) -> None:
 def test_function_gets_every_environment_variable_the_handler_reads() -> None:
     source = ROTATION_HANDLER_FILE.read_text()
     read = set(re.findall(r"os\.environ\[\"(\w+)\"\]", source))
-    assert read == {"REPLICATION_GROUP_ID"}
+    assert read == {"REPLICATION_GROUP_ID", "USER_ID"}
     assert set(_function(_stack("dev")).inputs["environment"]["variables"]) == read
 
 
@@ -460,7 +518,9 @@ def test_rotation_role_touches_only_this_secret_group_key_and_log_group(env: str
     ):
         assert granted[action] == {secret_arn}, action
     group_arn = _group(plan).outputs["arn"]
-    assert granted["elasticache:ModifyReplicationGroup"] == {group_arn}
+    user_arn = _default_user(plan).outputs["arn"]
+    assert "elasticache:ModifyReplicationGroup" not in granted
+    assert granted["elasticache:ModifyUser"] == granted["elasticache:DescribeUsers"] == {user_arn}
     assert granted["elasticache:DescribeReplicationGroups"] == {group_arn}
     for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"):
         assert granted[action] == {_key(config, "secrets")}, action
@@ -596,15 +656,15 @@ def test_an_engine_family_bump_adds_a_group_and_forgets_the_old_one_without_repl
     assert not compare(old, new).blocking
 
 
-def test_a_new_generated_token_never_shows_as_a_change() -> None:
+def test_a_new_generated_password_never_shows_as_a_change() -> None:
     """Write-only inputs are not diffed: a fresh GetRandomPassword on every run changes nothing."""
     plan = _stack("dev")
     other = Plan(
         project=plan.project,
         stack=plan.stack,
         resources=[
-            replace(r, inputs={**r.inputs, "authTokenWo": "another-token-0123456789"})
-            if r.type == GROUP
+            replace(r, inputs={**r.inputs, "passwordsWo": "another-password-0123456789"})
+            if r.type == USER
             else r
             for r in plan.resources
         ],

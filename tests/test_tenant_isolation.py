@@ -16,6 +16,7 @@ import pytest
 
 from blueprint.capture import Plan, PlannedResource
 from blueprint.iam_eval.client import Principal, Request, ResourcePolicy, evaluate
+from components.cache_access import team_user_id
 from components.config.tenants import TenantSpec, parse_tenant, resolve
 from components.platform import FeaturePlatform
 from tests.conftest import run_component, stack_config
@@ -68,6 +69,10 @@ class World:
     resource_policies: dict[str, ResourcePolicy]
     platform_secret_arn: str
     platform_topic_arns: tuple[str, ...]
+    cache_group_arn: str
+    cache_user_arns: dict[tuple[str, str], str]
+    """Each team workload's online-store user, by (tenant, workload)."""
+    platform_user_arn: str
 
 
 def _policy(resource: PlannedResource, key: str = "policy") -> dict[str, Any]:
@@ -105,6 +110,16 @@ def world() -> World:
         for t in plan.of_type("aws:msk/topic:Topic")
         if "." not in str(t.inputs["name"])
     )
+    (cache_group,) = plan.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    users = plan.of_type("aws:elasticache/user:User")
+    (platform_user,) = [u for u in users if u.inputs["userName"] == "default"]
+    cache_user_arns = {
+        (spec.name, workload): str(user.outputs["arn"])
+        for spec in specs
+        for workload in spec.workloads
+        for user in users
+        if user.inputs["userId"] == team_user_id(config.instance, spec.name, workload)
+    }
     return World(
         plan=plan,
         specs={s.name: s for s in specs},
@@ -114,6 +129,9 @@ def world() -> World:
         resource_policies=resource_policies,
         platform_secret_arn=str(secrets[0].outputs["arn"]),
         platform_topic_arns=platform_topics,
+        cache_group_arn=str(cache_group.outputs["arn"]),
+        cache_user_arns=cache_user_arns,
+        platform_user_arn=str(platform_user.outputs["arn"]),
     )
 
 
@@ -174,6 +192,19 @@ def requests_for(
             Request("kafka-cluster:AlterGroup", group),
             own and any(owner.feature_sets[f].topics for f in me.reads),
         )
+        # IAM authentication to the online store: a token only for its own user.
+        for other in spec.workloads:
+            yield (
+                f"connect as {spec.name}.{other}",
+                Request("elasticache:Connect", world.cache_user_arns[(spec.name, other)]),
+                own and other == workload,
+            )
+    yield ("connect to the store", Request("elasticache:Connect", world.cache_group_arn), True)
+    yield (
+        "connect as the platform",
+        Request("elasticache:Connect", world.platform_user_arn),
+        False,
+    )
     # Never: the whole bucket, the platform's topics and secret, the key outside S3.
     yield ("list everything", Request("s3:ListBucket", world.bucket_arn, TLS), False)
     yield ("list root", Request("s3:ListBucket", world.bucket_arn, {"s3:prefix": "", **TLS}), False)
@@ -228,9 +259,11 @@ def test_own_access_is_really_granted(world: World) -> None:
             Request("s3:PutObject", obj, TLS),
             Request("kafka-cluster:WriteData", topic_arn(world, "ads.bid-events")),
             Request("kms:GenerateDataKey", world.key_arn, VIA_S3),
+            Request("elasticache:Connect", world.cache_group_arn),
+            Request("elasticache:Connect", world.cache_user_arns[("ads", "logger")]),
         ],
     )
-    assert [d.allowed for d in decisions] == [True, True, True], decisions
+    assert [d.allowed for d in decisions] == [True] * 5, decisions
 
 
 def test_a_widened_policy_fails_the_matrix(world: World) -> None:
@@ -243,6 +276,21 @@ def test_a_widened_policy_fails_the_matrix(world: World) -> None:
     problems = violations(world, policy_override=widened)
     assert problems, "the widened policy went unnoticed: the matrix cannot fail"
     assert any("ads-ranking/" in p and "get" in p for p in problems), problems
+
+
+def test_a_connect_to_any_user_fails_the_matrix(world: World) -> None:
+    """Negative control for the online store: ``user:*`` would let a team be any user."""
+    _, policy = role(world, "ads", "bidder")
+    widened = json.loads(json.dumps(policy))
+    for statement in widened["Statement"]:
+        if statement.get("Sid") == "ConnectAsOwnUser":
+            statement["Resource"] = [
+                world.cache_group_arn,
+                world.platform_user_arn.rsplit(":", 1)[0] + ":*",
+            ]
+    problems = violations(world, policy_override=widened)
+    assert any("connect as the platform" in p for p in problems), problems
+    assert any("connect as ads-ranking.ranker" in p for p in problems), problems
 
 
 def test_the_prefix_pair_shares_nothing(world: World) -> None:

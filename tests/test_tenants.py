@@ -259,12 +259,13 @@ def test_each_team_has_a_restricted_isolated_namespace() -> None:
         ]
         names = {p.inputs["metadata"]["name"] for p in policies}
         assert "default-deny" in names
-        # No direct online-store access: online features come through the feature server.
+        # The online store as the team's own users (their access strings confine them).
         assert names == {
             "default-deny",
             "allow-dns-egress",
             "allow-aws-apis-egress",
             "allow-feature-server-egress",
+            "allow-online-store-egress",
             "allow-kafka-egress",
             "allow-metrics-scrape-ingress",
         }

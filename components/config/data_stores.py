@@ -22,6 +22,8 @@ WINDOW_PATTERN = (
 SNAPSHOT_WINDOW_PATTERN = r"^\d{2}:\d{2}-\d{2}:\d{2}$"
 SNAPSHOT_RETENTION_RANGE = (0, 35)
 """ElastiCache keeps automatic snapshots for at most 35 days."""
+USERS_PER_GROUP_QUOTA = 100
+"""ElastiCache's default quota "Users per user group" (adjustable)."""
 ROTATION_DAYS_RANGE = (1, 365)
 """Secrets Manager schedules rotation every 1 to 365 days (``AutomaticallyAfterDays``)."""
 
@@ -130,7 +132,17 @@ class OnlineStoreSettings(ConfigModel):
         pattern=WINDOW_PATTERN,
         description="Weekly maintenance window (UTC), `ddd:hh:mm-ddd:hh:mm`.",
     )
-    rotation_days: int = Field(description="Days between automatic AUTH token rotations.")
+    rotation_days: int = Field(
+        description="Days between automatic rotations of the platform user's password."
+    )
+    users_per_group_quota: int = Field(
+        default=USERS_PER_GROUP_QUOTA,
+        ge=2,
+        le=10_000,
+        description="The account's ElastiCache quota of users per user group (AWS's default "
+        "is 100; raise it with Service Quotas first). The platform's user and one per "
+        "feature-team workload must fit.",
+    )
 
     @property
     def parameter_group_family(self) -> str:

@@ -144,7 +144,7 @@ def load_stack_tenants(config: StackConfig, directory: Path) -> tuple[TenantSpec
     """The feature teams enabled in this stack's environment (``tenants/*.yaml``); invalid
     files stop the program before any resource is registered, each problem named."""
     try:
-        return load_tenants(
+        tenants = load_tenants(
             directory,
             environment=config.environment,
             platform_classification=config.tags.data_classification,
@@ -159,6 +159,27 @@ def load_stack_tenants(config: StackConfig, directory: Path) -> tuple[TenantSpec
         )
     except TenantError as exc:
         raise pulumi.RunError(str(exc)) from None
+    # The online store's user group holds the platform's user and one per team workload.
+    users = 1 + sum(len(t.workloads) for t in tenants)
+    quota = config.online_store.users_per_group_quota
+    if users > quota:
+        raise pulumi.RunError(
+            str(
+                ConfigError(
+                    stack_file(pulumi.get_stack()),
+                    [
+                        (
+                            f"{NAMESPACE}:onlineStore.usersPerGroupQuota",
+                            f"{quota}, but the online store needs {users} users (the "
+                            f"platform's and one per workload of {len(tenants)} teams); raise "
+                            "ElastiCache's 'Users per user group' quota with Service Quotas, "
+                            "then this key",
+                        )
+                    ],
+                )
+            )
+        ) from None
+    return tenants
 
 
 def _decode(raw: Any) -> Any:

@@ -1,0 +1,1 @@
+"""ElastiCache RBAC access strings evaluated by a real, throwaway ``redis-server``."""
