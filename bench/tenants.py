@@ -146,7 +146,19 @@ def make_project(root: Path, count: int) -> Path:
     if tools.is_dir():
         (project / ".tools").symlink_to(tools)  # checkov's environment, built once per checkout
     write_tenants(project, count)
+    raise_user_quota(project, count)
     return project
+
+
+def raise_user_quota(project: Path, count: int) -> None:
+    """Each generated team has two workloads, each an online-store user: the copies' stacks
+    state a raised "Users per user group" quota, as an account serving them would have."""
+    users = 1 + 2 * count
+    for path in sorted((project / "stacks").glob("Pulumi.*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        settings = document["config"].setdefault("feature-platform:onlineStore", {})
+        settings["usersPerGroupQuota"] = max(users, settings.get("usersPerGroupQuota", 0))
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 # --- running things ------------------------------------------------------------------------

@@ -267,14 +267,290 @@ def test_delete_is_only_for_the_move_to_rbac(models: AwsModels) -> None:
             ReplicationGroupId=GROUP, AuthTokenUpdateStrategy="DELETE", ApplyImmediately=True
         )
     assert _code(refused) == "InvalidParameterCombination"
+    with pytest.raises(ClientError) as refused:
+        client.modify_replication_group(
+            ReplicationGroupId=GROUP,
+            AuthTokenUpdateStrategy="DELETE",
+            UserGroupIdsToAdd=["no-such-group"],
+            ApplyImmediately=True,
+        )
+    assert _code(refused) == "UserGroupNotFound"
+    _user_group(client)
     client.modify_replication_group(
         ReplicationGroupId=GROUP,
         AuthTokenUpdateStrategy="DELETE",
-        UserGroupIdsToAdd=["online-store-users"],
+        UserGroupIdsToAdd=[USER_GROUP],
         ApplyImmediately=True,
     )
+    group = models.replication_group(GROUP, region=REGION)
+    assert group.accepts(OLD) and not group.accepts(NEW), "applies when modifying ends"
     _settle(client)
-    assert models.replication_group(GROUP, region=REGION).tokens == []
+    assert group.tokens == [] and group.user_group_ids == [USER_GROUP]
+    assert group.accepts(NEW) and not group.accepts(OLD), "now the default user's password"
+    (described,) = client.describe_user_groups(UserGroupId=USER_GROUP)["UserGroups"]
+    assert described["ReplicationGroups"] == [GROUP]
+
+
+# --- ElastiCache RBAC: users and user groups ---------------------------------------------------
+
+USER = "fp-dev-default"
+USER_GROUP = "fp-dev-online-store"
+TEAM = "fpt-search-3fa9c1d2e4"
+ACCESS = "on ~* &* +@all -@dangerous"
+
+
+def _user(client: Any, passwords: list[str] | None = None, **overrides: Any) -> None:
+    request: dict[str, Any] = {
+        "UserId": USER,
+        "UserName": "default",
+        "Engine": "valkey",
+        "AccessString": ACCESS,
+        "Passwords": [NEW] if passwords is None else passwords,
+        **overrides,
+    }
+    client.create_user(**{k: v for k, v in request.items() if v is not None})
+
+
+def _team_user(client: Any) -> None:
+    client.create_user(
+        UserId=TEAM,
+        UserName=TEAM,
+        Engine="valkey",
+        AccessString="on ~search:* -@all +@read",
+        AuthenticationMode={"Type": "iam"},
+    )
+
+
+def _user_status(client: Any, user_id: str = USER) -> str:
+    return str(client.describe_users(UserId=user_id)["Users"][0]["Status"])
+
+
+def _user_group(client: Any, user_ids: list[str] | None = None) -> dict[str, Any]:
+    """A user group made active (with the default user unless told otherwise)."""
+    if user_ids is None:
+        _user(client)
+        user_ids = [USER]
+    client.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=user_ids)
+    while True:
+        (group,) = client.describe_user_groups(UserGroupId=USER_GROUP)["UserGroups"]
+        if group["Status"] == "active":
+            return dict(group)
+
+
+def _rbac_cache(client: Any) -> None:
+    _user_group(client)
+    client.create_replication_group(
+        ReplicationGroupId=GROUP,
+        ReplicationGroupDescription="online store",
+        Engine="valkey",
+        CacheNodeType="cache.r7g.large",
+        NumCacheClusters=2,
+        TransitEncryptionEnabled=True,
+        UserGroupIds=[USER_GROUP],
+    )
+
+
+def test_a_group_with_a_user_group_accepts_the_default_users_passwords(
+    models: AwsModels,
+) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _rbac_cache(client)
+    _team_user(client)
+    group = models.replication_group(GROUP, region=REGION)
+    assert group.accepts(NEW) and not group.accepts(OLD)
+    assert group.default_user() is models.user(USER, region=REGION)
+    client.modify_user(UserId=USER, Passwords=[NEW, NEWER])
+    assert _user_status(client) == "modifying"
+    assert group.accepts(NEW) and not group.accepts(NEWER), "applies when modifying ends"
+    while _user_status(client) != "active":
+        pass
+    assert group.accepts(NEW) and group.accepts(NEWER), "both passwords work meanwhile"
+    client.modify_user(UserId=USER, Passwords=[NEWER])
+    while _user_status(client) != "active":
+        pass
+    assert group.accepts(NEWER) and not group.accepts(NEW), "the previous one is retired"
+    (user,) = client.describe_users(UserId=USER)["Users"]
+    assert user["Authentication"] == {"Type": "password", "PasswordCount": 1}
+    assert user["UserGroupIds"] == [USER_GROUP] and user["AccessString"] == ACCESS
+    assert models.user(USER, region=REGION).seen.count("modifying") == 4
+
+
+def test_modify_user_while_modifying_is_refused(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _user(client)
+    client.modify_user(UserId=USER, Passwords=[NEW, NEWER])
+    with pytest.raises(ClientError) as refused:
+        client.modify_user(UserId=USER, Passwords=[NEWER])
+    assert _code(refused) == "InvalidUserState"
+    assert isinstance(refused.value, client.exceptions.InvalidUserStateFault)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert _user_status(client) == "modifying"
+    assert _user_status(client) == "modifying"
+    assert _user_status(client) == "active"
+    client.modify_user(UserId=USER, Passwords=[NEWER])
+
+
+@pytest.mark.parametrize(
+    ("passwords", "problem"),
+    [
+        ([OLD, NEW, NEWER], "1 to 2 passwords"),
+        (["s" * 15], "16-128 characters"),
+        (["s" * 129], "16-128 characters"),
+        (["has,a,comma,in,it,too"], "','"),
+        (["has-an-at-sign-@-in-it"], "'@'"),
+        (["has a space in it sadly"], "' '"),
+    ],
+)
+def test_password_rules_apply_on_create_and_modify(
+    models: AwsModels, passwords: list[str], problem: str
+) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    with pytest.raises(ClientError) as refused:
+        _user(client, passwords)
+    assert _code(refused) == "InvalidParameterValue" and problem in str(refused.value)
+    _user(client)
+    with pytest.raises(ClientError) as refused:
+        client.modify_user(UserId=USER, Passwords=passwords)
+    assert _code(refused) == "InvalidParameterValue" and problem in str(refused.value)
+    assert _user_status(client) == "active", "a refused modification changes nothing"
+
+
+def test_iam_users_have_no_password_and_their_name_is_their_id(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    with pytest.raises(ClientError) as refused:
+        client.create_user(
+            UserId=TEAM,
+            UserName="search",
+            Engine="valkey",
+            AccessString="on ~search:* +@read",
+            AuthenticationMode={"Type": "iam"},
+        )
+    assert _code(refused) == "InvalidParameterValue"
+    _team_user(client)
+    assert client.describe_users(UserId=TEAM)["Users"][0]["Authentication"]["Type"] == "iam"
+    with pytest.raises(ClientError) as refused:
+        client.modify_user(UserId=TEAM, Passwords=[NEW])
+    assert _code(refused) == "InvalidParameterCombination"
+    assert not models.user(TEAM, region=REGION).accepts(NEW)
+
+
+def test_modify_user_of_an_unknown_user_is_refused(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    with pytest.raises(ClientError) as refused:
+        client.modify_user(UserId="nobody", Passwords=[NEW])
+    assert _code(refused) == "UserNotFound"
+
+
+def test_a_user_group_is_creating_then_active(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _user(client)
+    answer = client.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=[USER])
+    assert answer["Status"] == "creating" and answer["UserIds"] == [USER]
+    assert answer["ARN"].endswith(f":usergroup:{USER_GROUP}")
+    seen = [
+        client.describe_user_groups(UserGroupId=USER_GROUP)["UserGroups"][0]["Status"]
+        for _ in range(3)
+    ]
+    assert seen == ["creating", "creating", "active"]
+    with pytest.raises(ClientError) as refused:
+        client.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=[USER])
+    assert _code(refused) == "UserGroupAlreadyExists"
+
+
+@pytest.mark.parametrize(
+    ("members", "code"),
+    [
+        (["nobody"], "UserNotFound"),
+        ([TEAM], "DefaultUserRequired"),
+        ([USER, "default"], "DuplicateUserName"),  # ours and AWS's own, both named default
+    ],
+)
+def test_a_user_group_needs_known_users_and_one_default(
+    models: AwsModels, members: list[str], code: str
+) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _user(client)
+    _team_user(client)
+    with pytest.raises(ClientError) as refused:
+        client.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=members)
+    assert _code(refused) == code
+
+
+def test_modify_user_group_passes_through_modifying_and_keeps_a_default(
+    models: AwsModels,
+) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _user_group(client)
+    _team_user(client)
+    answer = client.modify_user_group(UserGroupId=USER_GROUP, UserIdsToAdd=[TEAM])
+    assert answer["Status"] == "modifying"
+    assert answer["PendingChanges"] == {"UserIdsToAdd": [TEAM]}
+    with pytest.raises(ClientError) as refused:
+        client.modify_user_group(UserGroupId=USER_GROUP, UserIdsToRemove=[TEAM])
+    assert _code(refused) == "InvalidUserGroupState"
+    assert models.user_group(USER_GROUP, region=REGION).user_ids == [USER]
+    _user_group_settle(client)
+    assert models.user_group(USER_GROUP, region=REGION).user_ids == [USER, TEAM]
+    with pytest.raises(ClientError) as refused:
+        client.modify_user_group(UserGroupId=USER_GROUP, UserIdsToRemove=[USER])
+    assert _code(refused) == "DefaultUserRequired"
+    with pytest.raises(ClientError) as refused:
+        client.modify_user_group(UserGroupId=USER_GROUP, UserIdsToAdd=["nobody"])
+    assert _code(refused) == "UserNotFound"
+    client.modify_user_group(UserGroupId=USER_GROUP, UserIdsToRemove=[TEAM])
+    _user_group_settle(client)
+    assert models.user_group(USER_GROUP, region=REGION).user_ids == [USER]
+
+
+def _user_group_settle(client: Any) -> None:
+    while client.describe_user_groups(UserGroupId=USER_GROUP)["UserGroups"][0]["Status"] != (
+        "active"
+    ):
+        pass
+
+
+def test_a_replication_group_needs_an_active_user_group_and_tls(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _user(client)
+    client.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=[USER])
+    request: dict[str, Any] = {
+        "ReplicationGroupId": GROUP,
+        "ReplicationGroupDescription": "online store",
+        "Engine": "valkey",
+        "CacheNodeType": "cache.r7g.large",
+        "TransitEncryptionEnabled": True,
+        "UserGroupIds": [USER_GROUP],
+    }
+    with pytest.raises(ClientError) as refused:
+        client.create_replication_group(**request)
+    assert _code(refused) == "InvalidUserGroupState", "still creating"
+    _user_group_settle(client)
+    for change, code in (
+        ({"UserGroupIds": ["no-such-group"]}, "UserGroupNotFound"),
+        ({"UserGroupIds": [USER_GROUP, USER_GROUP]}, "InvalidParameterValue"),
+        ({"TransitEncryptionEnabled": False}, "InvalidParameterCombination"),
+        ({"AuthToken": OLD}, "InvalidParameterCombination"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            client.create_replication_group(**{**request, **change})
+        assert _code(refused) == code, change
+    client.create_replication_group(**request)
+    with pytest.raises(ClientError) as refused:
+        _auth(client, NEWER, "ROTATE")
+    assert _code(refused) == "InvalidParameterCombination", "no AUTH token beside RBAC"
+
+
+def test_users_and_groups_in_use_are_not_deleted(models: AwsModels) -> None:
+    client = boto3.client("elasticache", region_name=REGION)
+    _rbac_cache(client)
+    with pytest.raises(ClientError) as refused:
+        client.delete_user_group(UserGroupId=USER_GROUP)
+    assert _code(refused) == "InvalidUserGroupState"
+    with pytest.raises(ClientError) as refused:
+        client.delete_user(UserId=USER)
+    assert _code(refused) == "DefaultUserAssociatedToUserGroup"
+    _team_user(client)
+    client.delete_user(UserId=TEAM)
 
 
 def test_durations_repeat_their_last_value() -> None:

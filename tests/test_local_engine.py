@@ -193,7 +193,7 @@ def test_the_first_rotation_ran_at_deploy_and_retired_the_deploy_token(
     deployed: LocalDeploy,
 ) -> None:
     """Secrets Manager's rotation at creation ran the real handler against the models: the
-    group went through `modifying`, and only the rotated token is accepted afterwards."""
+    default user went through `modifying`, and only the rotated password is accepted after."""
     (rotation,) = deployed.rotations()
     assert rotation.completed and rotation.attempts == 1, rotation
     secrets = deployed.target.client("secretsmanager")
@@ -211,7 +211,13 @@ def test_the_first_rotation_ran_at_deploy_and_retired_the_deploy_token(
         account_id=stack_config("dev").aws.account_id,
     )
     assert group.accepts(current) and not group.accepts(deployed_token)
-    assert [c.strategy for c in group.applied] == ["ROTATE", "SET"]
+    assert group.tokens == [] and group.applied == [], "RBAC: the group itself is untouched"
+    default = group.default_user()
+    assert default is not None and default.user_name == "default"
+    assert [list(c.passwords or ()) for c in default.applied] == [
+        [deployed_token, current],
+        [current],
+    ], "the default user's passwords: both while clients move over, then the new one alone"
 
 
 def test_workload_roles_exist_with_their_inline_policies(deployed: LocalDeploy) -> None:

@@ -1,4 +1,5 @@
-"""The online-store token rotation function, step by step on moto, including its refusals."""
+"""The online store's password rotation function (RBAC: the default user's passwords), step by
+step on moto with the AWS models, including its refusals."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
-from moto.elasticache.models import elasticache_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
+from blueprint.local.models import AwsModels, UserModel, installed
 from functions.online_store_rotation import handler
 from functions.online_store_rotation.handler import (
     RotationError,
@@ -29,15 +30,30 @@ pytestmark = pytest.mark.moto
 
 REGION = "eu-central-1"
 GROUP = "online-store"
-OLD_TOKEN = "Old-token-0123456789abcdef"
+USER = "fp-dev-default"
+USER_GROUP = "fp-dev-online-store"
+OLD_PASSWORD = "Old-password-0123456789abcdef"
 
 
 class Rotation:
-    """A secret with rotation started (AWSPENDING staged) and the cache it guards."""
+    """A secret with rotation started (AWSPENDING staged) and the cache it guards: a
+    replication group authenticating through a user group whose ``default`` user has the
+    secret's password."""
 
-    def __init__(self) -> None:
+    def __init__(self, models: AwsModels) -> None:
+        self.models = models
         self.secrets = boto3.client("secretsmanager", region_name=REGION)
         self.elasticache = boto3.client("elasticache", region_name=REGION)
+        self.elasticache.create_user(
+            UserId=USER,
+            UserName="default",
+            Engine="valkey",
+            AccessString="on ~* &* +@all -@dangerous",
+            Passwords=[OLD_PASSWORD],
+        )
+        self.elasticache.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=[USER])
+        while models.user_group(USER_GROUP, region=REGION).describe() != "active":
+            pass
         self.elasticache.create_replication_group(
             ReplicationGroupId=GROUP,
             ReplicationGroupDescription="online store",
@@ -45,30 +61,35 @@ class Rotation:
             CacheNodeType="cache.r7g.large",
             NumCacheClusters=2,
             TransitEncryptionEnabled=True,
-            AuthToken=OLD_TOKEN,
+            UserGroupIds=[USER_GROUP],
         )
         self.arn = self.secrets.create_secret(
-            Name="online-store-auth", SecretString=json.dumps({"password": OLD_TOKEN})
+            Name="online-store-auth", SecretString=json.dumps({"password": OLD_PASSWORD})
         )["ARN"]
         self.token = self.start_rotation()
-        self.auth_calls: list[dict[str, Any]] = []
+        self.password_calls: list[dict[str, Any]] = []
+        """Every ModifyUser the function made."""
         self.probed: list[tuple[str, int, str]] = []
-        self.accepted = {OLD_TOKEN}
+        self.accepted = {OLD_PASSWORD}
+        """Passwords the server accepts as ``default``: what the last ModifyUser set."""
         self.current_when_modified: list[str] = []
-        """AWSCURRENT's token at each ModifyReplicationGroup (what clients would read)."""
-        """Tokens the group accepts: ROTATE adds one, SET leaves only the one it sets."""
+        """AWSCURRENT's password at each ModifyUser (what clients would read)."""
+
+    @property
+    def user(self) -> UserModel:
+        return self.models.user(USER, region=REGION)
 
     def modified(self, params: dict[str, Any]) -> None:
-        self.auth_calls.append(dict(params))
+        self.password_calls.append(dict(params))
         self.current_when_modified.append(self.value("AWSCURRENT"))
-        token = params["AuthToken"]
-        self.accepted = (
-            {token} if params["AuthTokenUpdateStrategy"] == "SET" else self.accepted | {token}
-        )
+        self.accepted = set(params["Passwords"])
 
-    def accepts(self, host: str, port: int, token: str, *, use_tls: bool = True) -> bool:
-        self.probed.append((host, port, token))
-        return token in self.accepted
+    def passwords_set(self) -> list[list[str]]:
+        return [list(c["Passwords"]) for c in self.password_calls]
+
+    def accepts(self, host: str, port: int, password: str, *, use_tls: bool = True) -> bool:
+        self.probed.append((host, port, password))
+        return password in self.accepted
 
     def start_rotation(self) -> str:
         """The state RotateSecret leaves before it invokes the function: rotation enabled and
@@ -110,17 +131,19 @@ def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
         monkeypatch.setenv(key, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("REPLICATION_GROUP_ID", GROUP)
-    with mock_aws():
-        state = Rotation()
-        # moto accepts but does not keep AuthToken changes: record what the function asks
-        # and keep the set of tokens the group would accept.
+    monkeypatch.setenv("USER_ID", USER)
+    # The models give moto ModifyUser and user groups; a change applies at the next describe.
+    with mock_aws(), installed(AwsModels(describes_while_modifying=0)) as models:
+        state = Rotation(models)
+        # The AUTH probe is answered from what the function asked ModifyUser to set, so
+        # tests can also pretend a change did or did not take.
         real_client: Any = boto3.client
 
         def client(service: str, *args: Any, **kwargs: Any) -> Any:
             made = real_client(service, *args, **kwargs)
             if service == "elasticache":
                 made.meta.events.register(
-                    "provide-client-params.elasticache.ModifyReplicationGroup",
+                    "provide-client-params.elasticache.ModifyUser",
                     lambda params, **_: state.modified(params),
                 )
             return made
@@ -131,48 +154,62 @@ def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
         yield state
 
 
-def test_full_rotation_replaces_the_token_everywhere(rotation: Rotation) -> None:
+def test_full_rotation_replaces_the_password_everywhere(rotation: Rotation) -> None:
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotation.run(step)
     new = rotation.value("AWSCURRENT")
-    assert new != OLD_TOKEN and len(new) == handler.TOKEN_LENGTH
+    assert new != OLD_PASSWORD and len(new) == handler.PASSWORD_LENGTH
     assert set(new) <= set(handler.SAFE_SPECIAL_CHARACTERS) | {c for c in new if c.isalnum()}
     assert "AWSCURRENT" in rotation.stages()[rotation.token]
-    assert [(c["AuthToken"], c["AuthTokenUpdateStrategy"]) for c in rotation.auth_calls] == [
-        (new, "ROTATE"),  # setSecret: both tokens valid while clients move over
-        (new, "SET"),  # finishSecret: the old token is retired
+    assert rotation.passwords_set() == [
+        [OLD_PASSWORD, new],  # setSecret: both passwords valid while clients move over
+        [new],  # finishSecret: the old password is retired
     ]
-    assert all(
-        c["ReplicationGroupId"] == GROUP and c["ApplyImmediately"] for c in rotation.auth_calls
+    assert {c["UserId"] for c in rotation.password_calls} == {USER}
+    assert all(set(c) == {"UserId", "Passwords"} for c in rotation.password_calls), (
+        "only the passwords change: the access string is left alone"
     )
     # setSecret: pending not yet accepted; testSecret: now it is; finishSecret: old still is.
-    assert [token for _, _, token in rotation.probed] == [new, new, OLD_TOKEN]
+    assert [password for _, _, password in rotation.probed] == [new, new, OLD_PASSWORD]
     assert rotation.accepted == {new}
+    assert rotation.user.passwords == [new], "the user itself (the models) agrees"
+    assert rotation.models.replication_group(GROUP, region=REGION).accepts(new)
 
 
-def test_set_secret_after_an_applied_rotate_does_not_rotate_again(rotation: Rotation) -> None:
+def test_set_secret_after_an_applied_modify_user_does_not_modify_again(
+    rotation: Rotation,
+) -> None:
     """Secrets Manager retries the whole rotation after a failed step: the retry's setSecret
-    must find the pending token already accepted and leave the group alone."""
+    must find the pending password already accepted and leave the user alone."""
     rotation.run("createSecret")
     rotation.run("setSecret")
     rotation.run("createSecret")  # the retry starts over
     rotation.run("setSecret")
-    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE"]
+    assert len(rotation.password_calls) == 1
 
 
-def test_finish_moves_the_stage_before_it_retires_the_old_token(rotation: Rotation) -> None:
-    """While SET applies, clients that re-read the secret must get the new token."""
+def test_the_old_password_keeps_working_until_finish_secret(rotation: Rotation) -> None:
+    for step in ("createSecret", "setSecret", "testSecret"):
+        rotation.run(step)
+        assert OLD_PASSWORD in rotation.user.passwords, step
+        assert rotation.models.replication_group(GROUP, region=REGION).accepts(OLD_PASSWORD)
+    rotation.run("finishSecret")
+    assert OLD_PASSWORD not in rotation.user.passwords
+
+
+def test_finish_moves_the_stage_before_it_retires_the_old_password(rotation: Rotation) -> None:
+    """While the retirement applies, clients that re-read the secret must get the new one."""
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotation.run(step)
     new = rotation.value("AWSCURRENT")
-    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE", "SET"]
-    assert rotation.current_when_modified == [OLD_TOKEN, new]
+    assert rotation.passwords_set() == [[OLD_PASSWORD, new], [new]]
+    assert rotation.current_when_modified == [OLD_PASSWORD, new]
 
 
-def test_a_finish_retried_after_the_stage_moved_still_retires_the_old_token(
+def test_a_finish_retried_after_the_stage_moved_still_retires_the_old_password(
     rotation: Rotation,
 ) -> None:
-    """finishSecret moved AWSCURRENT, then its SET failed: the retry must SET, not skip."""
+    """finishSecret moved AWSCURRENT, then its ModifyUser failed: the retry must retire."""
     for step in ("createSecret", "setSecret", "testSecret"):
         rotation.run(step)
     current = next(v for v, s in rotation.stages().items() if "AWSCURRENT" in s)
@@ -182,23 +219,24 @@ def test_a_finish_retried_after_the_stage_moved_still_retires_the_old_token(
         MoveToVersionId=rotation.token,
         RemoveFromVersionId=current,
     )
-    assert rotation.accepted == {OLD_TOKEN, rotation.value("AWSCURRENT")}
+    new = rotation.value("AWSCURRENT")
+    assert rotation.accepted == {OLD_PASSWORD, new}
     rotation.run("finishSecret")  # the version is already current
-    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE", "SET"]
-    assert rotation.accepted == {rotation.value("AWSCURRENT")}
+    assert rotation.passwords_set() == [[OLD_PASSWORD, new], [new]]
+    assert rotation.accepted == {new}
     rotation.run("finishSecret")  # and once retired, nothing more
-    assert len(rotation.auth_calls) == 2
+    assert len(rotation.password_calls) == 2
 
 
-def test_finish_after_an_applied_set_only_moves_the_stage(rotation: Rotation) -> None:
+def test_finish_after_an_applied_retirement_only_moves_the_stage(rotation: Rotation) -> None:
     for step in ("createSecret", "setSecret", "testSecret"):
         rotation.run(step)
     new = rotation.secrets.get_secret_value(
         SecretId=rotation.arn, VersionId=rotation.token, VersionStage="AWSPENDING"
     )["SecretString"]
-    rotation.accepted = {json.loads(new)["password"]}  # an earlier attempt's SET took effect
+    rotation.accepted = {json.loads(new)["password"]}  # an earlier attempt's retirement applied
     rotation.run("finishSecret")
-    assert [c["AuthTokenUpdateStrategy"] for c in rotation.auth_calls] == ["ROTATE"]
+    assert len(rotation.password_calls) == 1
     assert "AWSCURRENT" in rotation.stages()[rotation.token]
 
 
@@ -210,21 +248,30 @@ class Remaining:
         return self.millis
 
 
-def test_a_group_still_modifying_fails_the_step_within_the_lambda_budget(
+def test_a_user_still_modifying_fails_the_step_within_the_lambda_budget(
     rotation: Rotation,
 ) -> None:
     rotation.run("createSecret")
-    group = elasticache_backends[ACCOUNT][REGION].replication_groups[GROUP]
-    group.status = "modifying"
-    with pytest.raises(RotationError, match="still modifying"):
+    user = rotation.user
+    user.status, user.describes_left = "modifying", 1_000  # another change is applying
+    with pytest.raises(RotationError, match=f"user {USER} is still modifying"):
         lambda_handler(rotation.event("setSecret"), Remaining(handler.WAIT_MARGIN_SECONDS * 1000))
-    assert rotation.auth_calls == []  # nothing modified while another change applies
+    assert rotation.password_calls == []  # nothing modified while another change applies
+
+
+@pytest.mark.parametrize("missing", ["USER_ID", "REPLICATION_GROUP_ID"])
+def test_an_environment_without_the_user_or_the_group_is_refused(
+    rotation: Rotation, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.delenv(missing)
+    with pytest.raises(RotationError, match=f"environment has no {missing}"):
+        rotation.run("createSecret")
 
 
 def test_create_secret_is_idempotent_and_keeps_other_fields(rotation: Rotation) -> None:
     rotation.secrets.put_secret_value(
         SecretId=rotation.arn,
-        SecretString=json.dumps({"password": OLD_TOKEN, "username": "platform"}),
+        SecretString=json.dumps({"password": OLD_PASSWORD, "username": "platform"}),
         VersionStages=["AWSCURRENT"],
     )
     rotation.token = rotation.start_rotation()
@@ -243,9 +290,9 @@ def test_create_secret_is_idempotent_and_keeps_other_fields(rotation: Rotation) 
 def test_a_finished_version_is_left_alone(rotation: Rotation) -> None:
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotation.run(step)
-    calls = len(rotation.auth_calls)
+    calls = len(rotation.password_calls)
     rotation.run("setSecret")  # a late retry
-    assert len(rotation.auth_calls) == calls
+    assert len(rotation.password_calls) == calls
 
 
 def test_unknown_step_is_refused(rotation: Rotation) -> None:
@@ -273,7 +320,7 @@ def test_a_version_not_pending_is_refused(rotation: Rotation) -> None:
 
 def test_a_secret_without_rotation_is_refused(rotation: Rotation) -> None:
     arn = rotation.secrets.create_secret(
-        Name="not-rotated", SecretString=json.dumps({"password": OLD_TOKEN})
+        Name="not-rotated", SecretString=json.dumps({"password": OLD_PASSWORD})
     )["ARN"]
     with pytest.raises(RotationError, match="not enabled for rotation"):
         lambda_handler({"SecretId": arn, "ClientRequestToken": rotation.token, "Step": "setSecret"})
@@ -284,10 +331,10 @@ def test_a_failing_probe_stops_the_rotation_before_finish(
 ) -> None:
     rotation.run("createSecret")
     rotation.run("setSecret")
-    rotation.accepted = {OLD_TOKEN}  # the ROTATE did not take
-    with pytest.raises(RotationError, match="refused AUTH with the pending token"):
+    rotation.accepted = {OLD_PASSWORD}  # the ModifyUser did not take
+    with pytest.raises(RotationError, match="refused AUTH with the pending password"):
         rotation.run("testSecret")
-    assert rotation.value("AWSCURRENT") == OLD_TOKEN
+    assert rotation.value("AWSCURRENT") == OLD_PASSWORD
 
 
 # --- the AUTH/PING probe against a local RESP server -------------------------------------
@@ -339,7 +386,8 @@ def test_probe_rejects_a_wrong_token(resp_server: tuple[int, str]) -> None:
 
 @pytest.mark.parametrize("reply", [b"-LOADING Valkey is loading the dataset", b"-ERR max clients"])
 def test_an_error_that_is_not_about_the_token_is_no_refusal(reply: bytes) -> None:
-    """Only WRONGPASS / invalid password mean "not accepted": a wrong "no" would skip a SET."""
+    """Only WRONGPASS / invalid password mean "not accepted": a wrong "no" would skip a
+    retirement."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def answer() -> None:

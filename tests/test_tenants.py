@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from blueprint.capture import Plan, PlannedResource
 from blueprint.cli import app
+from components.cache_access import (
+    USER_ID_MAX_LENGTH,
+    default_user_id,
+    team_access_string,
+    team_user_id,
+)
+from components.config.loader import load_stack_tenants
 from components.config.models import DataClassification, Environment
 from components.config.tenants import TenantError, load_tenants, parse_tenant
 from tests.conftest import PROJECT_DIR, stack_config, stack_plan
@@ -495,3 +504,93 @@ def test_two_teams_cannot_share_a_role(tmp_path: Path) -> None:
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(minimal(clusterAccess=shared)))
     with pytest.raises(TenantError, match="through team 'aa'"):
         load(tmp_path)
+
+
+# --- the online store --------------------------------------------------------------------------
+
+
+def test_each_workload_connects_as_its_own_user_of_the_online_store() -> None:
+    plan = stack_plan("dev")
+    config = stack_config("dev")
+    users = {u.inputs["userId"]: u for u in plan.of_type("aws:elasticache/user:User")}
+    (group,) = plan.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    (user_group,) = plan.of_type("aws:elasticache/userGroup:UserGroup")
+    for spec in load(TENANTS):
+        for role in _roles(plan, spec.name):
+            workload = role.inputs["name"].split(".", 1)[1]
+            user = users[team_user_id(config.instance, spec.name, workload)]
+            assert user.inputs["tags"]["tenant"] == spec.name
+            assert user.inputs["userId"] in user_group.inputs["userIds"]
+            (connect,) = [
+                s
+                for s in _policy_of(plan, role)["Statement"]
+                if "elasticache:Connect" in s["Action"]
+            ]
+            assert connect["Action"] == "elasticache:Connect"
+            assert sorted(connect["Resource"]) == sorted(
+                [group.outputs["arn"], user.outputs["arn"]]
+            )
+            me = spec.workloads[workload]
+            prefixes = {spec.feature_sets[f].online_key_prefix for f in (*me.reads, *me.writes)}
+            patterns = {t.split("~", 1)[1] for t in user.inputs["accessString"].split() if "~" in t}
+            assert patterns == {f"{p}*" for p in prefixes}
+
+
+def test_user_ids_fit_aws_and_never_collide() -> None:
+    longest = "t" * 20
+    ids = {
+        team_user_id(instance, tenant, workload)
+        for instance in ("dev", "prod", "dev-pr123456")
+        for tenant, workload in (
+            ("ads", "x-y"),
+            ("ads-x", "y"),
+            (longest, "w" * 30),
+            (longest, "w" * 29 + "v"),
+        )
+    }
+    assert len(ids) == 12
+    for user_id in ids:
+        assert len(user_id) <= USER_ID_MAX_LENGTH and re.fullmatch(r"[a-z][a-z0-9-]*", user_id)
+        assert not user_id.endswith("-") and "--" not in user_id
+    # Every id of a stack starts with its prefix: the deployer's scope names it.
+    assert team_user_id("prod", "ads", "x").startswith("fp-prod-")
+    assert default_user_id("dev-pr7") == "fp-dev-pr7-default"
+
+
+def test_a_read_only_feature_set_is_read_only_in_the_cache() -> None:
+    access = team_access_string(["t:a:", "t:b:"], ["t:b:"])
+    tokens = access.split()
+    assert "~t:b:*" in tokens and "%R~t:a:*" in tokens and "%R~t:b:*" not in tokens
+    assert "+@write" in tokens
+    assert "+@write" not in team_access_string(["t:a:"], []).split()
+    with pytest.raises(ValueError, match="must end with ':'"):
+        team_access_string(["t:a"], [])
+    with pytest.raises(ValueError, match="must end with ':'"):
+        team_access_string(["t:*:"], [])
+
+
+def test_the_user_group_quota_is_checked_before_anything_is_registered(tmp_path: Path) -> None:
+    for index in range(3):
+        (tmp_path / f"team-{index}.yaml").write_text(
+            yaml.safe_dump(
+                minimal(
+                    workloads={
+                        "reader": {"reads": ["features"]},
+                        "writer": {"writes": ["features"]},
+                    }
+                )
+            )
+        )
+    config = stack_config("dev")
+    roomy = config.model_copy(
+        update={"online_store": config.online_store.model_copy(update={"users_per_group_quota": 7})}
+    )
+    assert len(load_stack_tenants(roomy, tmp_path)) == 3  # 1 + 3 x 2 = 7 users fit
+    tight = config.model_copy(
+        update={"online_store": config.online_store.model_copy(update={"users_per_group_quota": 6})}
+    )
+    with pytest.raises(pulumi.RunError) as error:
+        load_stack_tenants(tight, tmp_path)
+    message = str(error.value)
+    assert "stacks/Pulumi." in message and "onlineStore.usersPerGroupQuota" in message
+    assert "needs 7 users" in message and "Service Quotas" in message

@@ -1,4 +1,5 @@
-"""EKS, MSK and ElastiCache: the calls the provider makes, as far as moto models them.
+"""EKS, MSK and ElastiCache: the calls the provider makes, as far as moto (and the models in
+``blueprint/local/models``: ElastiCache users and user groups) model them.
 
 moto has no ElastiCache parameter groups and no MSK configurations: those two types are
 reported as *simulated* by the engine. Inputs moto ignores are reported as *not applied*.
@@ -226,6 +227,72 @@ def cache_subnet_group(ctx: Ctx) -> Created:
     return Created(name, {"name": name})
 
 
+USER_GROUP_POLLS = 100
+"""Describes the user group translator makes while the group is ``creating`` (the provider
+waits for ``active`` after CreateUserGroup; the models take a few describes)."""
+
+
+@translates("aws:elasticache/user:User")
+def cache_user(ctx: Ctx) -> Created:
+    user_id = str(ctx.inputs["userId"]).lower()  # "stored as a lowercase string" (CreateUser)
+    request: dict[str, Any] = {
+        "UserId": user_id,
+        "UserName": ctx.inputs["userName"],
+        "Engine": str(ctx.inputs["engine"]).lower(),
+        "AccessString": ctx.inputs["accessString"],
+        "Tags": ctx.tag_list(),
+    }
+    mode = ctx.inputs.get("authenticationMode") or {}
+    # passwordsWo is one write-only password (sent, never read back); passwords a list.
+    passwords = [ctx.inputs["passwordsWo"]] if ctx.inputs.get("passwordsWo") else []
+    passwords = passwords or list(ctx.inputs.get("passwords") or mode.get("passwords") or [])
+    if mode.get("type") and mode["type"] != "password":
+        request["AuthenticationMode"] = {"Type": mode["type"]}
+    elif passwords:
+        request["Passwords"] = passwords
+    elif ctx.inputs.get("noPasswordRequired"):
+        request["NoPasswordRequired"] = True
+    user = ctx.client("elasticache").create_user(**request)
+    return Created(
+        user_id,
+        {
+            "arn": user["ARN"],
+            "userId": user_id,
+            "userName": user["UserName"],
+            "engine": user["Engine"],
+            "accessString": user["AccessString"],
+            "authenticationMode": {
+                "type": user["Authentication"]["Type"],
+                "passwordCount": user["Authentication"].get("PasswordCount", 0),
+            },
+        },
+    )
+
+
+@translates("aws:elasticache/userGroup:UserGroup")
+def cache_user_group(ctx: Ctx) -> Created:
+    group_id = str(ctx.inputs["userGroupId"]).lower()
+    client = ctx.client("elasticache")
+    request: dict[str, Any] = {
+        "UserGroupId": group_id,
+        "Engine": str(ctx.inputs["engine"]).lower(),
+        "Tags": ctx.tag_list(),
+    }
+    if ctx.inputs.get("userIds"):
+        request["UserIds"] = list(ctx.inputs["userIds"])
+    group = client.create_user_group(**request)
+    for _ in range(USER_GROUP_POLLS):  # as the provider does: wait until it is usable
+        if group["Status"] == "active":
+            break
+        (group,) = client.describe_user_groups(UserGroupId=group_id)["UserGroups"]
+    else:
+        raise TimeoutError(f"user group {group_id} is still {group['Status']}")
+    return Created(
+        group_id,
+        {"arn": group["ARN"], "userGroupId": group_id, "userIds": group["UserIds"]},
+    )
+
+
 @translates("aws:elasticache/replicationGroup:ReplicationGroup")
 def replication_group(ctx: Ctx) -> Created:
     group_id = ctx.physical_name("replicationGroupId").lower()
@@ -245,7 +312,7 @@ def replication_group(ctx: Ctx) -> Created:
     optional = {
         "engineVersion": "EngineVersion",
         "kmsKeyId": "KmsKeyId",
-        "authToken": "AuthToken",
+        "authToken": "AuthToken",  # the AUTH-token shape; RBAC sends userGroupIds instead
         "subnetGroupName": "CacheSubnetGroupName",
         "securityGroupIds": "SecurityGroupIds",
         "parameterGroupName": "CacheParameterGroupName",
@@ -261,6 +328,8 @@ def replication_group(ctx: Ctx) -> Created:
     request |= {api: ctx.inputs[key] for key, api in optional.items() if ctx.inputs.get(key)}
     if ctx.inputs.get("authTokenWo"):  # write-only: sent like authToken, never read back
         request["AuthToken"] = ctx.inputs["authTokenWo"]
+    # authTokenUpdateStrategy (RBAC: DELETE) applies to modifications only: CreateReplicationGroup
+    # has no such parameter, so a new group with userGroupIds is created without a token.
     if ctx.inputs.get("numNodeGroups"):  # cluster mode: shards of a primary and replicas
         request["NumNodeGroups"] = ctx.inputs["numNodeGroups"]
         request["ReplicasPerNodeGroup"] = ctx.inputs.get("replicasPerNodeGroup", 0)

@@ -5,7 +5,8 @@ function's own handler file and registers it with the AWS models (``blueprint/lo
 whose RotateSecret invokes it step by step as Secrets Manager does, retries included. The
 function's AWS calls go to the same moto. One thing is answered by a model instead of the
 network: the handler's AUTH probe of the cache, since nothing listens at a moto endpoint; the
-replication group's model says which tokens it accepts.
+replication group's model says which passwords it accepts (its AUTH tokens, or with RBAC its
+user group's ``default`` user's passwords).
 
 A moto server (``--endpoint``) in this process shares moto's state and runs the rotation the
 same way; one in another process cannot run the function (moto would need Docker), and the
@@ -132,11 +133,12 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 def _cache_probe(active: models.AwsModels, region: str, account: str) -> Callable[..., bool]:
-    """``accepts(host, port, token)`` answered by the model of the group at ``host``."""
+    """``accepts(host, port, password)`` answered by the model of the group at ``host``."""
 
-    def accepts(host: str, port: int, token: str, *, use_tls: bool = True) -> bool:
+    def accepts(host: str, port: int, password: str, *, use_tls: bool = True) -> bool:
         group_id = _group_at(host, region, account)
-        return active.replication_group(group_id, region=region, account_id=account).accepts(token)
+        group = active.replication_group(group_id, region=region, account_id=account)
+        return group.accepts(password)
 
     return accepts
 

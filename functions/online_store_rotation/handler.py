@@ -1,25 +1,34 @@
-"""Secrets Manager rotation for the online store's AUTH token (ElastiCache for Valkey/Redis).
+"""Secrets Manager rotation of the online store's password (ElastiCache for Valkey/Redis, RBAC).
+
+The replication group authenticates through its user group. The platform's clients send
+``AUTH <password>`` without a user name, which Valkey/Redis resolve to the group's user named
+``default``: rotating the secret rotates that user's passwords (an ElastiCache user holds one
+or two, and AUTH with either succeeds).
 
 The four steps of the rotation protocol. Secrets Manager retries the **whole** rotation,
 from ``createSecret``, when any step fails, so every step finds out what an earlier attempt
 already did instead of doing it again:
 
-* ``createSecret``: generate a new token and store it as ``AWSPENDING`` (once per version);
-* ``setSecret``: add it to the replication group beside the current token
-  (``AuthTokenUpdateStrategy=ROTATE``), so clients holding the old one keep working. Skipped
-  when the group already accepts the pending token (an earlier attempt's ROTATE applied).
-  The step that changed the group waits until it is ``available`` again: a token change
-  passes through ``modifying``, and no later step may start on a group in that state;
-* ``testSecret``: ``AUTH`` and ``PING`` against the group with the pending token, over TLS;
+* ``createSecret``: generate a new password and store it as ``AWSPENDING`` (once per
+  version);
+* ``setSecret``: give the default user the passwords ``[current, pending]``
+  (``ModifyUser``), so clients holding the current one keep working. Skipped when the server
+  already accepts the pending password (an earlier attempt's ModifyUser applied). A user
+  passes through ``modifying`` and ElastiCache refuses ModifyUser meanwhile
+  (``InvalidUserState``): the step waits until the user is ``active`` before and after;
+* ``testSecret``: ``AUTH`` and ``PING`` against the group with the pending password, over
+  TLS;
 * ``finishSecret``: move ``AWSCURRENT`` to the new version first (clients that re-read the
-  secret get a token the group accepts since ``setSecret``), then retire the old token
-  (``AuthTokenUpdateStrategy=SET``, skipped when the group already refuses it) and wait for
-  ``available``. A retry of ``finishSecret`` for a version already current still retires the
-  ``AWSPREVIOUS`` token if the group accepts it, so a failed ``SET`` is never forgotten.
+  secret get a password the server accepts since ``setSecret``), then retire the previous
+  password (``ModifyUser`` with ``[current]`` only, skipped when the server already refuses
+  it) and wait for ``active``. A retry of ``finishSecret`` for a version already current
+  still retires the ``AWSPREVIOUS`` password if the server accepts it, so a failed
+  retirement is never forgotten.
 
-Environment: ``REPLICATION_GROUP_ID`` (the online store). The function runs in the VPC's
-private subnets (it must reach the cache for the AUTH probes) and its role may only read and
-stage this one secret and modify this one replication group.
+Environment: ``USER_ID`` (the default user's id, e.g. ``fp-dev-default``) and
+``REPLICATION_GROUP_ID`` (the online store: where the AUTH probes go). The function runs in
+the VPC's private subnets (it must reach the cache for the probes) and its role may only
+read and stage this one secret and modify this one user.
 """
 
 from __future__ import annotations
@@ -35,26 +44,57 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
+from botocore.waiter import WaiterModel, create_waiter_with_client
 
-TOKEN_KEY = "password"
-TOKEN_LENGTH = 64
-# ElastiCache AUTH tokens: printable ASCII without space, '"', '/' and '@'; this function
-# keeps to letters, digits and the same few symbols the platform's first token uses.
+PASSWORD_KEY = "password"
+PASSWORD_LENGTH = 64
+# ElastiCache user passwords: printable ASCII without space, ',', '"', '/' and '@'; this
+# function keeps to letters, digits and the same few symbols the platform's first one uses.
 SAFE_SPECIAL_CHARACTERS = "!&#$^<>-"
 EXCLUDED_CHARACTERS = "".join(c for c in string.punctuation if c not in SAFE_SPECIAL_CHARACTERS)
 PROBE_TIMEOUT_SECONDS = 5.0
 REFUSALS = (b"-WRONGPASS", b"-ERR invalid password")
-"""How Valkey/Redis (6+ and older) answer AUTH with a token they do not accept. Any other
-error (``-LOADING``, too many clients) says nothing about the token."""
+"""How Valkey/Redis (6+ and older) answer AUTH with a password they do not accept. Any other
+error (``-LOADING``, too many clients) says nothing about the password."""
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 WAIT_DELAY_SECONDS = 15
-"""Polling interval while the group is ``modifying`` (boto3's own waiter default)."""
+"""Polling interval while the user is ``modifying`` (boto3's ElastiCache waiters' default)."""
 DEFAULT_WAIT_BUDGET_SECONDS = 840
 """Wait budget when no Lambda context tells the time left (900 s timeout less a margin)."""
 WAIT_MARGIN_SECONDS = 30
 """Kept back from the Lambda's remaining time to fail cleanly (and be retried) instead of
 being killed mid-call by the timeout."""
+USER_ACTIVE = "UserActive"
+USER_WAITERS = WaiterModel(
+    {
+        "version": 2,
+        "waiters": {
+            USER_ACTIVE: {
+                "operation": "DescribeUsers",
+                "delay": WAIT_DELAY_SECONDS,
+                "maxAttempts": 56,
+                "acceptors": [
+                    {
+                        "matcher": "pathAll",
+                        "argument": "Users[].Status",
+                        "expected": "active",
+                        "state": "success",
+                    },
+                    {
+                        "matcher": "pathAny",
+                        "argument": "Users[].Status",
+                        "expected": "deleting",
+                        "state": "failure",
+                    },
+                ],
+            }
+        },
+    }
+)
+"""boto3 has no waiter for ElastiCache users; this one is built the way botocore builds its
+own (``waiters-2.json``), so it polls and sleeps exactly as ``replication_group_available``
+does."""
 
 
 class RotationError(Exception):
@@ -76,16 +116,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None = None) 
     stages = metadata.get("VersionIdsToStages", {})
     if token not in stages:
         raise RotationError(f"version {token} of {secret_id} has no stage; nothing to rotate")
+    missing = [name for name in ("USER_ID", "REPLICATION_GROUP_ID") if not os.environ.get(name)]
+    if missing:
+        raise RotationError(f"the function's environment has no {' or '.join(missing)}")
     rotation = Rotation(
         secrets=secrets,
         secret_id=secret_id,
         token=token,
+        user_id=os.environ["USER_ID"],
         group_id=os.environ["REPLICATION_GROUP_ID"],
         wait_budget=_wait_budget(context),
     )
     if "AWSCURRENT" in stages[token]:
-        # Already current: a retry after finishSecret moved the stage. The old token may
-        # still be accepted if the SET that followed failed; retire it now.
+        # Already current: a retry after finishSecret moved the stage. The previous password
+        # may still be accepted if the ModifyUser that followed failed; retire it now.
         if step == "finishSecret":
             rotation.retire_previous()
         return
@@ -111,12 +155,14 @@ class Rotation:
         secrets: Any,
         secret_id: str,
         token: str,
+        user_id: str,
         group_id: str,
         wait_budget: Callable[[], int],
     ) -> None:
         self.secrets = secrets
         self.secret_id = secret_id
         self.token = token
+        self.user_id = user_id
         self.group_id = group_id
         self.wait_budget = wait_budget
 
@@ -130,37 +176,38 @@ class Rotation:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
         current = _value(self.secrets, self.secret_id, "AWSCURRENT")
-        new_token = self.secrets.get_random_password(
-            PasswordLength=TOKEN_LENGTH,
+        new_password = self.secrets.get_random_password(
+            PasswordLength=PASSWORD_LENGTH,
             ExcludeCharacters=EXCLUDED_CHARACTERS,
             RequireEachIncludedType=True,
         )["RandomPassword"]
         self.secrets.put_secret_value(
             SecretId=self.secret_id,
             ClientRequestToken=self.token,
-            SecretString=json.dumps({**current, TOKEN_KEY: new_token}),
+            SecretString=json.dumps({**current, PASSWORD_KEY: new_password}),
             VersionStages=["AWSPENDING"],
         )
 
     def set_secret(self) -> None:
         pending = self._pending()
-        # A change still applying (an earlier attempt's ROTATE, maintenance) must finish
-        # first: ElastiCache refuses a modification while the group is ``modifying``.
-        self._wait_available()
+        # A change still applying (an earlier attempt's ModifyUser) must finish first:
+        # ElastiCache refuses ModifyUser while the user is ``modifying``.
+        self._wait_active()
         if accepts(*endpoint(self.group_id), pending):
-            return  # an earlier attempt's ROTATE took effect
-        _modify_auth(self.group_id, pending, strategy="ROTATE")
-        self._wait_available()
+            return  # an earlier attempt's ModifyUser took effect
+        current = str(_value(self.secrets, self.secret_id, "AWSCURRENT")[PASSWORD_KEY])
+        _set_passwords(self.user_id, [current, pending])
+        self._wait_active()
 
     def test_secret(self) -> None:
         pending = self._pending()
-        self._wait_available()
+        self._wait_active()
         auth_ping(*endpoint(self.group_id), pending)
 
     def finish_secret(self) -> None:
-        # The stage moves first: while SET applies (node by node, minutes on a sharded group)
-        # clients re-reading the secret must get the new token, which the group accepts since
-        # setSecret. A retry finds the version current and retires the old token then.
+        # The stage moves first: while the retirement applies, clients re-reading the secret
+        # must get the new password, which the server accepts since setSecret. A retry finds
+        # the version current and retires the previous password then.
         current_version = self._current_version()
         self.secrets.update_secret_version_stage(
             SecretId=self.secret_id,
@@ -171,45 +218,44 @@ class Rotation:
         self.retire_previous()
 
     def retire_previous(self) -> None:
-        """SET the current token, if the group still accepts the previous one."""
-        current = str(_value(self.secrets, self.secret_id, "AWSCURRENT")[TOKEN_KEY])
+        """Leave the user only the current password, if the server still accepts the
+        previous one."""
+        current = str(_value(self.secrets, self.secret_id, "AWSCURRENT")[PASSWORD_KEY])
         try:
-            previous = str(_value(self.secrets, self.secret_id, "AWSPREVIOUS")[TOKEN_KEY])
+            previous = str(_value(self.secrets, self.secret_id, "AWSPREVIOUS")[PASSWORD_KEY])
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
             return  # no previous version: nothing to retire
-        self._wait_available()
+        self._wait_active()
         if previous != current and accepts(*endpoint(self.group_id), previous):
-            _modify_auth(self.group_id, current, strategy="SET")
-            self._wait_available()
+            _set_passwords(self.user_id, [current])
+            self._wait_active()
 
     def _pending(self) -> str:
-        return str(_value(self.secrets, self.secret_id, "AWSPENDING", self.token)[TOKEN_KEY])
+        return str(_value(self.secrets, self.secret_id, "AWSPENDING", self.token)[PASSWORD_KEY])
 
     def _current_version(self) -> str:
         stages = self.secrets.describe_secret(SecretId=self.secret_id)["VersionIdsToStages"]
         return str(next(v for v, s in stages.items() if "AWSCURRENT" in s))
 
-    def _wait_available(self) -> None:
-        """Wait (within this invocation's budget) until the group is ``available``.
+    def _wait_active(self) -> None:
+        """Wait (within this invocation's budget) until the user is ``active``.
 
         On timeout the step fails; Secrets Manager then retries the whole rotation, and the
         steps above skip what is already done.
         """
         delay = max(WAIT_DELAY_SECONDS, 0)
         attempts = max(1, self.wait_budget() // max(delay, 1))
-        waiter = boto3.client("elasticache").get_waiter("replication_group_available")
+        client = boto3.client("elasticache")
+        waiter = create_waiter_with_client(USER_ACTIVE, USER_WAITERS, client)
         try:
-            waiter.wait(
-                ReplicationGroupId=self.group_id,
-                WaiterConfig={"Delay": delay, "MaxAttempts": attempts},
-            )
+            waiter.wait(UserId=self.user_id, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
         except WaiterError as exc:
-            status = _group(self.group_id).get("Status", "unknown")
+            status = _user(self.user_id).get("Status", "unknown")
             raise RotationError(
-                f"replication group {self.group_id} is still {status} after "
-                f"{attempts} checks; Secrets Manager retries the rotation"
+                f"user {self.user_id} is still {status} after {attempts} checks; "
+                "Secrets Manager retries the rotation"
             ) from exc
 
 
@@ -225,18 +271,21 @@ def _value(secrets: Any, secret_id: str, stage: str, version: str | None = None)
     kwargs = {"VersionId": version} if version else {}
     raw = secrets.get_secret_value(SecretId=secret_id, VersionStage=stage, **kwargs)
     value = json.loads(raw["SecretString"])
-    if not isinstance(value, dict) or TOKEN_KEY not in value:
-        raise RotationError(f"{stage} value of {secret_id} is not a JSON object with {TOKEN_KEY!r}")
+    if not isinstance(value, dict) or PASSWORD_KEY not in value:
+        raise RotationError(
+            f"{stage} value of {secret_id} is not a JSON object with {PASSWORD_KEY!r}"
+        )
     return value
 
 
-def _modify_auth(group_id: str, auth_token: str, *, strategy: str) -> None:
-    boto3.client("elasticache").modify_replication_group(
-        ReplicationGroupId=group_id,
-        AuthToken=auth_token,
-        AuthTokenUpdateStrategy=strategy,
-        ApplyImmediately=True,
-    )
+def _set_passwords(user_id: str, passwords: list[str]) -> None:
+    """The user's passwords become exactly ``passwords`` (ModifyUser replaces the list)."""
+    boto3.client("elasticache").modify_user(UserId=user_id, Passwords=passwords)
+
+
+def _user(user_id: str) -> dict[str, Any]:
+    (user,) = boto3.client("elasticache").describe_users(UserId=user_id)["Users"]
+    return dict(user)
 
 
 def _group(group_id: str) -> dict[str, Any]:
@@ -259,12 +308,13 @@ def _command(*parts: str) -> bytes:
     return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
 
 
-def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> bool:
-    """Whether the server accepts the token (``AUTH`` then ``PING``).
+def accepts(host: str, port: int, password: str, *, use_tls: bool = True) -> bool:
+    """Whether the server accepts the password (``AUTH <password>`` then ``PING``): with RBAC,
+    as the user named ``default``.
 
-    False when the server refuses the token (:data:`REFUSALS`); a connection that fails, or
-    any other answer, raises RotationError: only a server that was reached and said no to
-    the token may count as "not accepted" (a wrong "no" would skip a SET).
+    False when the server refuses the password (:data:`REFUSALS`); a connection that fails,
+    or any other answer, raises RotationError: only a server that was reached and said no to
+    the password may count as "not accepted" (a wrong "no" would skip a retirement).
     """
     try:
         raw = socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS)
@@ -276,7 +326,7 @@ def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> b
     with connection:
         reader = connection.makefile("rb")
         try:
-            connection.sendall(_command("AUTH", auth_token))
+            connection.sendall(_command("AUTH", password))
             reply = reader.readline().rstrip(b"\r\n")
             if reply.startswith(REFUSALS):
                 return False
@@ -290,7 +340,7 @@ def accepts(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> b
         return True
 
 
-def auth_ping(host: str, port: int, auth_token: str, *, use_tls: bool = True) -> None:
-    """Raise RotationError unless the server accepts the token."""
-    if not accepts(host, port, auth_token, use_tls=use_tls):
-        raise RotationError(f"{host}:{port} refused AUTH with the pending token")
+def auth_ping(host: str, port: int, password: str, *, use_tls: bool = True) -> None:
+    """Raise RotationError unless the server accepts the password."""
+    if not accepts(host, port, password, use_tls=use_tls):
+        raise RotationError(f"{host}:{port} refused AUTH with the pending password")

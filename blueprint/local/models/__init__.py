@@ -4,8 +4,10 @@ moto answers at once and forgets what AWS does in between. These models put it b
 citing the AWS documentation it follows (see the modules):
 
 * :mod:`.elasticache`: ModifyReplicationGroup (AUTH ``ROTATE``/``SET``/``DELETE``, engine
-  version, parameter group) through ``modifying``, refused while ``modifying``; AUTH token
-  rules; which tokens a group accepts;
+  version, parameter group, user groups) through ``modifying``, refused while ``modifying``;
+  AUTH token rules; RBAC users (ModifyUser through ``modifying``, at most two passwords) and
+  user groups (``creating``, a ``default`` user required); which passwords a group accepts
+  (its AUTH tokens, or its user group's ``default`` user's passwords);
 * :mod:`.msk`: ``CREATING`` -> ``ACTIVE``, update calls through ``UPDATING``, refused unless
   ``ACTIVE`` or with a stale ``CurrentVersion``;
 * :mod:`.rotation`: RotateSecret invoking an in-process rotation function step by step,
@@ -17,9 +19,9 @@ citing the AWS documentation it follows (see the modules):
   log group ARN (``:*``, existing).
 
 Virtual time: a transitional state lasts a configured number of *describe calls*
-(DescribeReplicationGroups, DescribeCluster/V2) — the first N describes after a change see
-``modifying``/``UPDATING``, the next sees the change applied — and rotation functions sleep
-on a virtual clock. Tests are then exact and fast.
+(DescribeReplicationGroups, DescribeUsers, DescribeUserGroups, DescribeCluster/V2) — the
+first N describes after a change see ``modifying``/``UPDATING``, the next sees the change
+applied — and rotation functions sleep on a virtual clock. Tests are then exact and fast.
 
 Use::
 
@@ -27,6 +29,7 @@ Use::
         models.register_rotation_function(arn, handler.lambda_handler, timeout_seconds=900)
         ...
         assert models.replication_group("online-store", region="eu-central-1").accepts(t)
+        assert models.user("fp-dev-default", region="eu-central-1").passwords == [t]
 
 The patches are process-wide (moto's classes), so they also serve a ``ThreadedMotoServer``
 running in the same process; :func:`install` / :func:`uninstall` for code that cannot use a
@@ -46,7 +49,7 @@ from moto.kafka.models import kafka_backends
 from blueprint.local.models import amp, cloudwatch, elasticache, msk, rotation
 from blueprint.local.models.amp import AmpState
 from blueprint.local.models.base import AwsError, Durations, VirtualClock
-from blueprint.local.models.elasticache import ReplicationGroupModel
+from blueprint.local.models.elasticache import ReplicationGroupModel, UserGroupModel, UserModel
 from blueprint.local.models.msk import ClusterModel
 from blueprint.local.models.rotation import ROTATION_ATTEMPTS, Handler, RotationFunction
 
@@ -58,6 +61,8 @@ __all__ = [
     "Durations",
     "ReplicationGroupModel",
     "RotationFunction",
+    "UserGroupModel",
+    "UserModel",
     "VirtualClock",
     "active",
     "install",
@@ -75,7 +80,11 @@ class AwsModels:
     """The settings of one installation, and the door to its state for tests."""
 
     describes_while_modifying: int | Sequence[int] = DEFAULT_DESCRIBES
-    """ElastiCache: describes that still see ``modifying`` after each change (see Durations)."""
+    """ElastiCache: describes that still see ``modifying`` after each change of a replication
+    group or a user (see Durations)."""
+    describes_while_user_group_changes: int | Sequence[int] = DEFAULT_DESCRIBES
+    """ElastiCache user groups: describes that see ``creating`` (then ``modifying``) after
+    CreateUserGroup (then each ModifyUserGroup)."""
     describes_while_creating_msk: int | Sequence[int] = DEFAULT_DESCRIBES
     describes_while_updating_msk: int | Sequence[int] = DEFAULT_DESCRIBES
     rotation_attempts: int = ROTATION_ATTEMPTS
@@ -105,6 +114,23 @@ class AwsModels:
             group_id, region=region, account_id=account_id, durations=self._modifying
         )
 
+    def user(self, user_id: str, *, region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> UserModel:
+        """The model of an ElastiCache user: ``passwords``, ``status``, ``requested``."""
+        return elasticache.find_user(
+            user_id, region=region, account_id=account_id, durations=self._modifying
+        )
+
+    def user_group(
+        self, group_id: str, *, region: str, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> UserGroupModel:
+        """The model of an ElastiCache user group: ``user_ids``, ``status``."""
+        return elasticache.find_user_group(
+            group_id, region=region, account_id=account_id, durations=self._modifying
+        )
+
+    def _user_group_changes(self) -> Durations:
+        return Durations(self.describes_while_user_group_changes)
+
     def msk_cluster(
         self, arn: str, *, region: str, account_id: str = DEFAULT_ACCOUNT_ID
     ) -> ClusterModel:
@@ -129,7 +155,7 @@ class _Installation:
         self.models = models
         driver = rotation.RotationDriver(models.functions, models.clock, models.rotation_attempts)
         self.patches = (
-            elasticache.ResponsePatches(models._modifying),
+            elasticache.ResponsePatches(models._modifying, models._user_group_changes),
             msk.Patches(models._updating),
             rotation.Patches(driver),
             cloudwatch.Patches(),
