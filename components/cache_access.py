@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from components.config.tenants import TenantSpec
+if TYPE_CHECKING:  # the config loader imports this module to count the users
+    from components.config.tenants import TenantSpec
 
 DEFAULT_USER_NAME = "default"
 """ElastiCache requires a user named ``default`` in every user group; a client sending

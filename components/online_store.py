@@ -67,8 +67,8 @@ ROTATION_RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 ROTATION_ARCHITECTURE = "arm64"
 """Graviton: cheaper per millisecond; the handler is pure Python (boto3 is in the runtime)."""
 ROTATION_TIMEOUT_SECONDS = 900
-"""Lambda's maximum. setSecret and finishSecret wait inside the step for the group to leave
-``modifying`` (a token change is applied node by node, minutes on a sharded group); a step
+"""Lambda's maximum. setSecret and finishSecret wait inside the step for the default user to
+leave ``modifying`` (ElastiCache refuses another ModifyUser meanwhile); a step
 that still times out is retried with the whole rotation, and each step skips what is done.
 No reserved concurrency: Secrets Manager refuses a second rotation while one is pending
 (AWSPENDING staged), and a reservation fails in accounts whose concurrency limit leaves no
@@ -103,7 +103,7 @@ class OnlineStoreArgs:
     team_users: tuple[CacheUser, ...] = ()
     """The feature teams' IAM-authenticated users (``components/cache_access.py``)."""
     settings: OnlineStoreSettings
-    """Engine, size, topology, windows and token rotation, validated by the config."""
+    """Engine, size, topology, windows and password rotation, validated by the config."""
     multi_az: bool
     """Spread replicas across AZs with automatic failover (config ``dataStores.multiAz``)."""
     vpc_id: pulumi.Input[str]
@@ -223,6 +223,8 @@ class OnlineStore(pulumi.ComponentResource):
         rotation_sg = aws.ec2.SecurityGroup(
             f"{name}-rotation-sg",
             vpc_id=args.vpc_id,
+            # The description says "token": it is ForceNew, and replacing the group would
+            # detach the function from its network for a wording.
             description="Online store token rotation: AWS APIs and the cache",
             tags={"Name": f"{name}-rotation"},
             opts=child(self),
@@ -237,11 +239,11 @@ class OnlineStore(pulumi.ComponentResource):
             from_port=CACHE_PORT,
             to_port=CACHE_PORT,
             referenced_security_group_id=args.client_security_group_id,
-            description="Valkey/Redis from the platform's workloads",
+            description="Valkey/Redis from the cluster's workloads (platform and teams)",
             opts=child(self),
         )
         # The one exception to "clients only": the rotation function must AUTH and PING
-        # with the pending token before Secrets Manager makes it current.
+        # with the pending password before Secrets Manager makes it current.
         path: list[pulumi.Resource] = [
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-from-rotation",
@@ -250,7 +252,7 @@ class OnlineStore(pulumi.ComponentResource):
                 from_port=CACHE_PORT,
                 to_port=CACHE_PORT,
                 referenced_security_group_id=rotation_sg.id,
-                description="Valkey/Redis from the token rotation function (AUTH probes)",
+                description="Valkey/Redis from the password rotation function (AUTH probes)",
                 opts=child(self),
             ),
             aws.vpc.SecurityGroupEgressRule(
@@ -551,7 +553,7 @@ class OnlineStore(pulumi.ComponentResource):
             # Rotate at once: Secrets Manager starts the first rotation when the schedule is
             # created (asynchronously: `pulumi up` does not wait for it; the post-deploy audit
             # checks it completed). Without it Secrets Manager would only run testSecret,
-            # which fails for a token setSecret never applied.
+            # which fails for a password setSecret never applied.
             rotate_immediately=True,
             # A rotation needs everything in place: the group to modify, the permission to
             # invoke the function, the first secret version, and the network path to the
@@ -581,7 +583,7 @@ class OnlineStore(pulumi.ComponentResource):
                 ),
                 resources=(auth.secret_arn,),
             ),
-            # createSecret asks Secrets Manager for the new token; the action has no
+            # createSecret asks Secrets Manager for the new password; the action has no
             # resource type, so "*" is the only form IAM accepts.
             Statement(
                 sid="GenerateToken",

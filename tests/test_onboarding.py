@@ -194,9 +194,15 @@ def test_preview_shows_the_teams_roles_topics_and_namespace(
     for feature_set in tenant["featureSets"].values():
         for topic in feature_set.get("topics", {}):
             assert f"feature-platform-tenant-{name}-topic-{name}.{topic}" in preview
-    for what in ("namespace", "default-deny", "allow-feature-server", "allow-kafka", "quota"):
+    for what in (
+        "namespace",
+        "default-deny",
+        "allow-feature-server",
+        "allow-kafka",
+        "allow-online-store",
+        "quota",
+    ):
         assert f"feature-platform-baseline-{name}-{what}" in preview
-    assert f"feature-platform-baseline-{name}-allow-online-store" not in preview
 
 
 def test_check_passes_and_diff_only_adds(tutorial: tuple[Path, list[Ran]]) -> None:
@@ -204,7 +210,10 @@ def test_check_passes_and_diff_only_adds(tutorial: tuple[Path, list[Ran]]) -> No
     name, _ = _doc_tenant()
     assert "check passed" in _output_of(ran, "blueprint check dev")
     diff = _output_of(ran, "blueprint diff dev")
-    assert re.search(r"no blocking change: \d+ create, 1 update, 0 replace, 0 delete", diff), diff
+    # Updated: the metrics agent's scrape policy (one more namespace) and the online store's
+    # user group (one more user per workload).
+    assert re.search(r"no blocking change: \d+ create, 2 update, 0 replace, 0 delete", diff), diff
+    assert "feature-platform-online-store-users" in diff
     assert f"feature-platform-baseline-{name}-namespace" in diff
 
 

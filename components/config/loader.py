@@ -17,6 +17,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from components.cache_access import team_cache_users
 from components.config.base import ConfigRuleError
 from components.config.keys import NAMESPACE, check_keys
 from components.config.models import Environment, StackConfig
@@ -159,8 +160,8 @@ def load_stack_tenants(config: StackConfig, directory: Path) -> tuple[TenantSpec
         )
     except TenantError as exc:
         raise pulumi.RunError(str(exc)) from None
-    # The online store's user group holds the platform's user and one per team workload.
-    users = 1 + sum(len(t.workloads) for t in tenants)
+    # The online store's user group holds the platform's user and the teams' users.
+    users = 1 + sum(len(team_cache_users(t, config.instance)) for t in tenants)
     quota = config.online_store.users_per_group_quota
     if users > quota:
         raise pulumi.RunError(

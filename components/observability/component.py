@@ -26,7 +26,8 @@ from components.slos.prometheus import rules_yaml
 ROTATION_FAILURE_EVENTS = ("RotationFailed", "TestRotationFailed", "RotationAbandoned")
 """Secrets Manager's rotation outcomes that need a person (CloudTrail service events): a
 rotation or a test rotation that failed, and one abandoned for a manually written version,
-after which the group may still hold the abandoned token (the token runbook retires it)."""
+after which the default user may still hold the abandoned password (the rotation runbook
+retires it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +172,7 @@ class Observability(pulumi.ComponentResource):
             name,
             name=self.full_name("rotation-failed"),
             description=describe(
-                "Secrets Manager could not rotate the online-store token.",
+                "Secrets Manager could not rotate the online-store password.",
                 "health-rotation-failed.md",
             ),
             # The account holds one environment, so every rotation failure in it is ours;

@@ -298,8 +298,8 @@ def _nat(t: HealthThresholds, ctx: HealthContext) -> tuple[AlarmSpec, ...]:
 def _rotation_errors(ctx: HealthContext) -> AlarmSpec:
     return _alarm(
         "rotation-errors",
-        "The online-store token rotation function failed; Secrets Manager retries, and the "
-        "token stays AWSPENDING until a rotation completes.",
+        "The online-store password rotation function failed; Secrets Manager retries, and "
+        "the new password stays AWSPENDING until a rotation completes.",
         Severity.TICKET,
         (
             MetricQuery(
