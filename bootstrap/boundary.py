@@ -3,10 +3,11 @@
 A boundary caps, it grants nothing: a role can use an action only if its own policy *and*
 the boundary allow it. The platform attaches ``feature-platform-workload-boundary`` to every
 role it creates when ``identity.permissionsBoundaryArn`` is set (prod): the EKS cluster and
-node roles, the EBS CSI and workload Pod Identity roles, and the token-rotation function's
-role. So the boundary allows, per service, the actions those roles' policies grant (their
-inline statements in ``components/*.py`` and the AWS-managed policies ``components/cluster.py``
-attaches), and explicitly denies IAM, Organizations and account-level changes, which no
+node roles, the EBS CSI and workload Pod Identity roles (feature teams' included), and the
+password-rotation function's role. So the boundary allows, per service, the actions those
+roles' policies grant (their inline statements in ``components/*.py`` and the AWS-managed
+policies ``components/cluster.py`` attaches), and explicitly denies IAM, Organizations and
+account-level changes, which no
 workload needs and which would let a compromised workload escape the cap.
 
 Resources: actions on data (objects, secrets, keys, topics, log streams) are limited to the
@@ -213,6 +214,9 @@ EKS's creation of the load balancing service-linked role, excepted by condition.
 
 ELB_SERVICE_LINKED_ROLE = "elasticloadbalancing.amazonaws.com"
 
+CACHE_USER_PREFIX = "fp-"
+"""ElastiCache users of the platform's stacks (``components.cache_access.USER_ID_PREFIX``)."""
+
 
 def _of_service(service: str) -> tuple[str, ...]:
     return tuple(a for a in SCOPED_ACTIONS if a.split(":", 1)[0] == service)
@@ -222,6 +226,7 @@ def boundary_statements(account_id: str, region: str, environment: str) -> tuple
     """The boundary's statements for one environment's account and region."""
     prefix = f"feature-platform-{environment}"
     kafka = f"arn:aws:kafka:{region}:{account_id}"
+    cache = f"arn:aws:elasticache:{region}:{account_id}"
     return (
         Statement(
             sid="Ec2",
@@ -292,13 +297,29 @@ def boundary_statements(account_id: str, region: str, environment: str) -> tuple
                 f"{kafka}:group/{prefix}/*",
             ),
         ),
+        # The rotation function reads the group's endpoint and sets the default user's
+        # password (ModifyUser); it no longer modifies the group (RBAC, no AUTH token).
         Statement(
             sid="PlatformCache",
-            actions=(
-                "elasticache:DescribeReplicationGroups",
-                "elasticache:ModifyReplicationGroup",
-            ),
+            actions=("elasticache:DescribeReplicationGroups",),
             resources=(f"arn:aws:elasticache:{region}:{account_id}:replicationgroup:*",),
+        ),
+        Statement(
+            sid="PlatformCacheUsers",
+            actions=("elasticache:DescribeUsers", "elasticache:ModifyUser"),
+            resources=(f"{cache}:user:{CACHE_USER_PREFIX}{environment}-*",),
+        ),
+        # A feature team's workload (Pod Identity role) authenticates to the online store as its
+        # own IAM user: `elasticache:Connect` needs both the group and the user (ElastiCache
+        # user guide, "Authenticating with IAM"). Users are `fp-<instance>-*`
+        # (components/cache_access.py), review stacks' `fp-<env>-pr<N>-*` included.
+        Statement(
+            sid="CacheConnect",
+            actions=("elasticache:Connect",),
+            resources=(
+                f"{cache}:replicationgroup:{prefix}-online",
+                f"{cache}:user:{CACHE_USER_PREFIX}{environment}-*",
+            ),
         ),
         Statement(
             sid="PlatformLogs",

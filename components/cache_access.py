@@ -53,6 +53,7 @@ _TEAM_DENIED = (
     "-@scripting",
     "-@pubsub",
     "-scan",
+    "-keys",
     "-randomkey",
     "-dbsize",
     "-sort",

@@ -45,7 +45,7 @@ class TenantArgs:
     """The offline-store bucket; the tenant owns ``<tenant>/`` in it."""
     data_key_arn: pulumi.Input[str]
     """The key the offline store's objects are encrypted with."""
-    online_store_arn: str = ""
+    online_store_arn: str
     """The online store's replication group (``elasticache:Connect`` names it and the user)."""
     cache_user_arns: Mapping[str, str] = field(default_factory=dict)
     """Each workload's own online-store user (``components/cache_access.py``), by workload."""

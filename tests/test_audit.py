@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import boto3
 import botocore.loaders
@@ -791,6 +791,7 @@ def tenant_role(
     *,
     team: dict[str, str] = TENANT_TAGS,
     objects: str = f"{OFFLINE}/ads/bids/*",
+    connect_as: tuple[str, ...] = (),
 ) -> str:
     iam = aws("iam")
     arn: str = iam.create_role(
@@ -804,8 +805,28 @@ def tenant_role(
         "Statement": [{"Sid": "ReadOwnObjects", "Effect": "Allow", "Action": "s3:GetObject",
                        "Resource": objects}],
     }  # fmt: skip
+    if connect_as:
+        cast(list[dict[str, Any]], document["Statement"]).append(
+            {"Sid": "ConnectAsOwnUser", "Effect": "Allow", "Action": "elasticache:Connect",
+             "Resource": [CACHE_GROUP_ARN, *(f"{CACHE_USER_ARN}{u}" for u in connect_as)]}
+        )  # fmt: skip
     iam.put_role_policy(RoleName=name, PolicyName="grants", PolicyDocument=json.dumps(document))
     return arn
+
+
+CACHE_GROUP_ARN = f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:fp-dev-online"
+CACHE_USER_ARN = f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:user:"
+
+
+def cache_user(user_id: str, tenant: str) -> None:
+    aws("elasticache").create_user(
+        UserId=user_id,
+        UserName=user_id,
+        Engine="valkey",
+        AccessString=f"on resetchannels ~{tenant}:x:* -@all +@read -@dangerous",
+        AuthenticationMode={"Type": "iam"},
+        Tags=key_values({**TAGS, "tenant": tenant}),
+    )
 
 
 def tenants_confined() -> Judged:
@@ -824,6 +845,26 @@ def tenants_confined() -> Judged:
         tenant_role("ads.unowned", team={**TENANT_TAGS, "tenant-owner": ""}): (
             Status.FAIL,
             "tag tenant-owner missing",
+        ),
+        **_cache_connections(),
+    }
+
+
+def _cache_connections() -> Judged:
+    # ElastiCache users are read back with their tags: a team connects only as its own.
+    cache_user("fp-dev-ads-0123456789", "ads")
+    cache_user("fp-dev-search-0123456789", "search")
+    return {
+        tenant_role("ads.cached", connect_as=("fp-dev-ads-0123456789",)): (Status.PASS, ""),
+        tenant_role("ads.borrower", connect_as=("fp-dev-search-0123456789",)): (
+            Status.FAIL,
+            f"grants: statement ConnectAsOwnUser of team 'ads' names "
+            f"'{CACHE_USER_ARN}fp-dev-search-0123456789', outside its own",
+        ),
+        tenant_role("ads.anyone", connect_as=("*",)): (
+            Status.FAIL,
+            f"grants: statement ConnectAsOwnUser of team 'ads' names '{CACHE_USER_ARN}*', "
+            "outside its own",
         ),
     }
 

@@ -44,11 +44,11 @@ def test_every_resource_hangs_below_the_platform_component(plan: Plan) -> None:
 
 def test_secret_inputs_are_marked(plan: Plan) -> None:
     marked = {(r.type, key) for r in plan.resources for key in r.secret_inputs}
-    # The generated AUTH token, in Secrets Manager and on the replication group; nothing else
+    # The generated password, in Secrets Manager and on the default user; nothing else
     # of the platform's inputs is secret.
     assert marked == {
         ("aws:secretsmanager/secretVersion:SecretVersion", "secretStringWo"),
-        ("aws:elasticache/replicationGroup:ReplicationGroup", "authTokenWo"),
+        ("aws:elasticache/user:User", "passwordsWo"),
     }
 
 

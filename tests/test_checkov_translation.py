@@ -287,8 +287,12 @@ def test_reference_shapes_follow_terraform(prod_translation: tfplan.Translation)
     # A map with a value from another resource: one expression for the whole attribute.
     rotation = next(a for a in prod_translation.addresses if a.endswith("_online_store_rotation"))
     environment = _configured(prod_translation, rotation)["expressions"]["environment"][0]
-    (reference, group) = environment["variables"]["references"]
-    assert group.startswith("aws_elasticache_replication_group.") and reference.startswith(group)
+    # Terraform lists each reference and then its resource: the group's id and the user's id.
+    references = environment["variables"]["references"]
+    groups = [r for r in references if r.startswith("aws_elasticache_replication_group.")]
+    users = [r for r in references if r.startswith("aws_elasticache_user.")]
+    assert len(groups) == 2 and groups[0].startswith(groups[1]), references
+    assert len(users) == 2 and users[0].startswith(users[1]), references
     # A value the source sets itself (the VPC's CIDR) is known at plan time: kept, and referenced.
     https = next(a for a in prod_translation.addresses if a.endswith("_endpoints_https"))
     assert _planned(prod_translation, https)["values"]["cidr_ipv4"].endswith("/16")
@@ -329,15 +333,19 @@ def test_secret_inputs_are_marked_sensitive_and_never_written() -> None:
         for key, value in r.inputs.items()
         if key in r.secret_inputs and isinstance(value, str) and len(value) > 8
     ]
-    assert secrets, "the plan carries the online store's auth token as a secret"
+    assert secrets, "the plan carries the online store's default user's password as a secret"
     text = json.dumps(translation.document)
     assert not [s for s in secrets if s in text]
-    cache = _one(translation, "aws_elasticache_replication_group", "_group")
+    user = _one(translation, "aws_elasticache_user", "_default_user")
     # Write-only, as Terraform plans it: the value is always null, only its version is set.
-    assert cache["values"].get("auth_token_wo") is None
-    assert cache["values"]["auth_token_wo_version"] == 1
-    assert "auth_token" not in cache["values"]
-    assert cache["sensitive_values"] == {}
+    assert user["values"].get("passwords_wo") is None
+    assert user["values"]["passwords_wo_version"] == 1
+    assert "passwords" not in user["values"]
+    assert user["sensitive_values"] == {}
+    # RBAC: the group carries no token at all, only its user group and the DELETE strategy.
+    cache = _one(translation, "aws_elasticache_replication_group", "_group")
+    assert not {"auth_token", "auth_token_wo", "auth_token_wo_version"} & set(cache["values"])
+    assert cache["values"]["auth_token_update_strategy"] == "DELETE"
 
 
 # --- the insecure fixture: what its translation must carry --------------------------------

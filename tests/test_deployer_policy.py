@@ -377,3 +377,44 @@ def test_a_data_action_on_star_is_refused() -> None:
     bad = Statement(sid="Bad", actions=("secretsmanager:GetSecretValue",), resources=("*",))
     with pytest.raises(LeastPrivilegeError):
         check_statements((bad,), ACCOUNT)
+
+
+@pytest.mark.parametrize("instance", ["dev", "dev-pr42"])
+def test_cache_users_and_groups_are_in_the_deployers_scope(instance: str) -> None:
+    """Users and user groups are named `fp-<instance>-...` (no `feature-platform-`): the
+    deployer creates, reads, changes, tags and deletes them, dev's deployer its review stacks'."""
+    from components import cache_access  # noqa: PLC0415
+
+    aws = namespace_values("dev")["aws"]
+    account, region = str(aws["accountId"]), aws["region"]
+    key = f"arn:aws:kms:{region}:{account}:key/x"
+    statements = deployer_statements(account, region, "dev", key, review=True)
+
+    def allowed(action: str, arn: str) -> bool:
+        return any(
+            st.effect == "Allow"
+            and action in st.actions
+            and any(fnmatch.fnmatchcase(arn, r) for r in st.resources if isinstance(r, str))
+            for st in statements
+        )
+
+    users = [
+        cache_access.user_arn(region, account, cache_access.default_user_id(instance)),
+        cache_access.user_arn(
+            region, account, cache_access.team_user_id(instance, "recommendations", "ranker")
+        ),
+    ]
+    group = (
+        f"arn:aws:elasticache:{region}:{account}:usergroup:{cache_access.user_group_id(instance)}"
+    )
+    for action in ("CreateUser", "DescribeUsers", "ModifyUser", "DeleteUser"):
+        assert all(allowed(f"elasticache:{action}", u) for u in users), action
+    for action in ("CreateUserGroup", "DescribeUserGroups", "ModifyUserGroup", "DeleteUserGroup"):
+        assert allowed(f"elasticache:{action}", group), action
+    for action in ("AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource"):
+        assert all(allowed(f"elasticache:{action}", arn) for arn in (*users, group)), action
+    # Another account's or another environment's users stay out of reach.
+    assert not allowed("elasticache:ModifyUser", users[0].replace(account, "999999999999"))
+    assert not allowed(
+        "elasticache:ModifyUser", f"arn:aws:elasticache:{region}:{account}:user:fp-prod-default"
+    )

@@ -128,6 +128,44 @@ FUNCTION: dict[str, Any] = {
 }
 
 
+CACHE_USER = "aws:elasticache/user:User"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+TEAM_USER: dict[str, Any] = {
+    "userId": "fp-dev-search-0123456789",
+    "userName": "fp-dev-search-0123456789",
+    "engine": "valkey",
+    "accessString": "on ~search:a:* -@all +@read",
+    "authenticationMode": {"type": "iam"},
+}
+DEFAULT_USER: dict[str, Any] = {
+    "userId": "fp-dev-default",
+    "userName": "default",
+    "engine": "valkey",
+    "accessString": "on ~* &* +@all -@dangerous",
+    "passwordsWo": "p" * 16,
+    "passwordsWoVersion": 1,
+}
+GROUP_OF_USERS: dict[str, Any] = {
+    "userGroupId": "fp-dev-online",
+    "engine": "valkey",
+    "userIds": ["fp-dev-default"],
+}
+TOKEN_GROUP: dict[str, Any] = {
+    "replicationGroupId": "feature-platform-dev-online",
+    "engine": "valkey",
+    "transitEncryptionEnabled": True,
+    "authTokenWo": "t" * 32,
+    "authTokenWoVersion": 1,
+}
+RBAC_CHANGE: dict[str, Any] = {
+    "authTokenWo": None,
+    "authTokenWoVersion": None,
+    "userGroupIds": ["fp-dev-online"],
+    "authTokenUpdateStrategy": "DELETE",
+}
+
+
 def _resource(name: str, type_: str, inputs: dict[str, Any], **options: Any) -> PlannedResource:
     return planned_resource(name, type_, inputs=inputs, **options)
 
@@ -163,6 +201,25 @@ def _judge(type_: str, old: dict[str, Any], new: dict[str, Any]) -> tuple[str, l
         (LAMBDA, FUNCTION, {"runtime": "python3.13"}, "update", None),
         (SECRET_VERSION, {"secretId": "s", "secretStringWo": "a"}, {"secretStringWo": "b"},
          "same", None),
+        # ElastiCache RBAC: ids and names are new users and groups; the rest is Modify*
+        (CACHE_USER, TEAM_USER, {"userId": "fp-dev-search-1111111111"}, "replace",
+         "userId (ForceNew userId)"),
+        (CACHE_USER, DEFAULT_USER, {"userName": "platform"}, "replace",
+         "userName (ForceNew userName)"),
+        (USER_GROUP, GROUP_OF_USERS, {"engine": "redis"}, "replace", "engine (ForceNew engine)"),
+        (USER_GROUP, GROUP_OF_USERS, {"userGroupId": "fp-dev-new"}, "replace",
+         "userGroupId (physical name)"),
+        (CACHE_USER, TEAM_USER, {"engine": "redis"}, "update", None),
+        (CACHE_USER, TEAM_USER, {"accessString": "on ~search:b:* -@all +@read"}, "update", None),
+        (CACHE_USER, DEFAULT_USER, {"passwordsWo": "q" * 16}, "same", None),
+        (CACHE_USER, DEFAULT_USER, {"passwordsWoVersion": 2}, "update", None),
+        (USER_GROUP, GROUP_OF_USERS, {"userIds": ["fp-dev-default", "fp-dev-x"]}, "update", None),
+        # the replication group's move from an AUTH token to the user group: in place
+        (REPLICATION_GROUP, TOKEN_GROUP, RBAC_CHANGE, "update", None),
+        (REPLICATION_GROUP, {**TOKEN_GROUP, **RBAC_CHANGE}, {"userGroupIds": ["fp-dev-new"]},
+         "update", None),
+        (REPLICATION_GROUP, {**TOKEN_GROUP, **RBAC_CHANGE}, {"authTokenUpdateStrategy": "SET"},
+         "update", None),
     ],
 )  # fmt: skip
 def test_representative_changes(

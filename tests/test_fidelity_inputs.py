@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 
 from blueprint.capture import ResourceError, capture_program
-from blueprint.fidelity import check_inputs
+from blueprint.fidelity import check_inputs, physical_id
 
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 ROLE_ARN = "arn:aws:iam::123456789012:role/r"
@@ -341,3 +341,162 @@ def test_the_same_alerting_types_pass_with_valid_values() -> None:
         )
 
     assert len(capture_program(program).resources) == 6
+
+
+# --- ElastiCache RBAC: users and user groups -------------------------------------------------
+
+USER = "aws:elasticache/user:User"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+PASSWORD = "p" * 16
+
+
+def cache_user(**overrides: Any) -> Callable[[], None]:
+    def program() -> None:
+        args: dict[str, Any] = {
+            "user_id": "fp-dev-search-0123456789",
+            "user_name": "fp-dev-search-0123456789",
+            "engine": "valkey",
+            "access_string": "on resetchannels ~search:a:* -@all +@read -@dangerous",
+            "authentication_mode": {"type": "iam"},
+            **overrides,
+        }
+        aws.elasticache.User("u", **args)
+
+    return program
+
+
+def test_valid_cache_users_and_group_pass() -> None:
+    def program() -> None:
+        cache_user()()
+        aws.elasticache.User(
+            "d",
+            user_id="fp-dev-default",
+            user_name="default",
+            engine="valkey",
+            access_string="on ~* &* +@all -@dangerous",
+            passwords_wo=PASSWORD,
+            passwords_wo_version=1,
+        )
+        aws.elasticache.UserGroup(
+            "g", user_group_id="fp-dev-online", engine="valkey", user_ids=["fp-dev-default"]
+        )
+
+    assert len(capture_program(program).resources) == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "prop", "rule"),
+    [
+        ({"user_id": "1fp-dev"}, "userId", "must match"),
+        ({"user_id": "fp_dev_x"}, "userId", "must match"),
+        ({"engine": "memcached"}, "engine", "one of redis, valkey"),
+        ({"authentication_mode": {"type": "token"}}, "authenticationMode.type", "iam"),
+        ({"access_string": "   "}, "accessString", "not blank"),
+        ({"access_string": "on reset ~a:* +@read"}, "accessString", "`reset`"),
+        ({"access_string": "on >secretsecret ~a:*"}, "accessString", "passwords cannot"),
+        (
+            {"authentication_mode": None, "passwords": [PASSWORD, PASSWORD + "x", PASSWORD + "y"]},
+            "passwords",
+            "at most 2",
+        ),
+        ({"authentication_mode": None, "passwords": []}, "passwords", "at least 1"),
+        ({"authentication_mode": None, "passwords": ["short"]}, "passwords[]", "16..128"),
+        (
+            {"authentication_mode": None, "passwords_wo": "x" * 129, "passwords_wo_version": 1},
+            "passwordsWo",
+            "16..128",
+        ),
+    ],
+)
+def test_cache_user_inputs_the_provider_or_aws_refuse(
+    overrides: dict[str, Any], prop: str, rule: str
+) -> None:
+    message = message_of(cache_user(**overrides))
+    assert "urn:pulumi:" in message and f"'{prop}'" in message and rule in message
+
+
+def test_a_refused_password_is_never_printed() -> None:
+    message = message_of(
+        cache_user(authentication_mode=None, passwords_wo="tooshort", passwords_wo_version=1)
+    )
+    assert "tooshort" not in message and "<secret>" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"passwords_wo": PASSWORD}, "'passwordsWo' requires 'passwordsWoVersion'"),
+        (
+            {"passwords_wo": PASSWORD, "passwords_wo_version": 1},
+            "'passwordsWo' conflicts with 'authenticationMode'",
+        ),
+        (
+            {
+                "authentication_mode": None,
+                "passwords": [PASSWORD],
+                "passwords_wo": PASSWORD,
+                "passwords_wo_version": 1,
+            },
+            "'passwordsWo' conflicts with 'passwords'",
+        ),
+    ],
+)
+def test_write_only_password_conflicts_like_the_provider(
+    overrides: dict[str, Any], problem: str
+) -> None:
+    assert problem in message_of(cache_user(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "prop", "rule"),
+    [
+        ({"userGroupId": "fp_dev", "engine": "valkey"}, "userGroupId", "must match"),
+        ({"userGroupId": "g", "engine": "VALKEY8"}, "engine", "one of redis, valkey"),
+        ({"userGroupId": "g", "engine": "valkey", "userIds": []}, "userIds", "at least 1"),
+        ({"userGroupId": "g", "engine": "valkey", "userIds": ["a", "b c"]}, "userIds[]", "match"),
+    ],
+)
+def test_user_group_inputs_aws_refuses(inputs: dict[str, Any], prop: str, rule: str) -> None:
+    problems = check_inputs(USER_GROUP, inputs)
+    assert len(problems) == 1 and f"'{prop}'" in problems[0] and rule in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        (
+            {"user_group_ids": ["a", "b"], "auth_token_update_strategy": "DELETE"},
+            "2 items; at most 1",
+        ),
+        (
+            {"user_group_ids": ["g"], "auth_token": "t" * 20},
+            "'authToken' conflicts with 'userGroupIds'",
+        ),
+        (
+            {
+                "auth_token_wo": "t" * 20,
+                "auth_token_wo_version": 1,
+                "auth_token_update_strategy": "DELETE",
+            },
+            "must not be specified when 'authTokenUpdateStrategy' is DELETE",
+        ),
+        (
+            {"user_group_ids": ["g"], "auth_token_update_strategy": "ROTATE"},
+            "'authTokenUpdateStrategy' ROTATE requires",
+        ),
+    ],
+)
+def test_replication_group_rbac_inputs_the_provider_refuses(
+    overrides: dict[str, Any], problem: str
+) -> None:
+    assert problem in message_of(group(transit_encryption_enabled=True, **overrides))
+
+
+def test_replication_group_moving_to_rbac_passes() -> None:
+    capture_program(group(user_group_ids=["fp-dev-online"], auth_token_update_strategy="DELETE"))
+
+
+def test_aws_stores_rbac_ids_in_lower_case() -> None:
+    assert physical_id(USER, {"userId": "FP-Dev-X"}) == "fp-dev-x"
+    assert physical_id(USER_GROUP, {"userGroupId": "FP-Dev-Online"}) == "fp-dev-online"
+    assert physical_id(RG, {"replicationGroupId": "x"}) is None

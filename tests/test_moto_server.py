@@ -124,12 +124,12 @@ def test_a_deploy_saves_its_state_in_the_servers_default_account(deployed: str) 
     assert state is not None and len(state.resources) > 50
     key = next(r for r in state.resources.values() if r.type == "aws:kms/key:Key")
     assert key.id and key.outputs["arn"].startswith("arn:aws:kms:eu-central-1:111111111111:")
-    group = next(
+    user = next(
         r for r in state.resources.values()
-        if r.type == "aws:elasticache/replicationGroup:ReplicationGroup"
+        if r.type == "aws:elasticache/user:User" and r.inputs.get("userName") == "default"
     )  # fmt: skip
-    # The first AUTH token is write-only: never kept, never compared.
-    assert "authTokenWo" not in group.inputs and group.inputs["authTokenWoVersion"] == 1
+    # The default user's first password is write-only: never kept, never compared.
+    assert "passwordsWo" not in user.inputs and user.inputs["passwordsWoVersion"] == 1
 
 
 def test_a_second_deploy_reuses_every_resource_and_duplicates_nothing(deployed: str) -> None:
@@ -282,12 +282,12 @@ def _args(inputs: dict[str, Any], typ: str = "aws:s3/bucket:Bucket") -> Any:
 
 def test_inputs_compare_as_the_engine_compares_them() -> None:
     where = Where(REGION, "111111111111", {"owner": "ml"})
-    group = "aws:elasticache/replicationGroup:ReplicationGroup"
-    first = _compared(_args({"authTokenWo": "a", "authTokenWoVersion": 1.0}, group), where)
-    again = _compared(_args({"authTokenWo": "b", "authTokenWoVersion": 1}, group), where)
+    user = "aws:elasticache/user:User"
+    first = _compared(_args({"passwordsWo": "a", "passwordsWoVersion": 1.0}, user), where)
+    again = _compared(_args({"passwordsWo": "b", "passwordsWoVersion": 1}, user), where)
     assert _changed(first, again) == []  # a new write-only value is never diffed; 1.0 is 1
-    bumped = _compared(_args({"authTokenWo": "b", "authTokenWoVersion": 2}, group), where)
-    assert _changed(first, bumped) == ["authTokenWoVersion"]
+    bumped = _compared(_args({"passwordsWo": "b", "passwordsWoVersion": 2}, user), where)
+    assert _changed(first, bumped) == ["passwordsWoVersion"]
     tagged = _compared(_args({"tags": {"a": "1"}, "rules": [{"days": 7}]}), where)
     retagged = _compared(_args({"tags": {"a": "2"}, "rules": [{"days": 8}]}), where)
     assert _changed(tagged, retagged) == ["rules[0].days", "tags.a", "tagsAll.a"]

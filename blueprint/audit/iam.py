@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
@@ -14,6 +15,10 @@ from policies.rules.tenancy import (  # the pack's rule: one definition, two jud
     tenant_of_role,
     within_prefixes,
 )
+
+CACHE_USER_READS = ("elasticache:DescribeUsers", "elasticache:ListTagsForResource")
+"""A team role's ``elasticache:Connect`` is judged against the users tagged with its tenant."""
+USER_ARN_REGION = re.compile(r"arn:aws[a-z-]*:elasticache:([a-z0-9-]+):\d*:user:")
 
 ADMIN_POLICY_SUFFIXES = ("/AdministratorAccess", "FullAccess")
 ROLE_READS = (
@@ -86,17 +91,47 @@ def roles(ctx: AuditContext) -> Iterable[Finding]:
         yield verdict("IAM.NO_ADMIN_WILDCARDS", role["Arn"], problems)
 
 
+class _CacheUsers:
+    """ElastiCache users with a ``tenant`` tag, read from each region a role's ARNs name
+    (users are regional, IAM is not): lower-cased id -> tenant, the pack's map."""
+
+    def __init__(self, ctx: AuditContext) -> None:
+        self._ctx = ctx
+        self._regions: dict[str, dict[str, str]] = {}
+
+    def _read(self, region: str) -> dict[str, str]:
+        elasticache = self._ctx.target.client("elasticache", region)
+        users: dict[str, str] = {}
+        for page in elasticache.get_paginator("describe_users").paginate():
+            for user in page.get("Users", []):
+                listed = elasticache.list_tags_for_resource(ResourceName=user["ARN"])
+                tags = tag_dict(listed.get("TagList"))
+                if tags.get("tenant"):
+                    users[str(user["UserId"]).lower()] = tags["tenant"]
+        return users
+
+    def for_document(self, document: dict[str, Any]) -> dict[str, str]:
+        regions = set(USER_ARN_REGION.findall(json.dumps(document)))
+        users: dict[str, str] = {}
+        for region in sorted(regions):
+            if region not in self._regions:
+                self._regions[region] = self._read(region)
+            users.update(self._regions[region])
+        return users
+
+
 @check(
     "TENANTS.CONFINED",
     "Feature teams' roles carry their tenant tags, have no managed policies, and their inline "
-    "policies grant only the team's own prefixes, topics and groups",
+    "policies grant only the team's own prefixes, topics, groups and online-store users",
     service="iam",
-    permissions=ROLE_READS,
+    permissions=(*ROLE_READS, *CACHE_USER_READS),
     # A team's roles are plain IAM roles; what tells a plan has teams is their component.
     types=("featureplatform:tenant:Tenant",),
 )
 def tenant_roles(ctx: AuditContext) -> Iterable[Finding]:
     iam = ctx.client("iam")
+    cache_users = _CacheUsers(ctx)
     for role in ctx.pages("iam", "list_roles", "Roles", PathPrefix=TENANT_PATH):
         name = role["RoleName"]
         tags = tag_dict(iam.list_role_tags(RoleName=name).get("Tags"))
@@ -112,5 +147,6 @@ def tenant_roles(ctx: AuditContext) -> Iterable[Finding]:
         problems += [f"managed policy {a['PolicyArn']} attached" for a in attached]
         for policy_name, document in _inline_documents(ctx, name):
             props = {"role": name, "policy": document}
-            problems += [f"{policy_name}: {p}" for p in within_prefixes(props, {})]
+            users = cache_users.for_document(document)
+            problems += [f"{policy_name}: {p}" for p in within_prefixes(props, {}, users)]
         yield verdict("TENANTS.CONFINED", role["Arn"], problems)

@@ -82,6 +82,8 @@ TYPE_MAP: dict[str, str] = {
     "aws:elasticache/parameterGroup:ParameterGroup": "aws_elasticache_parameter_group",
     "aws:elasticache/replicationGroup:ReplicationGroup": "aws_elasticache_replication_group",
     "aws:elasticache/subnetGroup:SubnetGroup": "aws_elasticache_subnet_group",
+    "aws:elasticache/user:User": "aws_elasticache_user",
+    "aws:elasticache/userGroup:UserGroup": "aws_elasticache_user_group",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "aws_iam_openid_connect_provider",
     "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",

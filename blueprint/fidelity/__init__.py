@@ -9,6 +9,7 @@ from blueprint.fidelity.validate import (
     auto_name,
     check_inputs,
     enforce,
+    physical_id,
 )
 
-__all__ = ["FidelityError", "auto_name", "check_inputs", "enforce"]
+__all__ = ["FidelityError", "auto_name", "check_inputs", "enforce", "physical_id"]

@@ -36,6 +36,8 @@ class TypeFacts:
     """Write-only inputs: sent to AWS, never read back into state outputs nor diffed."""
     checks: tuple[dict[str, Any], ...] = ()
     """Rules across several inputs: ``check`` names a function in ``validate.CHECKS``."""
+    physical_id: dict[str, Any] | None = None
+    """How AWS stores an explicit identifier (``property``, ``transform``), when it changes it."""
 
 
 @cache
@@ -81,6 +83,7 @@ def facts_for(type_: str) -> TypeFacts | None:
         sensitive=frozenset(entry.get("sensitive", ())),
         write_only=frozenset(entry.get("write_only", {}).get("properties", ())),
         checks=tuple(entry.get("checks", ())),
+        physical_id=entry.get("physical_id"),
     )
 
 

@@ -23,8 +23,45 @@ class FidelityError(ValueError):
     """A value the real bridge or provider would refuse."""
 
 
+def _given(inputs: dict[str, Any], key: str) -> bool:
+    """Whether the program set ``key`` (an unknown preview value counts as set)."""
+    return inputs.get(key) not in (None, [], "")
+
+
+def elasticache_auth_token_problems(inputs: dict[str, Any]) -> list[str]:
+    """A replication group's AUTH token against its strategy and its RBAC user groups."""
+    token = next((k for k in ("authToken", "authTokenWo") if _given(inputs, k)), None)
+    strategy = inputs.get("authTokenUpdateStrategy")
+    problems = []
+    if token and _given(inputs, "userGroupIds"):
+        problems.append(f"'{token}' conflicts with 'userGroupIds'")
+    if strategy == "DELETE" and token:
+        problems.append(f"'{token}' must not be specified when 'authTokenUpdateStrategy' is DELETE")
+    if strategy in ("SET", "ROTATE") and not token:
+        problems.append(
+            f"'authTokenUpdateStrategy' {strategy} requires 'authToken' or 'authTokenWo'"
+        )
+    return problems
+
+
+def elasticache_user_password_problems(inputs: dict[str, Any]) -> list[str]:
+    """``passwordsWo`` against the other ways of giving an ElastiCache user a password."""
+    if not _given(inputs, "passwordsWo"):
+        return []
+    problems = [
+        f"'passwordsWo' conflicts with '{other}'"
+        for other in ("passwords", "authenticationMode")
+        if _given(inputs, other)
+    ]
+    if not _given(inputs, "passwordsWoVersion"):
+        problems.append("'passwordsWo' requires 'passwordsWoVersion'")
+    return problems
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "cloudwatch-alarm": lambda inputs: alarms.alarm_problems(alarms.from_inputs(inputs)),
+    "elasticache-auth-token": elasticache_auth_token_problems,
+    "elasticache-user-passwords": elasticache_user_password_problems,
 }
 """Rules across several inputs, by the name a type's ``checks`` entry gives (each entry
 carries its own source); the functions are shared with the moto models."""
@@ -69,6 +106,17 @@ def _generate(type_: str, logical: str, rule: AutoName, salt: str) -> str:
     return name
 
 
+def physical_id(type_: str, inputs: dict[str, Any]) -> str | None:
+    """The identifier AWS stores for an explicitly named resource (``userId`` in lower case),
+    or None when the table states no rule for the type or the input is not set."""
+    facts = facts_for(type_)
+    rule = facts.physical_id if facts else None
+    value = inputs.get(rule["property"]) if rule else None
+    if rule is None or not isinstance(value, str) or value == UNKNOWN:
+        return None
+    return value.lower() if rule.get("transform") == "lower" else value
+
+
 def check_inputs(type_: str, inputs: dict[str, Any]) -> list[str]:
     """Every violation of the type's input rules, as sentences (empty when clean)."""
     facts = facts_for(type_)
@@ -109,7 +157,7 @@ def _values(node: Any, steps: list[str]) -> Iterator[Any]:
     step, rest = steps[0], steps[1:]
     key, each = (step[:-2], True) if step.endswith("[]") else (step, False)
     node = _unwrap(node)
-    child = node.get(key) if isinstance(node, dict) else None
+    child = _unwrap(node.get(key)) if isinstance(node, dict) else None
     if each and isinstance(child, list):
         for element in child:
             yield from _values(element, rest)
@@ -151,6 +199,10 @@ def _broken(rule: dict[str, Any], value: Any) -> str | None:
     if rule["kind"] == "max_items":
         if isinstance(value, list) and len(value) > rule["max"]:
             return f"{len(value)} items; at most {rule['max']}"
+        return None
+    if rule["kind"] == "min_items":
+        if isinstance(value, list) and len(value) < rule["min"]:
+            return f"{len(value)} items; at least {rule['min']}"
         return None
     return _string_rule(rule, value) if isinstance(value, str) else None
 

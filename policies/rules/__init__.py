@@ -6,6 +6,7 @@ Importing an area module registers its policies (``_base.resource_policy`` and
 
 from . import (  # noqa: F401  (imported for their registrations)
     alerting,
+    cache_users,
     data_protection,
     encryption,
     governance,

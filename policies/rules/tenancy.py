@@ -10,10 +10,23 @@ policies hold every stack to the same shape whoever wrote the JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ._base import Config, Props, Severity, as_list, plain, platform, resource_policy, statements
+from pulumi_policy import PolicyResource
+
+from ._base import (
+    Config,
+    Props,
+    Severity,
+    as_list,
+    as_map,
+    plain,
+    platform,
+    resource_policy,
+    stack_policy,
+    statements,
+)
 
 TENANT_PATH = "/feature-platform/tenants/"
 TENANT_TAGS = ("tenant", "tenant-owner", "tenant-cost-center", "tenant-data-classification")
@@ -56,13 +69,31 @@ resource_policy(
 )
 
 
-def _inside(resource: str, tenant: str) -> bool:
+CACHE_USER_TYPE = "aws:elasticache/user:User"
+CACHE_ACTIONS = frozenset({"elasticache:connect"})
+"""What a team's role may do in ElastiCache: authenticate (IAM) as its own users."""
+
+
+def _cache_inside(rest: str, tenant: str, cache_users: Mapping[str, str]) -> bool:
+    kind, _, name = rest.partition(":")
+    if not name or re.search(r"[*?]", name):
+        return False
+    # AWS stores user ids in lower case (CreateUser); ARNs name them so.
+    return kind == "replicationgroup" or (
+        kind == "user" and cache_users.get(name.lower()) == tenant
+    )
+
+
+def _inside(resource: str, tenant: str, cache_users: Mapping[str, str]) -> bool:
     """A resource a team's role may name: its own objects, topics and groups, a bucket (for a
-    listing conditioned below), a key (conditioned), the Kafka cluster (connect)."""
+    listing conditioned below), a key (conditioned), the Kafka cluster (connect), a cache
+    replication group and the cache users tagged with its tenant (connect)."""
     parts = resource.split(":", 5)
     if resource == "*" or len(parts) < 6:
         return False
     service, rest = parts[2], parts[5]
+    if service == "elasticache":
+        return _cache_inside(rest, tenant, cache_users)
     if service == "s3":
         bucket, _, key = rest.partition("/")
         return "*" not in bucket and (not key or key.startswith(f"{tenant}/"))
@@ -75,18 +106,32 @@ def _inside(resource: str, tenant: str) -> bool:
     return service == "kms" and rest.startswith("key/") and "*" not in rest
 
 
-def within_prefixes(props: Props, config: Config) -> Iterator[str]:
+def within_prefixes(
+    props: Props, config: Config, cache_users: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Problems of one role policy; ``cache_users`` maps each ElastiCache user id (lower case)
+    to its ``tenant`` tag (users without one are absent)."""
     tenant = tenant_of_role(props.get("role"))
     if tenant is None:
         return
+    users = cache_users or {}
     for index, statement in enumerate(statements(plain(props.get("policy")))):
         if statement.get("Effect") != "Allow":
             continue
         where = f"statement {statement.get('Sid') or f'#{index}'}"
         for resource in as_list(statement.get("Resource")):
-            if not isinstance(resource, str) or not _inside(resource, tenant):
+            if not isinstance(resource, str) or not _inside(resource, tenant, users):
                 yield f"{where} of team {tenant!r} names {resource!r}, outside its own"
         actions = set(as_list(statement.get("Action")))
+        cache = sorted(
+            a
+            for a in actions
+            if isinstance(a, str)
+            and a.lower().startswith("elasticache:")
+            and a.lower() not in CACHE_ACTIONS
+        )
+        if cache:
+            yield f"{where} of team {tenant!r} allows {cache}: only elasticache:Connect"
         if "s3:ListBucket" in actions:
             prefixes = as_list(
                 dict(statement.get("Condition") or {}).get("StringLike", {}).get("s3:prefix")
@@ -101,16 +146,45 @@ def within_prefixes(props: Props, config: Config) -> Iterator[str]:
                 yield f"{where} uses a key outside S3 (no kms:ViaService condition)"
 
 
-resource_policy(
+def cache_users_by_id(resources: Sequence[PolicyResource]) -> dict[str, str]:
+    """Each ElastiCache user of the stack with a ``tenant`` tag: lower-cased id -> tenant."""
+    users: dict[str, str] = {}
+    for resource in resources:
+        if resource.resource_type != CACHE_USER_TYPE:
+            continue
+        user_id, tenant = (
+            resource.props.get("userId"),
+            as_map(resource.props.get("tags")).get("tenant"),
+        )
+        if isinstance(user_id, str) and isinstance(tenant, str) and tenant:
+            users[user_id.lower()] = tenant
+    return users
+
+
+def _roles_within_prefixes(
+    resources: Sequence[PolicyResource], config: Config
+) -> Iterator[tuple[str, str | None]]:
+    users = cache_users_by_id(resources)
+    for resource in resources:
+        if resource.resource_type == "aws:iam/rolePolicy:RolePolicy":
+            for message in within_prefixes(resource.props, config, users):
+                yield message, resource.urn
+
+
+# A stack policy: a role's `elasticache:Connect` is judged against the users the plan tags
+# with the role's tenant.
+stack_policy(
     "tenant-roles-within-prefixes",
-    description="A feature team's role policies grant only its own prefixes, topics and groups.",
+    description="A feature team's role policies grant only its own prefixes, topics, groups "
+    "and online-store users.",
     severity=Severity.HIGH,
     refs=(platform("TEN-2"),),
     remediation=(
         "Grant a team through `components.tenant.workload_grants`: objects under "
         "`<bucket>/<tenant>/`, listing with an `s3:prefix` condition on those prefixes, topics "
-        "`<tenant>.<topic>`, groups `<tenant>.*`, and the data key through S3 only."
+        "`<tenant>.<topic>`, groups `<tenant>.*`, the data key through S3 only, and "
+        "`elasticache:Connect` on the replication group and the workload's own user (tagged "
+        "`tenant=<tenant>`)."
     ),
-    types=("aws:iam/rolePolicy:RolePolicy",),
-    check=within_prefixes,
+    check=_roles_within_prefixes,
 )
