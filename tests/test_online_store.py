@@ -16,10 +16,10 @@ import pytest
 
 from blueprint.capture import Plan, PlannedResource
 from blueprint.diff.compare import compare
+from components.cache_access import PLATFORM_ACCESS, CacheUser
 from components.config import StackConfig
 from components.config.models import PROD_MIN_SNAPSHOT_RETENTION_DAYS
 from components.iam_documents import DATA_ACTIONS
-from components.cache_access import PLATFORM_ACCESS, CacheUser
 from components.online_store import (
     AUTH_TOKEN_UPDATE_STRATEGY,
     CACHE_PORT,
