@@ -76,9 +76,11 @@ class Store:
 def store() -> Store:
     config = stack_config("dev")
     specs = tenant_specs()
-    plan = run_component(
-        lambda: FeaturePlatform("feature-platform", config, tenants=specs), stack="dev"
-    )
+
+    def program() -> None:
+        FeaturePlatform("feature-platform", config, tenants=specs)
+
+    plan = run_component(program, stack="dev")
     users = {
         str(u.inputs["userName"]): str(u.inputs["accessString"])
         for u in plan.of_type("aws:elasticache/user:User")
