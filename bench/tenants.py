@@ -46,6 +46,7 @@ from offline_engine import machine  # noqa: E402
 from blueprint.check.judge import MANIFESTS_NAME, TFPLAN_NAME  # noqa: E402 (needs the project)
 from blueprint.checkov import scan  # noqa: E402
 from components.config.compute import NamespaceQuota  # noqa: E402
+from components.config.data_stores import USERS_PER_GROUP_QUOTA  # noqa: E402
 from components.config.models import DataClassification, Environment  # noqa: E402
 from components.config.tenants import TENANTS_DIR, load_tenants  # noqa: E402
 
@@ -157,7 +158,7 @@ def raise_user_quota(project: Path, count: int) -> None:
     for path in sorted((project / "stacks").glob("Pulumi.*.yaml")):
         document = yaml.safe_load(path.read_text())
         settings = document["config"].setdefault("feature-platform:onlineStore", {})
-        settings["usersPerGroupQuota"] = max(users, settings.get("usersPerGroupQuota", 0))
+        settings["usersPerGroupQuota"] = max(users, USERS_PER_GROUP_QUOTA)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 

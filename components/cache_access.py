@@ -14,8 +14,13 @@ What a team's string keeps out (each proven against a real server by
 * keyless commands that would list or sample other teams' keys (``SCAN``, ``KEYS``,
   ``RANDOMKEY``) and the key count (``DBSIZE``): a key pattern does not confine them;
 * commands that reach keys the ACL does not check at the command: scripts and functions
-  (a script may touch keys it did not declare), ``SORT``'s ``BY``/``GET`` patterns, ``MIGRATE``;
+  (a script may touch keys it did not declare), ``SORT``'s ``BY``/``GET`` patterns;
+* client-side caching in broadcast mode (``CLIENT TRACKING ... BCAST``), whose invalidations
+  name every key written, whoever wrote it;
 * pub/sub (``resetchannels``: no channel), administration and ``@dangerous`` commands.
+
+Commands ElastiCache does not offer at all (``MIGRATE``, ``CONFIG``, ...) are never named: an
+access string that names a restricted command is refused by CreateUser.
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ _TEAM_DENIED = (
     "-dbsize",
     "-sort",
     "-sort_ro",
-    "-migrate",
+    # Tracking in broadcast mode sends the client an invalidation for every key written,
+    # whoever owns it: the names of other teams' keys.
+    "-client|tracking",
 )
 
 
@@ -106,8 +113,10 @@ def default_user_id(instance: str) -> str:
     return f"{USER_ID_PREFIX}{instance}-default"
 
 
-def user_group_id(instance: str) -> str:
-    return f"{USER_ID_PREFIX}{instance}-online"
+def user_group_id(instance: str, engine: str) -> str:
+    """``fp-<instance>-online-<engine>``: a user group's engine is ForceNew, and a group in use
+    cannot be deleted, so a new engine needs a group of a new name beside the old one."""
+    return f"{USER_ID_PREFIX}{instance}-online-{engine}"
 
 
 def user_arn(region: str, account_id: str, user_id: str) -> str:

@@ -37,12 +37,12 @@ TRANSIT_ENCRYPTION_MODE = "required"
 """Plaintext connections are refused (``preferred`` would still accept them)."""
 
 
-PASSWORD_VERSION = 2
-"""Version of the secret's write-only value. 1 was the AUTH token of the group; 2 is the
-``default`` user's first password, sent to the secret and the user in the same run (on a stack
-that had a token, the move to RBAC writes the user's password as the secret's current
-version). Write-only inputs are sent only when their version changes: Pulumi never sends a
-password again, Secrets Manager's rotation owns the live one."""
+PASSWORD_VERSION = 1
+"""Version of the secret's write-only value, the ``default`` user's first password: sent to the
+secret and the user in the same run, and never again (write-only inputs are sent only when
+their version changes). Secrets Manager's rotation owns the live password. A stack that had an
+AUTH token keeps its secret (same version): the runbook's move to RBAC gives the ``default``
+user the live token before the user group is attached, so no client is locked out."""
 DEFAULT_USER_PASSWORD_VERSION = 1
 """``passwords_wo_version`` of the ``default`` user: set once, at creation."""
 AUTH_TOKEN_UPDATE_STRATEGY = "DELETE"

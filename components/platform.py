@@ -341,7 +341,9 @@ class FeaturePlatform(pulumi.ComponentResource):
                 account_id=account,
                 region=region,
                 replication_group_id=f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
-                user_group_id=cache.user_group_id(config.instance),
+                user_group_id=cache.user_group_id(
+                    config.instance, config.online_store.engine.value
+                ),
                 default_user_id=cache.default_user_id(config.instance),
                 team_users=tuple(u for users in cache_users.values() for u in users.values()),
                 settings=config.online_store,

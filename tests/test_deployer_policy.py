@@ -404,9 +404,8 @@ def test_cache_users_and_groups_are_in_the_deployers_scope(instance: str) -> Non
             region, account, cache_access.team_user_id(instance, "recommendations", "ranker")
         ),
     ]
-    group = (
-        f"arn:aws:elasticache:{region}:{account}:usergroup:{cache_access.user_group_id(instance)}"
-    )
+    group_id = cache_access.user_group_id(instance, "valkey")
+    group = f"arn:aws:elasticache:{region}:{account}:usergroup:{group_id}"
     for action in ("CreateUser", "DescribeUsers", "ModifyUser", "DeleteUser"):
         assert all(allowed(f"elasticache:{action}", u) for u in users), action
     for action in ("CreateUserGroup", "DescribeUserGroups", "ModifyUserGroup", "DeleteUserGroup"):

@@ -44,6 +44,8 @@ KEYLESS_OR_ADMIN = (
     ("ACL", "LIST"),
     ("PUBLISH", "any", "m"),
     ("SUBSCRIBE", "any"),
+    # Broadcast tracking: an invalidation for every key written, whoever owns it.
+    ("CLIENT", "TRACKING", "ON", "BCAST"),
 )
 # What a client library needs to work at all: each team may run these.
 CLIENT_BASICS = (
@@ -52,6 +54,8 @@ CLIENT_BASICS = (
     ("MULTI",),
     ("EXEC",),
     ("CLUSTER", "SLOTS"),
+    ("CLUSTER", "SHARDS"),
+    ("COMMAND",),  # a cluster client reads the command table at start
     ("READONLY",),
 )
 
@@ -175,6 +179,15 @@ def test_a_string_without_the_keyless_denials_fails_the_matrix(store: Store) -> 
     loosened[user] = loosened[user].replace(" -scan", "")
     problems = violations(store, loosened)
     assert any(p.startswith(f"{user}: SCAN 0") for p in problems), problems
+
+
+def test_a_string_that_lets_a_team_track_every_key_fails_the_matrix(store: Store) -> None:
+    """Negative control: ``+@connection`` grants ``CLIENT TRACKING``, which must be taken back."""
+    user = store.user_of[("recommendations", "serving")]
+    loosened = dict(store.users)
+    loosened[user] = loosened[user].replace(" -client|tracking", "")
+    problems = violations(store, loosened)
+    assert any(p.startswith(f"{user}: CLIENT TRACKING ON BCAST") for p in problems), problems
 
 
 def test_the_platform_user_reads_every_team_but_administers_nothing(store: Store) -> None:

@@ -32,6 +32,13 @@ TEAM_DENIED_COMMANDS: dict[str, frozenset[str]] = {
 }
 """Keyless commands that list or sample other teams' keys: a key pattern does not confine
 them, so they must be denied by name (``KEYS`` also by ``-@dangerous``)."""
+TEAM_DENIED_SUBCOMMANDS: dict[str, frozenset[str]] = {
+    # CLIENT TRACKING ... BCAST: invalidations name every key written, whoever wrote it.
+    "client|tracking": frozenset({"connection", "slow"}),
+}
+SELECTOR = re.compile(r"[()]|^clearselectors$", re.IGNORECASE)
+"""Selectors (``(~* +@all)``) grant a second set of permissions beside the root one: a team's
+string holds none, so each of its rules is judged here."""
 
 
 def rules_of(access_string: str) -> list[str]:
@@ -61,6 +68,23 @@ def denied_explicitly(rules: Sequence[str], command: str, categories: frozenset[
             last = rule.lower()
     explicit = {f"-{command}"} | ({"-@dangerous"} if "dangerous" in categories else set())
     return last in explicit
+
+
+def subcommand_denied(rules: Sequence[str], subcommand: str, categories: frozenset[str]) -> bool:
+    """The last rule deciding ``command|sub`` denies it (by itself or by its whole command)."""
+    command = subcommand.split("|", 1)[0]
+    last = None
+    for rule in rules:
+        low = rule.lower()
+        name = low[1:]
+        if (
+            low in GRANT_ALL
+            or low in DENY_ALL
+            or (low[:1] in "+-" and name in (subcommand, command))
+            or (low[:1] in "+-" and name.startswith("@") and name[1:] in categories)
+        ):
+            last = low
+    return last in (f"-{subcommand}", f"-{command}")
 
 
 def category_denied(rules: Sequence[str], category: str) -> bool:
@@ -119,6 +143,12 @@ def team_user_problems(props: Props, config: Config) -> Iterator[str]:
     for command, categories in TEAM_DENIED_COMMANDS.items():
         if not denied_explicitly(rules, command, categories):
             yield f"`accessString` does not deny `{command}` after the rules that grant it"
+    for subcommand, categories in TEAM_DENIED_SUBCOMMANDS.items():
+        if not subcommand_denied(rules, subcommand, categories):
+            yield f"`accessString` does not deny `{subcommand}` after the rules that grant it"
+    selectors = [r for r in rules if SELECTOR.search(r)]
+    if selectors:
+        yield f"`accessString` holds selectors {selectors}: a second set of permissions"
 
 
 resource_policy(
