@@ -62,7 +62,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -133,6 +133,26 @@ def _passwords_problem(passwords: tuple[str, ...]) -> str | None:
 # --- users and user groups ---------------------------------------------------------------
 
 
+class _Ticking(Protocol):
+    status: str
+    describes_left: int
+    seen: list[str]
+
+    def _complete(self) -> None: ...
+
+
+def _tick(model: _Ticking, *, busy: tuple[str, ...]) -> str:
+    """One describe call on the virtual clock: a change in progress (``busy``) stays so for
+    ``describes_left`` more calls, then completes; every status reported is recorded."""
+    if model.status in busy:
+        if model.describes_left > 0:
+            model.describes_left -= 1
+        else:
+            model._complete()
+    model.seen.append(model.status)
+    return model.status
+
+
 @dataclass(frozen=True)
 class UserChange:
     """The parts of one ModifyUser that pass the user through ``modifying``."""
@@ -200,13 +220,7 @@ class UserModel:
 
     def describe(self) -> str:
         """One DescribeUsers call naming this user: the clock ticks, a change applies."""
-        if self.status == MODIFYING:
-            if self.describes_left > 0:
-                self.describes_left -= 1
-            else:
-                self._complete()
-        self.seen.append(self.status)
-        return self.status
+        return _tick(self, busy=(MODIFYING,))
 
     def _check(self, change: UserChange) -> None:
         mode = change.authentication_type or self.authentication
@@ -276,16 +290,14 @@ class UserGroupModel:
         self.describes_left = self.durations.next()
 
     def describe(self) -> str:
-        if self.status in (CREATING, MODIFYING):
-            if self.describes_left > 0:
-                self.describes_left -= 1
-            else:
-                kept = [u for u in self.user_ids if u not in self.pending_remove]
-                self.user_ids = kept + [u for u in self.pending_add if u not in kept]
-                self.pending_add = self.pending_remove = ()
-                self.status = ACTIVE
-        self.seen.append(self.status)
-        return self.status
+        """One DescribeUserGroups call naming this group: the clock ticks, a change applies."""
+        return _tick(self, busy=(CREATING, MODIFYING))
+
+    def _complete(self) -> None:
+        kept = [u for u in self.user_ids if u not in self.pending_remove]
+        self.user_ids = kept + [u for u in self.pending_add if u not in kept]
+        self.pending_add = self.pending_remove = ()
+        self.status = ACTIVE
 
     def shape(self, region: str, account_id: str) -> dict[str, Any]:
         """The UserGroup structure of the API."""
@@ -501,13 +513,7 @@ class ReplicationGroupModel:
 
     def describe(self) -> str:
         """One DescribeReplicationGroups call: the clock ticks, a finished change applies."""
-        if self.status == MODIFYING:
-            if self.describes_left > 0:
-                self.describes_left -= 1
-            else:
-                self._complete()
-        self.seen.append(self.status)
-        return self.status
+        return _tick(self, busy=(MODIFYING,))
 
     def _check(self, change: Modification) -> None:
         if change.user_group_ids_to_add:
