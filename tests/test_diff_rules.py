@@ -243,6 +243,23 @@ def test_a_value_dependent_replacement_is_a_note_not_a_verdict() -> None:
     ]
 
 
+def test_moving_a_token_group_to_rbac_names_its_runbook_and_later_changes_do_not() -> None:
+    (moved,) = compare(
+        _plan(_resource("g", REPLICATION_GROUP, TOKEN_GROUP)),
+        _plan(_resource("g", REPLICATION_GROUP, {**TOKEN_GROUP, **RBAC_CHANGE})),
+    ).resources
+    assert moved.action == "update" and not moved.blocking
+    (note,) = moved.notes
+    assert note.startswith("needs a procedure: the online store moves to RBAC users")
+    assert "rotate-online-store-token.md#moving-a-stack-from-the-auth-token" in note
+    rbac = {**TOKEN_GROUP, **RBAC_CHANGE}
+    (later,) = compare(
+        _plan(_resource("g", REPLICATION_GROUP, rbac)),
+        _plan(_resource("g", REPLICATION_GROUP, {**rbac, "userGroupIds": ["fp-dev-new"]})),
+    ).resources
+    assert later.action == "update" and later.notes == []
+
+
 def test_a_replaced_log_group_blocks_and_a_retention_change_does_not() -> None:
     group = {"name": "/aws/eks/c/cluster", "retentionInDays": 30}
     renamed = compare(

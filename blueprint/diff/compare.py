@@ -266,6 +266,9 @@ def _customize_diff_notes(type_rules: TypeRules, found: list[Change]) -> list[st
         paths = [p.strip() for p in entry.split(":", 1)[0].split(",")]
         if any(under(c.schema_path, p) for c in found for p in paths):
             notes.append(f"may also be replaced by the provider: {entry}")
+    for procedure in type_rules.procedures:
+        if any(under(c.schema_path, procedure.path) and c.old in (None, [], {}, "") for c in found):
+            notes.append(f"needs a procedure: {procedure.note}")
     return notes
 
 

@@ -18,6 +18,17 @@ import yaml
 DATA = Path(__file__).parent / "data"
 FORCE_NEW_FILE = DATA / "force_new.yaml"
 STATEFUL_FILE = DATA / "stateful.yaml"
+PROCEDURES_FILE = DATA / "procedures.yaml"
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """An in-place change that needs a runbook on some stacks (``data/procedures.yaml``)."""
+
+    path: str
+    when: str
+    """``added``: the path was absent or empty in the base."""
+    note: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class TypeRules:
     force_new: tuple[str, ...] = ()
     force_new_blocks: tuple[str, ...] = ()
     customize_diff: tuple[str, ...] = ()
+    procedures: tuple[Procedure, ...] = ()
     source: str = ""
     """``repo/file@commit`` the facts came from (or the stored version's index id when the
     index named no commit for it); empty for a type not derived."""
@@ -58,7 +70,11 @@ def _source(entry: dict[str, Any], repository: str) -> str:
 
 
 def _type_rules(
-    type_: str, entry: dict[str, Any], repository: str, global_types: frozenset[str]
+    type_: str,
+    entry: dict[str, Any],
+    repository: str,
+    global_types: frozenset[str],
+    procedures: tuple[Procedure, ...],
 ) -> TypeRules:
     region = () if type_ in global_types else ("region",)
     return TypeRules(
@@ -66,8 +82,19 @@ def _type_rules(
         force_new=(*entry.get("forceNew", ()), *region),
         force_new_blocks=tuple(entry.get("forceNewBlocks", ())),
         customize_diff=tuple(entry.get("customizeDiff", ())),
+        procedures=procedures,
         source=_source(entry, repository),
     )
+
+
+def _procedures() -> dict[str, tuple[Procedure, ...]]:
+    found: dict[str, list[Procedure]] = {}
+    for entry in yaml.safe_load(PROCEDURES_FILE.read_text())["procedures"]:
+        procedure = Procedure(path=entry["path"], when=entry["when"], note=entry["note"])
+        if procedure.when != "added":
+            raise ValueError(f"{PROCEDURES_FILE.name}: unknown `when` {procedure.when!r}")
+        found.setdefault(entry["type"], []).append(procedure)
+    return {type_: tuple(entries) for type_, entries in found.items()}
 
 
 @cache
@@ -77,9 +104,11 @@ def load() -> Rules:
     stateful = yaml.safe_load(STATEFUL_FILE.read_text())
     repository = force_new["source"]["repository"]
     global_types = frozenset(force_new["region"]["global"])
+    procedures = _procedures()
     return Rules(
         types={
-            t: _type_rules(t, e, repository, global_types) for t, e in force_new["types"].items()
+            t: _type_rules(t, e, repository, global_types, procedures.get(t, ()))
+            for t, e in force_new["types"].items()
         },
         not_derived=frozenset(force_new.get("notDerived", ())),
         physical_names=frozenset(force_new.get("physicalNames", ())),
