@@ -829,6 +829,47 @@ def cache_user(user_id: str, tenant: str) -> None:
     )
 
 
+def user(user_id: str, tags: dict[str, str], access: str, *, iam: bool = True) -> str:
+    """A deployed ElastiCache user; its ARN."""
+    mode = {"Type": "iam"} if iam else {"Type": "password", "Passwords": ["p" * 16]}
+    created = aws("elasticache").create_user(
+        UserId=user_id,
+        UserName=user_id if iam else "default",
+        Engine="valkey",
+        AccessString=access,
+        AuthenticationMode=mode,
+        Tags=key_values(tags),
+    )
+    return str(created["ARN"])
+
+
+TEAM_ACCESS = (
+    "on resetchannels ~ads:x:* -@all +@read +@connection -@dangerous -@scripting -scan "
+    "-randomkey -keys -client|tracking"
+)
+
+
+def elasticache_users_confined() -> Judged:
+    team = {**TAGS, "tenant": "ads"}
+    return {
+        user("fp-dev-ads-0000000001", team, TEAM_ACCESS): (Status.PASS, ""),
+        user("fp-dev-default", TAGS, "on ~* &* +@all -@dangerous", iam=False): (Status.PASS, ""),
+        user("fp-dev-ads-0000000002", team, TEAM_ACCESS.replace("~ads:x:*", "~*")): (
+            Status.FAIL,
+            "`accessString` key pattern '~*' is outside `ads:`",
+        ),
+        user("fp-dev-ads-0000000003", team, TEAM_ACCESS, iam=False): (
+            Status.FAIL,
+            "team 'ads''s user does not authenticate by IAM (`authenticationMode.type` is "
+            "'password')",
+        ),
+        user("fp-dev-admin", TAGS, "on ~* &* +@all", iam=False): (
+            Status.FAIL,
+            "`accessString` grants `+@all` without a later `-@dangerous`",
+        ),
+    }
+
+
 def tenants_confined() -> Judged:
     # Not judged: the platform's own roles (not under the teams' path).
     role("feature-platform-materializer-role-1a2b3c4", inline={"read": ["s3:GetObject"]})
@@ -1183,6 +1224,7 @@ RULES: dict[str, Callable[[], Judged]] = {
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": elasticache_tls_cmk_auth_multiaz,
     "IAM.NO_ADMIN_WILDCARDS": iam_no_admin_wildcards,
     "TENANTS.CONFINED": tenants_confined,
+    "ELASTICACHE.USERS_CONFINED": elasticache_users_confined,
     "ALERTS.ACTIONS": alerts_actions,
     "ALERTS.TOPICS_ENCRYPTED": alerts_topics_encrypted,
     "ALERTS.HEALTH": alerts_health,
@@ -1210,6 +1252,9 @@ NON_COMPLIANT: dict[str, Callable[[dict[str, str], str], str]] = {
     "ELASTICACHE.TLS_CMK_AUTH_MULTIAZ": lambda tags, name: replication_group(name, tags, tls=False),
     "IAM.NO_ADMIN_WILDCARDS": lambda tags, name: role(name, tags, inline={"all": ["*"]}),
     "TENANTS.CONFINED": lambda tags, name: tenant_role(f"ads.{name}", tags, objects=f"{OFFLINE}/*"),
+    "ELASTICACHE.USERS_CONFINED": lambda tags, name: user(
+        f"fp-dev-{name}", tags, "on ~* &* +@all", iam=False
+    ),
     "ALERTS.ACTIONS": lambda tags, name: metric_alarm(name, tags),
     "ALERTS.TOPICS_ENCRYPTED": lambda tags, name: topic(name, tags),
     "ALERTS.HEALTH": lambda tags, name: msk_cluster(name, None, tags),

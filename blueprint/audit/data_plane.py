@@ -12,11 +12,17 @@ from blueprint.audit.model import (
     tag_dict,
     verdict,
 )
+from policies.rules.cache_users import (  # the pack's rules: one definition, two judges
+    authenticated_problems,
+    team_user_problems,
+)
 
 REQUIRED_EKS_LOGS = frozenset({"api", "audit", "authenticator"})
 ENVIRONMENT_TAG = "environment"
 SINGLE_AZ_ENVIRONMENT = "dev"
 """The one environment whose data stores may run in a single AZ."""
+AUTHENTICATION_TYPES = {"password": "password", "iam": "iam", "no-password": "no-password-required"}
+"""DescribeUsers' ``Authentication.Type`` → CreateUser's ``AuthenticationMode.Type``."""
 
 
 @check(
@@ -121,3 +127,28 @@ def replication_groups(ctx: AuditContext) -> Iterable[Finding]:
         if single_az and tags.get(ENVIRONMENT_TAG) != SINGLE_AZ_ENVIRONMENT:
             problems.append("not multi-AZ with automatic failover")
         yield verdict("ELASTICACHE.TLS_CMK_AUTH_MULTIAZ", group["ARN"], problems)
+
+
+@check(
+    "ELASTICACHE.USERS_CONFINED",
+    "ElastiCache users: none passwordless, every command only with the dangerous ones denied; "
+    "a feature team's user authenticates by IAM and reaches only its own keys",
+    service="elasticache",
+    permissions=("elasticache:DescribeUsers", "elasticache:ListTagsForResource"),
+    types=("aws:elasticache/user:User",),
+)
+def cache_users(ctx: AuditContext) -> Iterable[Finding]:
+    """The deployed users, judged by the pack's own rules (the plan's are judged at check)."""
+    elasticache = ctx.client("elasticache")
+    for user in ctx.pages("elasticache", "describe_users", "Users"):
+        tags = tag_dict(elasticache.list_tags_for_resource(ResourceName=user["ARN"]).get("TagList"))
+        if not ctx.in_scope(tags):
+            continue
+        kind = (user.get("Authentication") or {}).get("Type", "")
+        props = {
+            "tags": tags,
+            "accessString": user.get("AccessString", ""),
+            "authenticationMode": {"type": AUTHENTICATION_TYPES.get(kind, kind)},
+        }
+        problems = [*authenticated_problems(props, {}), *team_user_problems(props, {})]
+        yield verdict("ELASTICACHE.USERS_CONFINED", user["ARN"], problems)
