@@ -236,3 +236,16 @@ def promtool() -> str:
             pytest.fail(f"{reason}: CI must run the alert-logic tests")
         pytest.skip(reason)
     return path
+
+
+def create_rbac_group(elasticache: Any, group_id: str, user_group_id: str) -> None:
+    """A two-node Valkey replication group over TLS that authenticates through a user group."""
+    elasticache.create_replication_group(
+        ReplicationGroupId=group_id,
+        ReplicationGroupDescription="online store",
+        Engine="valkey",
+        CacheNodeType="cache.r7g.large",
+        NumCacheClusters=2,
+        TransitEncryptionEnabled=True,
+        UserGroupIds=[user_group_id],
+    )

@@ -33,6 +33,7 @@ from blueprint.local.models.rotation import (
     STEPS,
     LambdaContext,
 )
+from tests.conftest import create_rbac_group
 
 pytestmark = pytest.mark.moto
 
@@ -339,15 +340,7 @@ def _user_group(client: Any, user_ids: list[str] | None = None) -> dict[str, Any
 
 def _rbac_cache(client: Any) -> None:
     _user_group(client)
-    client.create_replication_group(
-        ReplicationGroupId=GROUP,
-        ReplicationGroupDescription="online store",
-        Engine="valkey",
-        CacheNodeType="cache.r7g.large",
-        NumCacheClusters=2,
-        TransitEncryptionEnabled=True,
-        UserGroupIds=[USER_GROUP],
-    )
+    create_rbac_group(client, GROUP, USER_GROUP)
 
 
 def test_a_group_with_a_user_group_accepts_the_default_users_passwords(

@@ -36,6 +36,7 @@ from blueprint.local.models import (
 from blueprint.local.models.rotation import INCOMPLETE
 from components.online_store import ROTATION_TIMEOUT_SECONDS
 from functions.online_store_rotation import handler
+from tests.conftest import create_rbac_group
 
 pytestmark = pytest.mark.moto
 
@@ -109,15 +110,7 @@ def _deploy() -> tuple[Any, str]:
         != "active"
     ):
         pass
-    elasticache.create_replication_group(
-        ReplicationGroupId=GROUP,
-        ReplicationGroupDescription="online store",
-        Engine="valkey",
-        CacheNodeType="cache.r7g.large",
-        NumCacheClusters=2,
-        TransitEncryptionEnabled=True,
-        UserGroupIds=[USER_GROUP],
-    )
+    create_rbac_group(elasticache, GROUP, USER_GROUP)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     arn = secrets.create_secret(
         Name="online-store-auth",

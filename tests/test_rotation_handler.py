@@ -25,6 +25,7 @@ from functions.online_store_rotation.handler import (
     auth_ping,
     lambda_handler,
 )
+from tests.conftest import create_rbac_group
 
 pytestmark = pytest.mark.moto
 
@@ -54,15 +55,7 @@ class Rotation:
         self.elasticache.create_user_group(UserGroupId=USER_GROUP, Engine="valkey", UserIds=[USER])
         while models.user_group(USER_GROUP, region=REGION).describe() != "active":
             pass
-        self.elasticache.create_replication_group(
-            ReplicationGroupId=GROUP,
-            ReplicationGroupDescription="online store",
-            Engine="valkey",
-            CacheNodeType="cache.r7g.large",
-            NumCacheClusters=2,
-            TransitEncryptionEnabled=True,
-            UserGroupIds=[USER_GROUP],
-        )
+        create_rbac_group(self.elasticache, GROUP, USER_GROUP)
         self.arn = self.secrets.create_secret(
             Name="online-store-auth", SecretString=json.dumps({"password": OLD_PASSWORD})
         )["ARN"]
