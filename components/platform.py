@@ -122,6 +122,12 @@ def physical_prefix(config: StackConfig) -> str:
     return f"{PROJECT}-{config.instance}"
 
 
+def online_store_id(config: StackConfig) -> str:
+    """``feature-platform-<instance>-online``: the replication group (the observability's node
+    ids and the teams' ``elasticache:Connect`` name it before it exists)."""
+    return f"{physical_prefix(config)}-{ONLINE_STORE_ID_SUFFIX}"
+
+
 def feature_team_namespace(spec: TenantSpec) -> Namespace:
     """A feature team's namespace in the tenancy baseline: its workloads' service accounts,
     its quota, egress to the feature server, the online store (as its own users), AWS APIs
@@ -335,34 +341,14 @@ class FeaturePlatform(pulumi.ComponentResource):
         # Each team workload's cache user: data first, so the user group lists them all and
         # each team's role names its own user.
         cache_users = {spec.name: cache.team_cache_users(spec, config.instance) for spec in tenants}
-        online_store = OnlineStore(
-            f"{name}-online-store",
-            OnlineStoreArgs(
-                account_id=account,
-                region=region,
-                replication_group_id=f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
-                user_group_id=cache.user_group_id(
-                    config.instance, config.online_store.engine.value
-                ),
-                default_user_id=cache.default_user_id(config.instance),
-                team_users=tuple(u for users in cache_users.values() for u in users.values()),
-                settings=config.online_store,
-                multi_az=config.data_stores.multi_az,
-                vpc_id=network.vpc_id,
-                vpc_cidr=network.vpc_cidr,
-                data_subnet_ids=network.data_subnet_ids,
-                private_subnet_ids=network.private_subnet_ids,
-                interface_endpoints=network.interface_endpoints,
-                client_security_group_id=cluster.node_security_group_id,
-                data_key_arn=encryption.data_key_arn,
-                logs_key_arn=encryption.logs_key_arn,
-                secrets_key_arn=encryption.secrets_key_arn,
-                log_retention_days=retention,
-                recovery_window_days=config.secrets.recovery_window_days,
-                permissions_boundary_arn=config.identity.permissions_boundary_arn,
-                protect=protect,
-            ),
-            opts=uses_provider,
+        online_store = self._online_store(
+            name,
+            config,
+            uses_provider,
+            encryption=encryption,
+            network=network,
+            cluster=cluster,
+            team_users=tuple(u for users in cache_users.values() for u in users.values()),
         )
 
         observability = self._observability(
@@ -421,6 +407,47 @@ class FeaturePlatform(pulumi.ComponentResource):
         )
         self.register_outputs(self.outputs())
 
+    def _online_store(
+        self,
+        name: str,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions,
+        *,
+        encryption: Encryption,
+        network: Network,
+        cluster: Cluster,
+        team_users: tuple[cache.CacheUser, ...],
+    ) -> OnlineStore:
+        """The replication group, its users (the platform's and the teams') and its rotation."""
+        engine = config.online_store.engine.value
+        return OnlineStore(
+            f"{name}-online-store",
+            OnlineStoreArgs(
+                account_id=config.aws.account_id,
+                region=config.aws.region,
+                replication_group_id=online_store_id(config),
+                user_group_id=cache.user_group_id(config.instance, engine),
+                default_user_id=cache.default_user_id(config.instance),
+                team_users=team_users,
+                settings=config.online_store,
+                multi_az=config.data_stores.multi_az,
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.vpc_cidr,
+                data_subnet_ids=network.data_subnet_ids,
+                private_subnet_ids=network.private_subnet_ids,
+                interface_endpoints=network.interface_endpoints,
+                client_security_group_id=cluster.node_security_group_id,
+                data_key_arn=encryption.data_key_arn,
+                logs_key_arn=encryption.logs_key_arn,
+                secrets_key_arn=encryption.secrets_key_arn,
+                log_retention_days=config.logging.retention_days,
+                recovery_window_days=config.secrets.recovery_window_days,
+                permissions_boundary_arn=config.identity.permissions_boundary_arn,
+                protect=config.protection.protect_stateful,
+            ),
+            opts=opts,
+        )
+
     def _workload_identities(
         self, name: str, config: StackConfig, opts: pulumi.ResourceOptions, parts: _Parts
     ) -> dict[str, WorkloadIdentity]:
@@ -457,9 +484,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         """Each feature team's topics and workload roles (tenants/<name>.yaml)."""
         azs = config.network.az_count
         account, region = config.aws.account_id, config.aws.region
-        group_arn = cache.replication_group_arn(
-            region, account, f"{physical_prefix(config)}-{ONLINE_STORE_ID_SUFFIX}"
-        )
+        group_arn = cache.replication_group_arn(region, account, online_store_id(config))
         return {
             spec.name: Tenant(
                 f"{name}-tenant-{spec.name}",
@@ -572,7 +597,7 @@ class FeaturePlatform(pulumi.ComponentResource):
         physical = physical_prefix(config)
         store = config.online_store
         nodes = cache_node_ids(
-            f"{physical}-{ONLINE_STORE_ID_SUFFIX}",
+            online_store_id(config),
             cluster_mode=store.cluster_mode,
             shards=store.shards,
             replicas_per_shard=store.replicas_per_shard,

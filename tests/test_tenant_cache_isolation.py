@@ -19,9 +19,8 @@ import pytest
 from blueprint.cacheacl.client import Request, evaluate
 from components.cache_access import team_user_id
 from components.config.tenants import TenantSpec, TenantWorkloadSpec
-from components.platform import FeaturePlatform
-from tests.conftest import run_component, stack_config
-from tests.test_tenant_isolation import tenant_specs
+from tests.conftest import stack_config
+from tests.test_tenant_isolation import matrix_plan, tenant_specs
 
 PLATFORM = "default"
 
@@ -80,11 +79,7 @@ class Store:
 def store() -> Store:
     config = stack_config("dev")
     specs = tenant_specs()
-
-    def program() -> None:
-        FeaturePlatform("feature-platform", config, tenants=specs)
-
-    plan = run_component(program, stack="dev")
+    plan = matrix_plan()
     users = {
         str(u.inputs["userName"]): str(u.inputs["accessString"])
         for u in plan.of_type("aws:elasticache/user:User")

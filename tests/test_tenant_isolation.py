@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pytest
@@ -80,15 +81,22 @@ def _policy(resource: PlannedResource, key: str = "policy") -> dict[str, Any]:
     return json.loads(document) if isinstance(document, str) else dict(document)
 
 
-@pytest.fixture(scope="module")
-def world() -> World:
-    config = stack_config("dev")
-    specs = tenant_specs()
+@cache
+def matrix_plan() -> Plan:
+    """The dev plan with the matrix's teams, captured once for the IAM and the cache matrix."""
+    config, specs = stack_config("dev"), tenant_specs()
 
     def program() -> None:
         FeaturePlatform("feature-platform", config, tenants=specs)
 
-    plan = run_component(program, stack="dev")
+    return run_component(program, stack="dev")
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    config = stack_config("dev")
+    specs = tenant_specs()
+    plan = matrix_plan()
     account = config.aws.account_id
     (offline,) = [b for b in plan.of_type("aws:s3/bucket:Bucket") if "offline-store" in b.name]
     bucket_arn = str(offline.outputs["arn"])

@@ -9,7 +9,7 @@ a string really allows is decided by a real server in ``blueprint/cacheacl`` (te
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from ._base import Config, Props, Severity, as_map, get, is_true, platform, resource_policy
 
@@ -60,12 +60,19 @@ def _effect(rule: str, command: str, categories: frozenset[str]) -> str | None:
     return None
 
 
-def denied_explicitly(rules: Sequence[str], command: str, categories: frozenset[str]) -> bool:
-    """The last rule deciding ``command`` denies it, by name or by ``-@dangerous``."""
+def _last(rules: Sequence[str], decides: Callable[[str], bool]) -> str | None:
+    """The last rule (lower case) that ``decides``: rules are read left to right."""
     last = None
     for rule in rules:
-        if _effect(rule, command, categories) is not None:
-            last = rule.lower()
+        low = rule.lower()
+        if decides(low):
+            last = low
+    return last
+
+
+def denied_explicitly(rules: Sequence[str], command: str, categories: frozenset[str]) -> bool:
+    """The last rule deciding ``command`` denies it, by name or by ``-@dangerous``."""
+    last = _last(rules, lambda low: _effect(low, command, categories) is not None)
     explicit = {f"-{command}"} | ({"-@dangerous"} if "dangerous" in categories else set())
     return last in explicit
 
@@ -73,28 +80,19 @@ def denied_explicitly(rules: Sequence[str], command: str, categories: frozenset[
 def subcommand_denied(rules: Sequence[str], subcommand: str, categories: frozenset[str]) -> bool:
     """The last rule deciding ``command|sub`` denies it (by itself or by its whole command)."""
     command = subcommand.split("|", 1)[0]
-    last = None
-    for rule in rules:
-        low = rule.lower()
+
+    def decides(low: str) -> bool:
         name = low[1:]
-        if (
-            low in GRANT_ALL
-            or low in DENY_ALL
-            or (low[:1] in "+-" and name in (subcommand, command))
-            or (low[:1] in "+-" and name.startswith("@") and name[1:] in categories)
-        ):
-            last = low
-    return last in (f"-{subcommand}", f"-{command}")
+        named = name in (subcommand, command) or (name[:1] == "@" and name[1:] in categories)
+        return low in GRANT_ALL or low in DENY_ALL or (low[:1] in "+-" and named)
+
+    return _last(rules, decides) in (f"-{subcommand}", f"-{command}")
 
 
 def category_denied(rules: Sequence[str], category: str) -> bool:
     """``-@<category>`` and no later rule granting the whole category back."""
-    last = None
-    for rule in rules:
-        low = rule.lower()
-        if low in GRANT_ALL or low in (f"+@{category}", f"-@{category}"):
-            last = low
-    return last == f"-@{category}"
+    mine = (f"+@{category}", f"-@{category}")
+    return _last(rules, lambda low: low in GRANT_ALL or low in mine) == f"-@{category}"
 
 
 def _tenant(props: Props) -> str | None:
